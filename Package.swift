@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "mlpconv",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "MLPCore", targets: ["MLPCore"]),
+        .library(name: "MLPCodecs", targets: ["MLPCodecs"]),
+        .executable(name: "mlpdemo", targets: ["mlpdemo"]),
+        .executable(name: "mlpbench", targets: ["mlpbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C system libraries, found through pkg-config; each shim.h wraps what Swift cannot import.
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(
+            name: "CJSONC", pkgConfig: "json-c",
+            providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // The MLP: layers, activations, losses, optimizers, training. BLAS only, no file formats.
+        .target(
+            name: "MLPCore",
+            dependencies: [
+                "CBLAS",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]),
+        // Model files: HDF5 and json-c wrappers live here, private to the codecs.
+        .target(name: "MLPCodecs", dependencies: ["MLPCore", "CHDF5", "CJSONC"]),
+
+        .executableTarget(
+            name: "mlpdemo",
+            dependencies: ["MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "mlpbench",
+            dependencies: ["MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"], resources: []),
+        .testTarget(name: "MLPCodecsTests", dependencies: ["MLPCodecs"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

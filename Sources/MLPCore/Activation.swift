@@ -1,0 +1,199 @@
+import RealModule
+
+/// The activations a Dense layer can name, with Keras 3's definitions (keras-formats.md §4).
+///
+/// Only the name is stored in a model file, so the math must be Keras's exactly: `leaky_relu` has slope 0.2,
+/// `gelu` is the exact erf form, `hard_sigmoid` is `relu6(x + 3) / 6` (Keras 2's `0.2x + 0.5` is not it).
+public enum Activation: String, CaseIterable, Sendable {
+    case linear, relu, sigmoid, tanh, softmax, elu, selu, gelu, silu
+    case leakyReLU = "leaky_relu"
+    case softplus, softsign
+    case hardSigmoid = "hard_sigmoid"
+    case exponential, relu6
+    case hardSiLU = "hard_silu"
+    case mish
+    case logSoftmax = "log_softmax"
+
+    /// Accepts Keras's aliases (`swish`, `hard_swish`; `None` is stored as `linear`).
+    public init?(name: String) {
+        switch name {
+        case "swish": self = .silu
+        case "hard_swish": self = .hardSiLU
+        default: self.init(rawValue: name)
+        }
+    }
+
+    public var name: String { rawValue }
+
+    /// Every name accepted by `init(name:)`, for error messages.
+    public static var acceptedNames: [String] { allCases.map(\.rawValue) + ["swish", "hard_swish"] }
+
+    /// Whether the activation mixes a row's elements (softmax, log_softmax), so its derivative is a Jacobian.
+    public var isRowwise: Bool { self == .softmax || self == .logSoftmax }
+
+    /// Where f′ or f″ jumps: a finite difference whose stencil straddles one of these is inaccurate (at a kink
+    /// of f′ it is meaningless), so gradient checks should keep pre-activations away from them.
+    public var nonSmoothPoints: [Double] {
+        switch self {
+        case .relu, .leakyReLU, .elu, .selu, .softsign: [0]
+        case .relu6: [0, 6]
+        case .hardSigmoid, .hardSiLU: [-3, 3]
+        default: []
+        }
+    }
+}
+
+// SELU's constants as Keras writes them.
+private let seluAlpha = 1.67326324235437728481704299167
+private let seluScale = 1.05070098735548049341933498529
+private let leakySlope = 0.2
+
+extension Activation {
+    /// `y = f(z)` for a `[rows, width]` block (backprop.md: `f(z) → y`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func apply<T: MLPScalar>(_ z: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, rows: Int, width: Int) {
+        let count = rows * width
+        switch self {
+        case .softmax:
+            for r in 0..<rows { softmaxRow(z + r * width, into: y + r * width, width: width) }
+        case .logSoftmax:
+            for r in 0..<rows { logSoftmaxRow(z + r * width, into: y + r * width, width: width) }
+        default:
+            for i in 0..<count { y[i] = value(z[i]) }
+        }
+    }
+
+    /// `∇z = ∇y ⊙ f'(z)`, or the Jacobian-vector product per row for softmax and log_softmax.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    func backward<T: MLPScalar>(
+        z: UnsafePointer<T>, y: UnsafePointer<T>, gradY: UnsafePointer<T>, into gradZ: UnsafeMutablePointer<T>,
+        rows: Int, width: Int
+    ) {
+        let count = rows * width
+        switch self {
+        case .linear:
+            gradZ.update(from: gradY, count: count)
+        case .softmax:
+            // ∇z = y ⊙ (∇y − (∇y · y)) per row.
+            for r in 0..<rows {
+                let yr = y + r * width, gr = gradY + r * width, out = gradZ + r * width
+                var dot: T = 0
+                for j in 0..<width { dot += gr[j] * yr[j] }
+                for j in 0..<width { out[j] = yr[j] * (gr[j] - dot) }
+            }
+        case .logSoftmax:
+            // y = z − logsumexp(z), so ∂y_i/∂z_j = δ_ij − softmax_j and ∇z = ∇y − softmax(z)·Σ∇y.
+            for r in 0..<rows {
+                let yr = y + r * width, gr = gradY + r * width, out = gradZ + r * width
+                var sum: T = 0
+                for j in 0..<width { sum += gr[j] }
+                for j in 0..<width { out[j] = gr[j] - T.exp(yr[j]) * sum }
+            }
+        default:
+            for i in 0..<count { gradZ[i] = gradY[i] * derivative(z: z[i], y: y[i]) }
+        }
+    }
+
+    /// Element-wise `f(x)`; not called for the row-wise activations.
+    @inline(__always)
+    func value<T: MLPScalar>(_ x: T) -> T {
+        switch self {
+        case .linear: return x
+        case .relu: return x > 0 ? x : 0
+        case .sigmoid: return logistic(x)
+        case .tanh: return T.tanh(x)
+        case .elu: return x > 0 ? x : T.expMinusOne(x)
+        case .selu: return T(seluScale) * (x > 0 ? x : T(seluAlpha) * T.expMinusOne(x))
+        case .gelu: return x * (1 + T.erf(x / T(2).squareRoot())) / 2
+        case .silu: return x * logistic(x)
+        case .leakyReLU: return x >= 0 ? x : T(leakySlope) * x
+        case .softplus: return softplusValue(x)
+        case .softsign: return x / (abs(x) + 1)
+        case .hardSigmoid: return hardSigmoidValue(x)
+        case .exponential: return T.exp(x)
+        case .relu6: return min(max(x, 0), 6)
+        case .hardSiLU: return x * hardSigmoidValue(x)
+        case .mish: return x * T.tanh(softplusValue(x))
+        case .softmax, .logSoftmax: preconditionFailure("row-wise activation \(rawValue) has no element-wise value")
+        }
+    }
+
+    /// Element-wise `f'(z)`, using `y = f(z)` where that is cheaper.
+    @inline(__always)
+    func derivative<T: MLPScalar>(z x: T, y: T) -> T {
+        switch self {
+        case .linear: return 1
+        case .relu: return x > 0 ? 1 : 0
+        case .sigmoid: return y * (1 - y)
+        case .tanh: return 1 - y * y
+        case .elu: return x > 0 ? 1 : y + 1
+        case .selu: return x > 0 ? T(seluScale) : y + T(seluScale * seluAlpha)
+        case .gelu:
+            // d/dx [x·Φ(x)] = Φ(x) + x·φ(x)
+            let cdf = (1 + T.erf(x / T(2).squareRoot())) / 2
+            let pdf = T.exp(-x * x / 2) / T(2 * Double.pi).squareRoot()
+            return cdf + x * pdf
+        case .silu:
+            let s = logistic(x)
+            return s * (1 + x * (1 - s))
+        case .leakyReLU: return x >= 0 ? 1 : T(leakySlope)
+        case .softplus: return logistic(x)
+        case .softsign:
+            let d = abs(x) + 1
+            return 1 / (d * d)
+        case .hardSigmoid: return x > -3 && x < 3 ? 1 / T(6) : 0
+        case .exponential: return y
+        case .relu6: return x > 0 && x < 6 ? 1 : 0
+        case .hardSiLU:
+            if x <= -3 { return 0 }
+            if x >= 3 { return 1 }
+            return (2 * x + 3) / 6
+        case .mish:
+            let t = T.tanh(softplusValue(x))
+            return t + x * (1 - t * t) * logistic(x)
+        case .softmax, .logSoftmax: preconditionFailure("row-wise activation \(rawValue) has a Jacobian, not f'")
+        }
+    }
+}
+
+@inline(__always)
+func logistic<T: MLPScalar>(_ x: T) -> T {
+    1 / (1 + T.exp(-x))
+}
+
+/// `log(1 + eˣ)` without overflow for large x or loss of precision for very negative x.
+@inline(__always)
+func softplusValue<T: MLPScalar>(_ x: T) -> T {
+    max(x, 0) + T.log(onePlus: T.exp(-abs(x)))
+}
+
+@inline(__always)
+func hardSigmoidValue<T: MLPScalar>(_ x: T) -> T {
+    min(max(x + 3, 0), 6) / 6
+}
+
+/// Softmax with the row maximum subtracted first, as Keras does, so large logits do not overflow.
+@inline(__always)
+func softmaxRow<T: MLPScalar>(_ z: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, width: Int) {
+    var maximum = z[0]
+    for j in 1..<max(width, 1) { maximum = max(maximum, z[j]) }
+    var sum: T = 0
+    for j in 0..<width {
+        let e = T.exp(z[j] - maximum)
+        y[j] = e
+        sum += e
+    }
+    for j in 0..<width { y[j] /= sum }
+}
+
+@inline(__always)
+func logSoftmaxRow<T: MLPScalar>(_ z: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, width: Int) {
+    var maximum = z[0]
+    for j in 1..<max(width, 1) { maximum = max(maximum, z[j]) }
+    var sum: T = 0
+    for j in 0..<width { sum += T.exp(z[j] - maximum) }
+    let logSum = T.log(sum) + maximum
+    for j in 0..<width { y[j] = z[j] - logSum }
+}

@@ -1,0 +1,44 @@
+/// Row-major matrix products for the three GEMMs per layer per step (backprop.md, "A batch of B samples").
+///
+/// BLAS wins on anything sizeable, but its call and threading overhead dominates tiny products such as a
+/// 4-8-3 network at batch 1, so those go through plain loops instead.
+@usableFromInline
+enum GEMM {
+    /// Products with at most this many multiply-adds take the loop path.
+    static let smallWorkLimit = 4_096
+
+    /// `C ← α·op(A)·op(B) + β·C`, with `op(A)` `[m, k]`, `op(B)` `[k, n]`, all row-major and densely packed.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func multiply<T: MLPScalar>(
+        _ a: UnsafePointer<T>, transposed transposeA: Bool,
+        _ b: UnsafePointer<T>, transposed transposeB: Bool,
+        into c: UnsafeMutablePointer<T>, m: Int, n: Int, k: Int, alpha: T = 1, beta: T = 0
+    ) {
+        let lda = transposeA ? m : k
+        let ldb = transposeB ? k : n
+        if m * n * k > smallWorkLimit {
+            T.blasGEMM(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: n)
+            return
+        }
+        for i in 0..<m {
+            let row = c + i * n
+            if beta == 0 {
+                row.update(repeating: 0, count: n)
+            } else if beta != 1 {
+                for j in 0..<n { row[j] *= beta }
+            }
+            for p in 0..<k {
+                let aip = alpha * (transposeA ? a[p * lda + i] : a[i * lda + p])
+                if transposeB {
+                    for j in 0..<n { row[j] += aip * b[j * ldb + p] }
+                } else {
+                    let bRow = b + p * ldb
+                    for j in 0..<n { row[j] += aip * bRow[j] }
+                }
+            }
+        }
+    }
+}

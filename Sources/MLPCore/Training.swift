@@ -1,0 +1,166 @@
+extension Model {
+    /// Trains for `options.epochs` epochs of mini-batch steps and returns their records (also appended to
+    /// `training.history`).
+    ///
+    /// Each epoch draws its row order from the model's generator (when shuffling) and the generator's state is
+    /// stored back after every epoch, so `fit` for 2 epochs and `fit` for 1 epoch twice give the same bits.
+    @discardableResult
+    public mutating func fit(
+        _ data: Dataset<T>, options: FitOptions, progress: ((TrainingEvent) -> Void)? = nil
+    ) throws(TrainingError) -> [EpochRecord] {
+        guard options.epochs >= 0 else { throw .invalidOption("epochs must be ≥ 0, got \(options.epochs)") }
+        guard options.batchSize > 0 else { throw .invalidOption("batch size must be positive, got \(options.batchSize)") }
+        guard options.validationSplit >= 0, options.validationSplit < 1 else {
+            throw .invalidOption("validation split must be in [0, 1), got \(options.validationSplit)")
+        }
+        try checkShapes(of: data)
+        if !options.allowNonFiniteWeights { try checkFiniteWeights() }
+
+        // Keras's split: the first ⌊N·(1 − split)⌋ rows train, the rest validate.
+        let trainCount = Int((Double(data.count) * (1 - options.validationSplit)).rounded(.down))
+        guard trainCount > 0 else {
+            throw .invalidOption("no rows left to train on (\(data.count) rows, validation split \(options.validationSplit))")
+        }
+        let validation = trainCount < data.count && options.validationSplit > 0 ? data.rows(trainCount..<data.count) : nil
+        let trainingData = validation == nil ? data : data.rows(0..<trainCount)
+
+        let loss = training.loss
+        let ws = Workspace(
+            network: network, capacity: min(options.batchSize, trainCount),
+            targetWidth: loss.targetWidth(outputWidth: network.outputWidth))
+        var random = RandomGenerator(state: training.random)
+        let batches = (trainCount + options.batchSize - 1) / options.batchSize
+        var records: [EpochRecord] = []
+
+        for _ in 0..<options.epochs {
+            let epoch = training.epochsCompleted + 1
+            if options.shuffle { random.permutation(count: trainCount, into: &ws.order) }
+            var lossSum = 0.0
+            var correct = 0, judged = 0
+            for batch in 0..<batches {
+                let start = batch * options.batchSize
+                let rows = min(options.batchSize, trainCount - start)
+                ws.gather(trainingData, order: options.shuffle ? ws.order : nil, start: start, rows: rows)
+                let batchLoss = network.lossAndGradients(ws, rows: rows, loss: loss)
+                if let counts = loss.correctPredictions(
+                    predictions: ws.y[network.layers.count - 1].baseAddress!, targets: ws.targets.baseAddress!,
+                    rows: rows, width: network.outputWidth) {
+                    correct += counts.correct
+                    judged += counts.judged
+                }
+                training.optimizer.apply(gradients: ws.gradients, of: ws.parameters, to: &network)
+                // Keras's epoch loss: batch losses weighted by batch size.
+                lossSum += Double(batchLoss) * Double(rows)
+                progress?(.batchEnd(epoch: epoch, batch: batch + 1, batches: batches, samples: start + rows,
+                                    meanLoss: lossSum / Double(start + rows)))
+            }
+            var metrics = ["loss": lossSum / Double(trainCount)]
+            if judged > 0 { metrics["accuracy"] = Double(correct) / Double(judged) }
+            if let validation {
+                for (key, value) in evaluate(validation, workspace: ws) { metrics["val_" + key] = value }
+            }
+            let record = EpochRecord(epoch: epoch, metrics: metrics)
+            training.epochsCompleted = epoch
+            training.random = random.state
+            training.history.append(record)
+            records.append(record)
+            progress?(.epochEnd(record))
+        }
+        return records
+    }
+
+    /// Loss (and accuracy for classification losses) over a dataset, computed in batches.
+    public func evaluate(_ data: Dataset<T>, batchSize: Int = 256) throws(TrainingError) -> [String: Double] {
+        guard batchSize > 0 else { throw .invalidOption("batch size must be positive, got \(batchSize)") }
+        try checkShapes(of: data)
+        guard data.count > 0 else { throw .dataMismatch("cannot evaluate on an empty dataset") }
+        let ws = Workspace(
+            network: network, capacity: min(batchSize, data.count),
+            targetWidth: training.loss.targetWidth(outputWidth: network.outputWidth))
+        return evaluate(data, workspace: ws)
+    }
+
+    private func evaluate(_ data: Dataset<T>, workspace ws: Workspace<T>) -> [String: Double] {
+        let loss = training.loss
+        var lossSum = 0.0
+        var correct = 0, judged = 0
+        var start = 0
+        while start < data.count {
+            let rows = min(ws.capacity, data.count - start)
+            ws.gather(data, order: nil, start: start, rows: rows)
+            let output = network.forward(ws, rows: rows)
+            let value = loss.evaluate(
+                predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows,
+                width: network.outputWidth, gradient: nil)
+            lossSum += Double(value) * Double(rows)
+            if let counts = loss.correctPredictions(
+                predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: network.outputWidth) {
+                correct += counts.correct
+                judged += counts.judged
+            }
+            start += rows
+        }
+        var metrics = ["loss": lossSum / Double(data.count)]
+        if judged > 0 { metrics["accuracy"] = Double(correct) / Double(judged) }
+        return metrics
+    }
+
+    /// Network outputs `[count, outputWidth]` for feature rows `[count, inputWidth]`.
+    public func predict(_ features: [T], batchSize: Int = 256) throws(TrainingError) -> [T] {
+        try network.predict(features, batchSize: batchSize)
+    }
+
+    /// Feature width must match the network's input; target width must match what the loss expects; sparse
+    /// labels must be class indices.
+    private func checkShapes(of data: Dataset<T>) throws(TrainingError) {
+        guard data.featureWidth == network.inputWidth else {
+            throw .dataMismatch("data has \(data.featureWidth) feature columns, the model takes \(network.inputWidth) inputs")
+        }
+        let targetWidth = training.loss.targetWidth(outputWidth: network.outputWidth)
+        guard data.targetWidth == targetWidth else {
+            throw .dataMismatch(
+                "data has \(data.targetWidth) target columns, \(training.loss.name) with \(network.outputWidth) outputs needs \(targetWidth)")
+        }
+        if training.loss == .sparseCategoricalCrossentropy {
+            for (row, label) in data.targets.enumerated() {
+                guard label >= 0, label < T(network.outputWidth), label == label.rounded(.towardZero) else {
+                    throw .invalidLabel(row: row, value: Double(label), classes: network.outputWidth)
+                }
+            }
+        }
+    }
+
+    private func checkFiniteWeights() throws(TrainingError) {
+        for parameter in network.parameters {
+            let bad = network[parameter].reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            if bad > 0 { throw .nonFiniteWeights(tensor: network.name(of: parameter), count: bad) }
+        }
+    }
+}
+
+extension Network {
+    /// Outputs `[count, outputWidth]` for feature rows `[count, inputWidth]`, computed in batches.
+    public func predict(_ features: [T], batchSize: Int = 256) throws(TrainingError) -> [T] {
+        guard batchSize > 0 else { throw .invalidOption("batch size must be positive, got \(batchSize)") }
+        guard features.count % inputWidth == 0 else {
+            throw .dataMismatch("\(features.count) values do not make whole rows of \(inputWidth) inputs")
+        }
+        let count = features.count / inputWidth
+        guard count > 0 else { return [] }
+        let data: Dataset<T>
+        do { data = try Dataset(features: features, featureWidth: inputWidth) } catch { throw .dataMismatch(error.description) }
+        let ws = Workspace(network: self, capacity: min(batchSize, count), targetWidth: 0)
+        var outputs = [T](repeating: 0, count: count * outputWidth)
+        var start = 0
+        while start < count {
+            let rows = min(ws.capacity, count - start)
+            ws.gather(data, order: nil, start: start, rows: rows)
+            let block = forward(ws, rows: rows)
+            outputs.withUnsafeMutableBufferPointer { out in
+                (out.baseAddress! + start * outputWidth).update(from: block.baseAddress!, count: rows * outputWidth)
+            }
+            start += rows
+        }
+        return outputs
+    }
+}
