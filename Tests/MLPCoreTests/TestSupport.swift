@@ -63,3 +63,53 @@ func bits(_ network: Network<Float>) -> [[UInt32]] {
 func bits(_ state: OptimizerState<Float>) -> [String: [[UInt32]]] {
     Dictionary(uniqueKeysWithValues: state.slots.map { ($0.name, $0.values.map(bits)) })
 }
+
+/// The repository's `fixtures/` folder, found from this source file's location.
+let fixturesDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("fixtures")
+
+/// A reference fixture parsed as plain JSON (Foundation is fine in tests: the core itself reads no files).
+func loadFixture(_ relativePath: String) throws -> [String: Any] {
+    let data = try Data(contentsOf: fixturesDirectory.appendingPathComponent(relativePath))
+    guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw FixtureError.malformed(relativePath)
+    }
+    return object
+}
+
+enum FixtureError: Error {
+    case malformed(String)
+}
+
+extension Dictionary where Key == String, Value == Any {
+    func doubles(_ key: String) throws -> [Double] {
+        guard let values = self[key] as? [NSNumber] else { throw FixtureError.malformed(key) }
+        return values.map(\.doubleValue)
+    }
+
+    func int(_ key: String) throws -> Int {
+        guard let value = self[key] as? NSNumber else { throw FixtureError.malformed(key) }
+        return value.intValue
+    }
+
+    func double(_ key: String) throws -> Double {
+        guard let value = self[key] as? NSNumber else { throw FixtureError.malformed(key) }
+        return value.doubleValue
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let value = self[key] as? String else { throw FixtureError.malformed(key) }
+        return value
+    }
+
+    func objects(_ key: String) throws -> [[String: Any]] {
+        guard let value = self[key] as? [[String: Any]] else { throw FixtureError.malformed(key) }
+        return value
+    }
+
+    func object(_ key: String) throws -> [String: Any] {
+        guard let value = self[key] as? [String: Any] else { throw FixtureError.malformed(key) }
+        return value
+    }
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import MLPCore
+
+/// Training throughput of the core on fixed synthetic workloads. Build with `-c release`; see Benchmarks/README.md
+/// for the run that also measures numpy, PyTorch and JAX on the same workloads.
+@main
+struct MLPBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mlpbench", abstract: "Measure MLP training throughput (samples/s) on fixed synthetic workloads.")
+
+    @Option(help: "Workloads to run (\(Workload.all.map(\.name).joined(separator: ", "))).")
+    var workload: [String] = Workload.all.map(\.name)
+
+    @Option(help: "OpenBLAS threads.")
+    var threads: Int = 1
+
+    @Option(help: "Repetitions of each timed run; the best is reported.")
+    var repeats: Int = 3
+
+    @Flag(help: "One JSON object per workload on stdout instead of a table.")
+    var json = false
+
+    func validate() throws {
+        let known = Set(Workload.all.map(\.name))
+        if let unknown = workload.first(where: { !known.contains($0) }) {
+            throw ValidationError("unknown workload \(unknown); choose from \(known.sorted().joined(separator: ", "))")
+        }
+        guard threads > 0, repeats > 0 else { throw ValidationError("threads and repeats must be positive") }
+    }
+
+    func run() throws {
+        BLAS.threads = threads
+        if !json {
+            print("OpenBLAS core \(BLAS.coreName), \(BLAS.threads) thread(s); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
+            print("workload   layers                  batch   samples/s")
+        }
+        for spec in Workload.all where workload.contains(spec.name) {
+            let rate = try spec.measure(repeats: repeats)
+            if json {
+                print(#"{"implementation": "mlpconv", "workload": "\#(spec.name)", "threads": \#(threads), "samples_per_second": \#(rate)}"#)
+            } else {
+                let layers = ([spec.inputWidth] + spec.layers.map(\.units)).map(String.init).joined(separator: "-")
+                print(spec.name.padding(toLength: 11, withPad: " ", startingAt: 0)
+                      + layers.padding(toLength: 24, withPad: " ", startingAt: 0)
+                      + String(spec.batchSize).padding(toLength: 8, withPad: " ", startingAt: 0)
+                      + String(format: "%.0f", rate))
+            }
+        }
+    }
+}
+
+/// One benchmark: a network, a batch size and how many optimizer steps one timed run takes.
+struct Workload {
+    let name: String
+    let inputWidth: Int
+    let layers: [LayerSpec]
+    let loss: Loss
+    let batchSize: Int
+    let steps: Int
+
+    // The same definitions live in Benchmarks/peers.py; keep them in step.
+    static let all = [
+        Workload(name: "mnist-mlp", inputWidth: 784, layers: [LayerSpec(512, .relu), LayerSpec(256, .relu), LayerSpec(10, .softmax)],
+                 loss: .categoricalCrossentropy, batchSize: 128, steps: 60),
+        Workload(name: "tiny-b1", inputWidth: 4, layers: [LayerSpec(8, .relu), LayerSpec(3, .softmax)],
+                 loss: .categoricalCrossentropy, batchSize: 1, steps: 20_000),
+        Workload(name: "tiny-b32", inputWidth: 4, layers: [LayerSpec(8, .relu), LayerSpec(3, .softmax)],
+                 loss: .categoricalCrossentropy, batchSize: 32, steps: 5_000),
+        Workload(name: "wide", inputWidth: 1024, layers: [LayerSpec(4096, .relu), LayerSpec(4096, .relu), LayerSpec(1024, .linear)],
+                 loss: .meanSquaredError, batchSize: 256, steps: 4),
+    ]
+
+    /// Best samples/s over `repeats` timed epochs of `steps` Adam steps each, after one untimed warm-up epoch.
+    func measure(repeats: Int) throws -> Double {
+        let data = syntheticData()
+        var model = try Model<Float>(inputWidth: inputWidth, layers: layers, loss: loss,
+                                     optimizer: OptimizerConfig(.adam), seed: 42)
+        let options = FitOptions(epochs: 1, batchSize: batchSize, shuffle: true)
+        try model.fit(data, options: options)
+        var best = 0.0
+        for _ in 0..<repeats {
+            let start = ContinuousClock.now
+            try model.fit(data, options: options)
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            best = max(best, Double(data.count) / seconds)
+        }
+        return best
+    }
+
+    /// Uniform features in [−1, 1); one-hot classes or uniform regression targets, from a fixed seed.
+    func syntheticData() -> Dataset<Float> {
+        var random = RandomGenerator(seed: 2024)
+        let rows = batchSize * steps
+        let outputs = layers[layers.count - 1].units
+        let features = (0..<rows * inputWidth).map { _ in Float(2 * random.nextUnitDouble() - 1) }
+        var targets = [Float](repeating: 0, count: rows * outputs)
+        for row in 0..<rows {
+            if loss == .categoricalCrossentropy {
+                targets[row * outputs + random.nextInt(below: outputs)] = 1
+            } else {
+                for j in 0..<outputs { targets[row * outputs + j] = Float(2 * random.nextUnitDouble() - 1) }
+            }
+        }
+        // Shapes are consistent by construction.
+        return try! Dataset(features: features, featureWidth: inputWidth, targets: targets, targetWidth: outputs)
+    }
+}
