@@ -1,0 +1,895 @@
+import CJSONC
+import Foundation
+
+// A hardened front end to json-c, private to the codecs.
+//
+// json-c 0.16 does the tokenising and builds the tree, with a small nesting limit and
+// JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8. Even then it lets through (measured, see
+// docs/bad-inputs.md and the tests): NaN / Infinity / -Infinity literals, numbers that overflow to inf or
+// underflow to zero, integers beyond Int64 (saturated, errno 0), duplicate keys (last one wins silently),
+// "\u0000" in keys (the key is cut there), single-quoted keys ({'a': 1}), lone surrogates (replaced by U+FFFD),
+// raw control characters in strings, overlong and surrogate UTF-8 byte sequences, "1." as a number, and data
+// after a NUL byte.
+// So once json-c has accepted a document, `JSONAudit` re-reads the same bytes — a small non-recursive scanner
+// that only validates — and rejects all of those with the JSON path and byte offset. Only then does anybody
+// get to see the tree.
+
+// MARK: - Errors
+
+/// A JSON document that cannot be used, with where (file, JSON path, byte offset) and why.
+public struct JSONError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// The input could not be read.
+        case io
+        /// Over the size cap (checked before parsing).
+        case tooLarge
+        /// Not JSON (json-c's description is in the reason).
+        case syntax
+        /// Nested deeper than the limit.
+        case depth
+        /// Invalid UTF-8 bytes, or an escape that is not a Unicode scalar (lone surrogate).
+        case invalidUnicode
+        /// Data after the document.
+        case trailingData
+        /// `NaN`, `Infinity`, `-Infinity`.
+        case nonFinite
+        /// A number that does not fit its type: integer beyond Int64, float overflow or underflow.
+        case numberRange
+        /// The same key twice in one object.
+        case duplicateKey
+        /// A key or string value containing U+0000.
+        case nulCharacter
+        /// A value of the wrong JSON type.
+        case type
+        /// A required key is absent.
+        case missing
+        /// A value of the right type outside the accepted range.
+        case value
+    }
+
+    public var kind: Kind
+    /// The file name (or other label) given when parsing.
+    public var file: String
+    /// Where in the document: `$` is the root, then `.key` / `["odd key"]` / `[index]`.
+    public var path: String
+    /// Byte offset into the input, for errors found while reading the text.
+    public var offset: Int?
+    /// 1-based line and column (in bytes) of `offset`.
+    public var line: Int?
+    public var column: Int?
+    public var reason: String
+
+    public init(kind: Kind, file: String, path: String, offset: Int? = nil, line: Int? = nil, column: Int? = nil,
+                reason: String) {
+        self.kind = kind
+        self.file = file
+        self.path = path
+        self.offset = offset
+        self.line = line
+        self.column = column
+        self.reason = reason
+    }
+
+    public var description: String {
+        var text = "\(file): \(path): \(reason)"
+        if let offset {
+            if let line, let column {
+                text += " (line \(line), column \(column), byte offset \(offset))"
+            } else {
+                text += " (byte offset \(offset))"
+            }
+        }
+        return text
+    }
+
+    /// An error at `offset` of `bytes`, with line and column worked out.
+    static func at(_ offset: Int, in bytes: UnsafeRawBufferPointer, kind: Kind, file: String, path: String,
+                   reason: String) -> JSONError {
+        let end = min(max(offset, 0), bytes.count)
+        var line = 1
+        var lineStart = 0
+        for index in 0..<end where bytes[index] == UInt8(ascii: "\n") {
+            line += 1
+            lineStart = index + 1
+        }
+        return JSONError(kind: kind, file: file, path: path, offset: offset, line: line,
+                         column: end - lineStart + 1, reason: reason)
+    }
+}
+
+// MARK: - Paths
+
+/// A location in a JSON document, rendered as `$.layers[2].config["odd key"]`.
+struct JSONPath: Sendable, Equatable, CustomStringConvertible {
+    enum Component: Sendable, Equatable {
+        case key(String)
+        case index(Int)
+    }
+
+    var components: [Component] = []
+
+    static let root = JSONPath()
+
+    func appending(_ key: String) -> JSONPath { JSONPath(components: components + [.key(key)]) }
+    func appending(_ index: Int) -> JSONPath { JSONPath(components: components + [.index(index)]) }
+
+    var description: String {
+        var text = "$"
+        for component in components {
+            switch component {
+            case .index(let index): text += "[\(index)]"
+            case .key(let key) where Self.isIdentifier(key): text += "." + key
+            case .key(let key): text += "[" + Self.quoted(key) + "]"
+            }
+        }
+        return text
+    }
+
+    private static func isIdentifier(_ key: String) -> Bool {
+        guard let first = key.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+            return false
+        }
+        return key.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "_")
+        }
+    }
+
+    /// A JSON string literal for `key`, cut short if long: paths are for messages.
+    static func quoted(_ key: String, limit: Int = 60) -> String {
+        var text = "\""
+        for (count, scalar) in key.unicodeScalars.enumerated() {
+            if count == limit {
+                text += "…"
+                break
+            }
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\t": text += "\\t"
+            case "\r": text += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                text += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        return text + "\""
+    }
+}
+
+// MARK: - Parsing
+
+/// Caps applied before and while parsing.
+struct JSONLimits: Sendable {
+    /// Largest accepted input, checked before anything is parsed. json-c takes an `int` length, so this is
+    /// also kept below 2 GiB.
+    var maxBytes: Int = 256 << 20
+    /// Deepest accepted nesting of arrays and objects (`[[1]]` is 2). json-c's own default is 32; freeing a
+    /// very deep document recurses, so this stays small.
+    var maxDepth: Int = 64
+}
+
+/// A parsed, audited JSON document. Owns json-c's tree and releases it once (`json_object_put`) in `deinit`.
+final class JSONDocument {
+    /// The name used in error messages.
+    let file: String
+    private let tree: OpaquePointer?  // nil for a top-level `null`
+
+    private init(file: String, tree: OpaquePointer?) {
+        self.file = file
+        self.tree = tree
+    }
+
+    deinit {
+        if let tree { json_object_put(tree) }
+    }
+
+    /// The top-level value.
+    var root: JSONValue { JSONValue(document: self, object: tree, path: .root) }
+
+    /// Parses `bytes` (named `file` in messages).
+    static func parse(_ bytes: UnsafeRawBufferPointer, file: String,
+                      limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {
+        let byteCap = min(limits.maxBytes, Int(Int32.max) - 1)
+        guard bytes.count <= byteCap else {
+            throw JSONError(kind: .tooLarge, file: file, path: JSONPath.root.description,
+                            reason: "input of \(bytes.count) bytes exceeds the limit of \(byteCap) bytes")
+        }
+        let depth = max(1, min(limits.maxDepth, 10_000))
+        // json-c counts a container's contents as one more level ([[1]] needs 3, [[]] needs 2); the audit
+        // enforces `depth` containers exactly, json-c one more as the bound on its own recursion.
+        guard let tokener = json_tokener_new_ex(Int32(depth + 1)) else {
+            throw JSONError(kind: .io, file: file, path: "$", reason: "json-c could not allocate a tokener")
+        }
+        defer { json_tokener_free(tokener) }
+        json_tokener_set_flags(tokener, mlp_JSON_TOKENER_STRICT() | mlp_JSON_TOKENER_VALIDATE_UTF8())
+
+        let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self)
+        var tree = json_tokener_parse_ex(tokener, base, Int32(bytes.count))
+        var status = json_tokener_get_error(tokener)
+        var consumed = json_tokener_get_parse_end(tokener)
+        // A top-level number, `true`, `null`… is only complete once something follows it: json-c says
+        // "continue" at the end of "123". One space ends it (and leaves real truncation as "continue").
+        if status == json_tokener_continue && consumed == bytes.count {
+            tree = json_tokener_parse_ex(tokener, " ", 1)
+            status = json_tokener_get_error(tokener)
+            consumed = bytes.count  // The whole input was consumed before the extra space.
+        }
+        let document = JSONDocument(file: file, tree: tree)
+
+        switch status {
+        case json_tokener_success:
+            break
+        case json_tokener_continue:
+            throw JSONError.at(bytes.count, in: bytes, kind: .syntax, file: file,
+                               path: JSONAudit.locate(bytes.count, in: bytes).path,
+                               reason: bytes.isEmpty ? "empty input" : "unexpected end of input (truncated?)")
+        default:
+            let offset = min(consumed, bytes.count)
+            let location = JSONAudit.locate(offset, in: bytes)
+            let description = json_tokener_error_desc(status).map { String(cString: $0) } ?? "parse error"
+            let found = offset < bytes.count ? JSONAudit.describeByte(bytes[offset]) : "end of input"
+            if status == json_tokener_error_depth {
+                // json-c trips at a different place than the limit means (see above); the audit stops at the
+                // first container beyond `depth`, or at an earlier problem, which is then the first error anyway.
+                var audit = JSONAudit(bytes: bytes, file: file, maxDepth: depth)
+                try audit.run()
+            }
+            let (kind, reason): (JSONError.Kind, String) =
+                switch status {
+                case json_tokener_error_depth:
+                    (.depth, "nesting deeper than \(depth) levels (json-c: \(description))")
+                case json_tokener_error_parse_utf8_string:
+                    (.invalidUnicode, "invalid UTF-8 (json-c: \(description)) at \(found)")
+                case _ where location.afterDocument:
+                    (.trailingData, "data after the end of the document: \(found) (json-c: \(description))")
+                default:
+                    (.syntax, "\(description) at \(found) (json-c)")
+                }
+            throw JSONError.at(offset, in: bytes, kind: kind, file: file, path: location.path, reason: reason)
+        }
+
+        // json-c stops at a NUL byte and reports success; anything but whitespace after the document is an error.
+        var end = consumed
+        while end < bytes.count, JSONAudit.isWhitespace(bytes[end]) { end += 1 }
+        if end < bytes.count {
+            throw JSONError.at(end, in: bytes, kind: .trailingData, file: file, path: "$",
+                               reason: "data after the end of the document: " + JSONAudit.describeByte(bytes[end]))
+        }
+
+        var audit = JSONAudit(bytes: bytes, file: file, maxDepth: depth)
+        try audit.run()
+        return document
+    }
+
+    /// Parses `bytes` (named `file` in messages).
+    static func parse(_ bytes: [UInt8], file: String,
+                      limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(JSONError) in try parse(raw, file: file, limits: limits) }
+        }
+        return try result.get()
+    }
+
+    /// Reads and parses the file at `path`, checking its size against the cap before reading it.
+    static func parse(contentsOfFile path: String, limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {
+        func ioError(_ reason: String) -> JSONError {
+            JSONError(kind: .io, file: path, path: "$", reason: reason)
+        }
+        func systemError(_ what: String) -> JSONError {
+            ioError("\(what): \(String(cString: strerror(errno)))")
+        }
+        // Open first and inspect what was opened (fstat), so the file cannot be swapped between the check and
+        // the read. O_NONBLOCK keeps opening a FIFO from blocking; it changes nothing for regular files.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw systemError("cannot open file") }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw systemError("cannot read file") }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw ioError("not a regular file") }
+        let cap = min(limits.maxBytes, Int(Int32.max) - 1)
+        guard status.st_size <= cap else {
+            throw JSONError(kind: .tooLarge, file: path, path: "$",
+                            reason: "file of \(status.st_size) bytes exceeds the limit of \(cap) bytes")
+        }
+        // One byte more than fstat said, to notice a file that grew in the meantime.
+        var bytes = [UInt8](repeating: 0, count: Int(status.st_size) + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { buffer in
+                let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[count...])
+                return read(fd, rest.baseAddress, rest.count)
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw systemError("cannot read file")
+            }
+            if got == 0 { break }
+            count += got
+        }
+        if count == bytes.count { throw ioError("file changed while being read") }
+        bytes.removeSubrange(count...)
+        return try parse(bytes, file: path, limits: limits)
+    }
+}
+
+// MARK: - Reading the tree
+
+/// A value in a `JSONDocument` and its path. Accessors check the JSON type (and range) and throw a
+/// `JSONError` naming the path and what was expected.
+struct JSONValue {
+    /// The JSON types, described for messages.
+    enum Kind: Sendable, Equatable, CustomStringConvertible {
+        case null, bool, integer, number, string, array, object
+
+        var description: String {
+            switch self {
+            case .null: "null"
+            case .bool: "a boolean"
+            case .integer: "an integer"
+            case .number: "a number"
+            case .string: "a string"
+            case .array: "an array"
+            case .object: "an object"
+            }
+        }
+    }
+
+    /// Keeps the tree alive as long as any value from it.
+    let document: JSONDocument
+    fileprivate let object: OpaquePointer?
+    let path: JSONPath
+
+    fileprivate init(document: JSONDocument, object: OpaquePointer?, path: JSONPath) {
+        self.document = document
+        self.object = object
+        self.path = path
+    }
+
+    var kind: Kind {
+        switch json_object_get_type(object) {
+        case json_type_boolean: .bool
+        case json_type_int: .integer
+        case json_type_double: .number
+        case json_type_string: .string
+        case json_type_array: .array
+        case json_type_object: .object
+        default: .null
+        }
+    }
+
+    var isNull: Bool { kind == .null }
+
+    func error(_ kind: JSONError.Kind, _ reason: String) -> JSONError {
+        JSONError(kind: kind, file: document.file, path: path.description, reason: reason)
+    }
+
+    /// "expected X, found Y" with a short rendering of scalar values.
+    private func typeError(expected: String) -> JSONError {
+        var found = kind.description
+        switch kind {
+        case .bool, .integer, .number, .string:
+            if let text = json_object_to_json_string_ext(object, mlp_JSON_C_TO_STRING_PLAIN()) {
+                let rendered = String(cString: text)
+                found += " (" + (rendered.count > 40 ? rendered.prefix(40) + "…" : rendered) + ")"
+            }
+        default: break
+        }
+        return error(.type, "expected \(expected), found \(found)")
+    }
+
+    func string() throws(JSONError) -> String {
+        guard kind == .string, let pointer = json_object_get_string(object) else {
+            throw typeError(expected: "a string")
+        }
+        let length = Int(json_object_get_string_len(object))
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: length)
+        // Names end up in C APIs and file formats that stop at NUL: refuse rather than truncate later.
+        if bytes.contains(0) { throw error(.nulCharacter, "string contains U+0000") }
+        // The audit has already validated the UTF-8, so decoding cannot repair anything here.
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func bool() throws(JSONError) -> Bool {
+        guard kind == .bool else { throw typeError(expected: "a boolean") }
+        return json_object_get_boolean(object) != 0
+    }
+
+    /// An integer literal (no fraction or exponent). The audit has already refused literals beyond Int64,
+    /// which json-c would have saturated.
+    func int64() throws(JSONError) -> Int64 {
+        guard kind == .integer else { throw typeError(expected: "an integer") }
+        return json_object_get_int64(object)
+    }
+
+    /// An integer in `range` (e.g. `1...1_000_000` for `units`).
+    func int(in range: ClosedRange<Int>) throws(JSONError) -> Int {
+        let value = try int64()
+        guard let int = Int(exactly: value), range.contains(int) else {
+            throw error(.value, "expected an integer in \(range.lowerBound)...\(range.upperBound), found \(value)")
+        }
+        return int
+    }
+
+    /// Any finite number. An integer must convert exactly (beyond 2^53 it would be rounded silently).
+    func double() throws(JSONError) -> Double {
+        switch kind {
+        case .integer:
+            let integer = json_object_get_int64(object)
+            guard let value = Double(exactly: integer) else {
+                throw error(.numberRange, "integer \(integer) cannot be represented exactly as a 64-bit float")
+            }
+            return value
+        case .number:
+            let value = json_object_get_double(object)
+            guard value.isFinite else { throw error(.nonFinite, "number is not finite") }
+            return value
+        default:
+            throw typeError(expected: "a number")
+        }
+    }
+
+    /// A number that fits a 32-bit float. Decimal text is converted to Float directly (json-c keeps the
+    /// literal), not via Double, so float32 weights written with shortest round-trip digits come back bit-exact
+    /// and double rounding cannot occur.
+    func float() throws(JSONError) -> Float {
+        let wide = try double()
+        var value = Float(wide)
+        if kind == .number, let text = json_object_to_json_string_ext(object, mlp_JSON_C_TO_STRING_PLAIN()),
+           let exact = Float(String(cString: text)) {
+            value = exact
+        }
+        guard value.isFinite else { throw error(.numberRange, "number \(wide) overflows a 32-bit float") }
+        if value == 0 && wide != 0 { throw error(.numberRange, "number \(wide) underflows a 32-bit float to zero") }
+        return value
+    }
+
+    /// The elements, each with its path.
+    func array() throws(JSONError) -> [JSONValue] {
+        guard kind == .array else { throw typeError(expected: "an array") }
+        let count = json_object_array_length(object)
+        return (0..<count).map { index in
+            JSONValue(document: document, object: json_object_array_get_idx(object, index),
+                      path: path.appending(index))
+        }
+    }
+
+    /// An object's members in document order (json-c keeps insertion order; the audit refused duplicates).
+    func members() throws(JSONError) -> [(key: String, value: JSONValue)] {
+        guard kind == .object, let object else { throw typeError(expected: "an object") }
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(Int(json_object_object_length(object)))
+        var iterator = json_object_iter_begin(object)
+        var end = json_object_iter_end(object)
+        while json_object_iter_equal(&iterator, &end) == 0 {
+            if let name = json_object_iter_peek_name(&iterator) {
+                let key = String(cString: name)
+                members.append((key, JSONValue(document: document, object: json_object_iter_peek_value(&iterator),
+                                               path: path.appending(key))))
+            }
+            json_object_iter_next(&iterator)
+        }
+        return members
+    }
+
+    /// An object's keys in document order.
+    func keys() throws(JSONError) -> [String] {
+        try members().map(\.key)
+    }
+
+    /// The member `key` of this object, or nil if absent (a present `null` is returned as a null value).
+    func optionalValue(at key: String) throws(JSONError) -> JSONValue? {
+        guard kind == .object else { throw typeError(expected: "an object") }
+        var member: OpaquePointer?
+        guard json_object_object_get_ex(object, key, &member) != 0 else { return nil }
+        return JSONValue(document: document, object: member, path: path.appending(key))
+    }
+
+    /// The member `key` of this object; absent is an error naming the full path.
+    func value(at key: String) throws(JSONError) -> JSONValue {
+        guard let value = try optionalValue(at: key) else {
+            throw JSONError(kind: .missing, file: document.file, path: path.appending(key).description,
+                            reason: "required key \(JSONPath.quoted(key)) is missing")
+        }
+        return value
+    }
+
+    /// The member `key`, which must be an object.
+    func object(at key: String) throws(JSONError) -> JSONValue {
+        let value = try value(at: key)
+        guard value.kind == .object else { throw value.typeError(expected: "an object") }
+        return value
+    }
+}
+
+// MARK: - The audit
+
+/// Re-reads a document json-c has accepted and rejects what json-c lets through. Non-recursive, validates
+/// only, allocates only for object keys (to find duplicates).
+struct JSONAudit {
+    private enum Frame {
+        /// `current` is nil while the next key is being read, so errors in it name the object.
+        case object(keys: Set<[UInt8]>, current: String?)
+        case array(index: Int)
+    }
+
+    let bytes: UnsafeRawBufferPointer
+    let file: String
+    let maxDepth: Int
+    private var position = 0
+    private var frames: [Frame] = []
+    /// When set, `run` stops quietly at this offset (used to name the path of a json-c syntax error).
+    private var stopOffset: Int?
+
+    init(bytes: UnsafeRawBufferPointer, file: String, maxDepth: Int) {
+        self.bytes = bytes
+        self.file = file
+        self.maxDepth = maxDepth
+    }
+
+    /// The JSON path of the value being read at `offset`, as far as the text up to there tells, and whether
+    /// the document had already ended there (json-c calls a second document just "unexpected character").
+    static func locate(_ offset: Int, in bytes: UnsafeRawBufferPointer) -> (path: String, afterDocument: Bool) {
+        var audit = JSONAudit(bytes: bytes, file: "", maxDepth: Int.max)
+        audit.stopOffset = offset
+        do throws(JSONError) {
+            try audit.run()
+        } catch {
+            // Anything the audit objects to before `offset` does not matter here: the path so far is the answer.
+        }
+        return (audit.currentPath.description, audit.documentEnded)
+    }
+
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    /// `'x'` for printable ASCII, `byte 0xFF` otherwise.
+    static func describeByte(_ byte: UInt8) -> String {
+        (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'"
+                                     : "byte 0x" + String(byte, radix: 16, uppercase: true)
+    }
+
+    /// True between values: after a scalar or a closing bracket, until the next ',' or key.
+    private var expectingValue = true
+    /// Whether the top-level value is complete.
+    private var documentEnded: Bool { frames.isEmpty && !expectingValue }
+
+    private var currentPath: JSONPath {
+        JSONPath(components: frames.compactMap { frame in
+            switch frame {
+            case .object(_, let key): key.map { .key($0) }
+            case .array(let index): .index(index)
+            }
+        })
+    }
+
+    private func fail(_ kind: JSONError.Kind, _ reason: String, at offset: Int? = nil) -> JSONError {
+        JSONError.at(offset ?? position, in: bytes, kind: kind, file: file, path: currentPath.description,
+                     reason: reason)
+    }
+
+    private var stopped: Bool {
+        if let stopOffset { return position >= stopOffset }
+        return false
+    }
+
+    private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    private mutating func skipWhitespace() {
+        while let byte = peek(), Self.isWhitespace(byte) { position += 1 }
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(JSONError) {
+        guard peek() == byte else {
+            throw fail(.syntax, "expected '\(Character(Unicode.Scalar(byte)))'"
+                + (peek().map { ", found " + Self.describeByte($0) } ?? ", found end of input"))
+        }
+        position += 1
+    }
+
+    mutating func run() throws(JSONError) {
+        expectingValue = true
+        while !stopped {
+            skipWhitespace()
+            if stopped { return }
+            if expectingValue {
+                try scanValueStart()
+                continue
+            }
+            // A value just ended: close containers or move to the next element.
+            guard let frame = frames.last else { break }
+            guard let byte = peek() else { throw fail(.syntax, "unexpected end of input") }
+            switch (frame, byte) {
+            case (.object, UInt8(ascii: ",")):
+                position += 1
+                try scanKey()
+                expectingValue = true
+            case (.array(let index), UInt8(ascii: ",")):
+                position += 1
+                frames[frames.count - 1] = .array(index: index + 1)
+                expectingValue = true
+            case (.object, UInt8(ascii: "}")), (.array, UInt8(ascii: "]")):
+                position += 1
+                frames.removeLast()
+            default:
+                throw fail(.syntax, "unexpected " + Self.describeByte(byte))
+            }
+        }
+        if stopped { return }
+        skipWhitespace()
+        if let byte = peek() {
+            throw fail(.trailingData, "data after the end of the document: " + Self.describeByte(byte))
+        }
+    }
+
+    /// Reads one value, or opens a container (pushing a frame).
+    private mutating func scanValueStart() throws(JSONError) {
+        guard let byte = peek() else { throw fail(.syntax, "unexpected end of input") }
+        switch byte {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            if frames.count >= maxDepth { throw fail(.depth, "nesting deeper than \(maxDepth) levels") }
+            position += 1
+            skipWhitespace()
+            if byte == UInt8(ascii: "{") {
+                if peek() == UInt8(ascii: "}") {
+                    position += 1
+                    expectingValue = false
+                } else {
+                    frames.append(.object(keys: [], current: nil))
+                    try scanKey()
+                }
+            } else {
+                if peek() == UInt8(ascii: "]") {
+                    position += 1
+                    expectingValue = false
+                } else {
+                    frames.append(.array(index: 0))
+                }
+            }
+        case UInt8(ascii: "\""):
+            _ = try scanString(isKey: false)
+            expectingValue = false
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try scanNumber()
+            expectingValue = false
+        case UInt8(ascii: "t"): try scanLiteral("true"); expectingValue = false
+        case UInt8(ascii: "f"): try scanLiteral("false"); expectingValue = false
+        case UInt8(ascii: "n"): try scanLiteral("null"); expectingValue = false
+        case UInt8(ascii: "N"), UInt8(ascii: "I"):
+            throw fail(.nonFinite, "\(byte == UInt8(ascii: "N") ? "NaN" : "Infinity") is not a JSON number")
+        default:
+            throw fail(.syntax, "unexpected " + Self.describeByte(byte))
+        }
+    }
+
+    private mutating func scanLiteral(_ literal: StaticString) throws(JSONError) {
+        let start = position
+        for expected in UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount) {
+            guard peek() == expected else { throw fail(.syntax, "invalid literal", at: start) }
+            position += 1
+        }
+    }
+
+    /// Reads `"key" :` inside an object, checking the key for U+0000 and duplicates.
+    private mutating func scanKey() throws(JSONError) {
+        skipWhitespace()
+        if stopped { return }
+        let start = position
+        guard peek() == UInt8(ascii: "\"") else {
+            throw fail(.syntax, "expected an object key"
+                + (peek().map { ", found " + Self.describeByte($0) } ?? ", found end of input"))
+        }
+        guard case .object(var keys, _) = frames.last else {
+            throw fail(.syntax, "object key outside an object", at: start)
+        }
+        // While the key is read, errors name the object, not the previous key. (Parking an empty set in the
+        // frame also leaves `keys` uniquely referenced, so inserting does not copy it.)
+        frames[frames.count - 1] = .object(keys: [], current: nil)
+        let keyBytes: [UInt8]
+        do throws(JSONError) {
+            keyBytes = try scanString(isKey: true)
+        } catch {
+            frames[frames.count - 1] = .object(keys: keys, current: nil)
+            throw error
+        }
+        let key = String(decoding: keyBytes, as: UTF8.self)
+        frames.removeLast()
+        let (isNew, _) = keys.insert(keyBytes)
+        frames.append(.object(keys: keys, current: key))
+        if !isNew {
+            throw fail(.duplicateKey, "duplicate key \(JSONPath.quoted(key)) (json-c would keep only the last value)",
+                       at: start)
+        }
+        skipWhitespace()
+        try expect(UInt8(ascii: ":"))
+    }
+
+    /// Reads a string literal; for keys, returns its decoded UTF-8 bytes.
+    private mutating func scanString(isKey: Bool) throws(JSONError) -> [UInt8] {
+        let start = position
+        position += 1  // opening quote
+        var decoded: [UInt8] = []
+        while true {
+            guard let byte = peek() else { throw fail(.syntax, "unterminated string", at: start) }
+            switch byte {
+            case UInt8(ascii: "\""):
+                position += 1
+                return decoded
+            case UInt8(ascii: "\\"):
+                let escapeStart = position
+                position += 1
+                guard let escape = peek() else { throw fail(.syntax, "unterminated string", at: start) }
+                position += 1
+                let simple: UInt8? =
+                    switch escape {
+                    case UInt8(ascii: "\""): 0x22
+                    case UInt8(ascii: "\\"): 0x5C
+                    case UInt8(ascii: "/"): 0x2F
+                    case UInt8(ascii: "b"): 0x08
+                    case UInt8(ascii: "f"): 0x0C
+                    case UInt8(ascii: "n"): 0x0A
+                    case UInt8(ascii: "r"): 0x0D
+                    case UInt8(ascii: "t"): 0x09
+                    default: nil
+                    }
+                if let simple {
+                    if isKey { decoded.append(simple) }
+                    continue
+                }
+                guard escape == UInt8(ascii: "u") else {
+                    throw fail(.syntax, "invalid escape \\\(Character(Unicode.Scalar(escape)))", at: escapeStart)
+                }
+                var scalar = try scanHex4(escapeStart)
+                if (0xD800...0xDBFF).contains(scalar) {
+                    // A high surrogate must be followed by an escaped low one; json-c would substitute U+FFFD.
+                    guard peek() == UInt8(ascii: "\\"), position + 1 < bytes.count,
+                          bytes[position + 1] == UInt8(ascii: "u") else {
+                        throw fail(.invalidUnicode, "lone surrogate \\u\(String(scalar, radix: 16)) in string",
+                                   at: escapeStart)
+                    }
+                    position += 2
+                    let low = try scanHex4(escapeStart)
+                    guard (0xDC00...0xDFFF).contains(low) else {
+                        throw fail(.invalidUnicode, "lone surrogate \\u\(String(scalar, radix: 16)) in string",
+                                   at: escapeStart)
+                    }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw fail(.invalidUnicode, "lone surrogate \\u\(String(scalar, radix: 16)) in string",
+                               at: escapeStart)
+                }
+                if isKey {
+                    if scalar == 0 {
+                        throw fail(.nulCharacter, "object key contains U+0000 (json-c would cut the key there)",
+                                   at: escapeStart)
+                    }
+                    if let unicode = Unicode.Scalar(scalar) { decoded.append(contentsOf: String(unicode).utf8) }
+                }
+            case 0x00..<0x20:
+                throw fail(.syntax, "unescaped control character U+00\(byte < 0x10 ? "0" : "")\(String(byte, radix: 16, uppercase: true)) in string")
+            case 0x80...:
+                let length = try scanUTF8Sequence()
+                if isKey { decoded.append(contentsOf: bytes[(position - length)..<position]) }
+            default:
+                position += 1
+                if isKey { decoded.append(byte) }
+            }
+        }
+    }
+
+    private mutating func scanHex4(_ escapeStart: Int) throws(JSONError) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            guard let byte = peek() else { throw fail(.syntax, "truncated \\u escape", at: escapeStart) }
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw fail(.syntax, "invalid \\u escape", at: escapeStart)
+            }
+            value = value << 4 | UInt32(digit)
+            position += 1
+        }
+        return value
+    }
+
+    /// Validates one multi-byte UTF-8 sequence at `position` (Unicode Table 3-7: no overlong forms, no
+    /// surrogates, nothing above U+10FFFF — json-c's own check accepts the first two) and returns its length.
+    private mutating func scanUTF8Sequence() throws(JSONError) -> Int {
+        let start = position
+        let lead = bytes[start]
+        let length: Int
+        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; secondRange = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; secondRange = 0x80...0x9F
+        case 0xF0: length = 4; secondRange = 0x90...0xBF
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; secondRange = 0x80...0x8F
+        default: throw fail(.invalidUnicode, "invalid UTF-8 byte 0x\(String(lead, radix: 16, uppercase: true))")
+        }
+        guard start + length <= bytes.count else { throw fail(.invalidUnicode, "truncated UTF-8 sequence") }
+        for index in 1..<length {
+            let range: ClosedRange<UInt8> = index == 1 ? secondRange : 0x80...0xBF
+            guard range.contains(bytes[start + index]) else {
+                throw fail(.invalidUnicode, "invalid UTF-8 sequence (overlong, surrogate or malformed)")
+            }
+        }
+        position += length
+        return length
+    }
+
+    /// Reads a number, checks the strict grammar, and that it fits: integers in Int64, others finite and not
+    /// silently rounded to zero.
+    private mutating func scanNumber() throws(JSONError) {
+        let start = position
+        func isDigit(_ byte: UInt8?) -> Bool { byte.map { (0x30...0x39).contains($0) } ?? false }
+
+        if peek() == UInt8(ascii: "-") { position += 1 }
+        if peek() == UInt8(ascii: "I") || peek() == UInt8(ascii: "N") {
+            throw fail(.nonFinite, "-\(peek() == UInt8(ascii: "I") ? "Infinity" : "NaN") is not a JSON number",
+                       at: start)
+        }
+        guard isDigit(peek()) else { throw fail(.syntax, "malformed number", at: start) }
+        if peek() == UInt8(ascii: "0") {
+            position += 1
+        } else {
+            while isDigit(peek()) { position += 1 }
+        }
+        var isInteger = true
+        var nonZeroMantissa = bytes[start..<position].contains { (0x31...0x39).contains($0) }
+        if peek() == UInt8(ascii: ".") {
+            isInteger = false
+            position += 1
+            guard isDigit(peek()) else { throw fail(.syntax, "malformed number: no digits after '.'", at: start) }
+            while isDigit(peek()) {
+                if peek() != UInt8(ascii: "0") { nonZeroMantissa = true }
+                position += 1
+            }
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            isInteger = false
+            position += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
+            guard isDigit(peek()) else { throw fail(.syntax, "malformed number: no digits in exponent", at: start) }
+            while isDigit(peek()) { position += 1 }
+        }
+
+        let literal = bytes[start..<position]
+        let shown = literal.count > 40 ? String(decoding: literal.prefix(40), as: UTF8.self) + "…"
+                                       : String(decoding: literal, as: UTF8.self)
+        if isInteger {
+            // Accumulate with overflow checks rather than building a String: the literal may be huge.
+            let negative = literal.first == UInt8(ascii: "-")
+            var value: Int64 = 0
+            for digit in literal.dropFirst(negative ? 1 : 0) {
+                let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (next, overflow2) = negative ? times10.subtractingReportingOverflow(Int64(digit - 0x30))
+                                                 : times10.addingReportingOverflow(Int64(digit - 0x30))
+                if overflow1 || overflow2 {
+                    throw fail(.numberRange, "integer \(shown) is outside the Int64 range (json-c would saturate it)",
+                               at: start)
+                }
+                value = next
+            }
+        } else {
+            guard let value = Double(String(decoding: literal, as: UTF8.self)) else {
+                throw fail(.syntax, "malformed number \(shown)", at: start)
+            }
+            if !value.isFinite {
+                throw fail(.numberRange, "number \(shown) overflows a 64-bit float", at: start)
+            }
+            if value == 0 && nonZeroMantissa {
+                throw fail(.numberRange, "number \(shown) underflows a 64-bit float to zero", at: start)
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fresh folder under the system temporary directory, removed when the value goes away.
+final class TemporaryFolder {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("mlpcodecs-tests-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    @discardableResult
+    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = path(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
+
+/// Runs `body` with file descriptor 2 redirected to a file and returns what was written there.
+///
+/// Tests in other suites run concurrently and may write to stderr during the window, so callers look for
+/// specific text (HDF5's "HDF5-DIAG" banner) rather than requiring the capture to be empty.
+func capturingStandardError<T>(_ body: () throws -> T) throws -> (result: T, stderr: String) {
+    let folder = try TemporaryFolder()
+    let capturePath = folder.path("stderr.txt")
+    let captureFD = open(capturePath, O_CREAT | O_TRUNC | O_WRONLY, 0o600)
+    try #require(captureFD >= 0)
+    let savedFD = dup(STDERR_FILENO)
+    try #require(savedFD >= 0)
+    fflush(nil)  // all C streams: whatever is buffered belongs to before/inside the window
+    dup2(captureFD, STDERR_FILENO)
+    close(captureFD)
+    let result: Result<T, any Error> = Result { try body() }
+    fflush(nil)
+    dup2(savedFD, STDERR_FILENO)
+    close(savedFD)
+    // Plain read(2): Foundation's String(contentsOfFile:) leaks a buffer on empty files (seen under ASan).
+    var bytes: [UInt8] = []
+    let readFD = open(capturePath, O_RDONLY)
+    if readFD >= 0 {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        close(readFD)
+    }
+    return (try result.get(), String(decoding: bytes, as: UTF8.self))
+}
+
+/// The full path of an executable on PATH (or in the usual places), if installed.
+func findTool(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    let folders = path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/bin"]
+    return folders.map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// Runs a tool and returns its exit status and standard output.
+func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Catches the typed error a call throws (Swift Testing's `#expect(throws:)` wants `any Error` closures).
+func expectError<E: Error>(_ type: E.Type, sourceLocation: SourceLocation = #_sourceLocation,
+                           _ body: () throws -> Void) -> E? {
+    do {
+        try body()
+        Issue.record("expected \(E.self), but nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as E {
+        return error
+    } catch {
+        Issue.record("expected \(E.self), got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
