@@ -289,17 +289,21 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
             let limit = T(clipnorm)
             for g in gradients {
                 let norm = sumOfSquares(g).squareRoot()
-                // g·c / max(‖g‖, c), in Keras's operation order; an all-zero gradient stays zero.
+                // Keras writes g·c / max(‖g‖, c); XLA rewrites a division by a broadcast scalar into a product with
+                // its reciprocal, so Keras on JAX computes (g·c)·(1 / max(‖g‖, c)), as here. An all-zero gradient
+                // stays zero.
                 guard norm > 0 else { continue }
-                let denominator = max(norm, limit)
-                for i in g.indices { g[i] = g[i] * limit / denominator }
+                let reciprocal = 1 / max(norm, limit)
+                for i in g.indices { g[i] = g[i] * limit * reciprocal }
             }
         } else if let globalClipnorm = config.globalClipnorm, globalClipnorm > 0 {
             let limit = T(globalClipnorm)
             var total: T = 0
             for g in gradients { total += sumOfSquares(g) }
             let norm = total.squareRoot()
-            let scale = limit * min(1 / norm, 1 / limit)
+            // Keras's 1 / global_clipnorm is a Python double, rounded once: T(1 / c), not 1 / T(c). For c = 0.13 the
+            // two differ, and T(c) · T(1 / c) = 1 − 2⁻²⁴ shrinks even a gradient within the limit by an ulp.
+            let scale = limit * min(1 / norm, T(1 / globalClipnorm))
             for g in gradients { for i in g.indices { g[i] *= scale } }
         } else if let clipvalue = config.clipvalue, clipvalue > 0 {
             let limit = T(clipvalue)

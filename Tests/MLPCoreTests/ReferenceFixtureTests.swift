@@ -92,6 +92,33 @@ enum FixtureValue: Decodable, Sendable {
         else if let number = try? container.decode(Double.self) { self = .number(number) }
         else { self = .string(try container.decode(String.self)) }
     }
+
+    var string: String? {
+        if case .string(let text) = self { text } else { nil }
+    }
+
+    /// The value as an optimizer hyperparameter; `nil` for a string, which no hyperparameter takes.
+    var hyperparameter: Hyperparameter? {
+        switch self {
+        case .null: .optionalNumber(nil)
+        case .bool(let flag): .flag(flag)
+        case .number(let number): .number(number)
+        case .string: nil
+        }
+    }
+}
+
+/// A fixture's `optimizer` object — `name` plus Keras's config keys, as optimizers.json and
+/// optimizer_updates.json write it — as the configuration it describes.
+func optimizerConfig(_ fixture: [String: FixtureValue]) throws -> OptimizerConfig {
+    let name = try #require(fixture["name"]?.string, "optimizer without a name")
+    let kind = try #require(OptimizerKind(name: name), "unknown optimizer \(name)")
+    var hyperparameters: [String: Hyperparameter] = [:]
+    for (key, value) in fixture where key != "name" {
+        let hyperparameter: Hyperparameter = try #require(value.hyperparameter, "\(name): hyperparameter \(key) is a string")
+        hyperparameters[key] = hyperparameter
+    }
+    return try OptimizerConfig(kind, hyperparameters: hyperparameters)
 }
 
 struct FixtureFile<Case: Decodable & Sendable>: Decodable, Sendable {
@@ -137,10 +164,7 @@ struct ReferenceFixtureTests {
         // Every activation, loss and optimizer of the core appears in the reference.
         #expect(Set(forwardBackwardCases.flatMap { $0.layers.map(\.activation) }) == Set(Activation.allCases.map(\.rawValue)))
         #expect(Set(forwardBackwardCases.map(\.loss)) == Set(Loss.allCases.map(\.rawValue)))
-        let optimizers = optimizerCases.compactMap { testCase -> String? in
-            if case .string(let name)? = testCase.optimizer["name"] { return name }
-            return nil
-        }
+        let optimizers = optimizerCases.compactMap { $0.optimizer["name"]?.string }
         #expect(Set(optimizers) == Set(OptimizerKind.allCases.map(\.rawValue)))
     }
 
@@ -175,20 +199,7 @@ struct ReferenceFixtureTests {
     func optimizerStepsMatchKeras(testCase: OptimizerCase) throws {
         let name = testCase.name
         let loss = try #require(Loss(name: testCase.loss))
-        guard case .string(let kindName)? = testCase.optimizer["name"], let kind = OptimizerKind(name: kindName) else {
-            Issue.record("\(name): no optimizer name")
-            return
-        }
-        var hyperparameters: [String: Hyperparameter] = [:]
-        for (key, value) in testCase.optimizer where key != "name" {
-            switch value {
-            case .null: hyperparameters[key] = .optionalNumber(nil)
-            case .bool(let flag): hyperparameters[key] = .flag(flag)
-            case .number(let number): hyperparameters[key] = .number(number)
-            case .string: Issue.record("\(name): unexpected hyperparameter \(key)")
-            }
-        }
-        let config = try OptimizerConfig(kind, hyperparameters: hyperparameters)
+        let config = try optimizerConfig(testCase.optimizer)
         var network: Network<Float> = try network(
             inputWidth: testCase.inputWidth, layers: testCase.layers, weights: testCase.initialWeights)
         var optimizer = try Optimizer(config: config, network: network)
