@@ -42,6 +42,8 @@ extension Network {
     ///   - tiny: floor of the relative error's denominator, so that elements whose gradient is zero in both
     ///     computations do not divide by zero.
     ///   - maxElementsPerTensor: perturb at most this many elements per tensor, chosen by `random`; all when nil.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func gradientCheck(
         loss: Loss, data: Dataset<T>, epsilon: Double = 1e-6, scheme: FiniteDifferenceScheme = .central, tiny: Double = 1e-12,
         maxElementsPerTensor: Int? = nil, random: inout RandomGenerator

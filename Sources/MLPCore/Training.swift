@@ -4,6 +4,8 @@ extension Model {
     ///
     /// Each epoch draws its row order from the model's generator (when shuffling) and the generator's state is
     /// stored back after every epoch, so `fit` for 2 epochs and `fit` for 1 epoch twice give the same bits.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     @discardableResult
     public mutating func fit(
         _ data: Dataset<T>, options: FitOptions, progress: ((TrainingEvent) -> Void)? = nil
@@ -70,6 +72,8 @@ extension Model {
     }
 
     /// Loss (and accuracy for classification losses) over a dataset, computed in batches.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func evaluate(_ data: Dataset<T>, batchSize: Int = 256) throws(TrainingError) -> [String: Double] {
         guard batchSize > 0 else { throw .invalidOption("batch size must be positive, got \(batchSize)") }
         try checkShapes(of: data)
@@ -132,7 +136,8 @@ extension Model {
 
     private func checkFiniteWeights() throws(TrainingError) {
         for parameter in network.parameters {
-            let bad = network[parameter].reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+            var bad = 0
+            for value in network[parameter] where !value.isFinite { bad += 1 }
             if bad > 0 { throw .nonFiniteWeights(tensor: network.name(of: parameter), count: bad) }
         }
     }
@@ -140,6 +145,8 @@ extension Model {
 
 extension Network {
     /// Outputs `[count, outputWidth]` for feature rows `[count, inputWidth]`, computed in batches.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func predict(_ features: [T], batchSize: Int = 256) throws(TrainingError) -> [T] {
         guard batchSize > 0 else { throw .invalidOption("batch size must be positive, got \(batchSize)") }
         guard features.count % inputWidth == 0 else {
