@@ -13,6 +13,13 @@ import Foundation
 // So once json-c has accepted a document, `JSONAudit` re-reads the same bytes — a small non-recursive scanner
 // that only validates — and rejects all of those with the JSON path and byte offset. Only then does anybody
 // get to see the tree.
+//
+// json-c spends a malloc'd object, a copy of the literal and a strtod on every number, which makes a tensor of a
+// million numbers cost ~100 MB and half a second. A caller that reads such arrays only through
+// `JSONValue.readNumbers` can opt in (`JSONLimits.bulkNumberArrays`): the audit then runs first, notes every long
+// array of numbers only, and json-c parses a copy in which each of those is `[]`; `readNumbers` converts their
+// literals straight from the text (`DecimalText`). If anything is wrong with the document, the usual order runs
+// instead, so errors read the same either way.
 
 // MARK: - Errors
 
@@ -100,8 +107,8 @@ public struct JSONError: Error, CustomStringConvertible, Sendable {
 // MARK: - Paths
 
 /// A location in a JSON document, rendered as `$.layers[2].config["odd key"]`.
-struct JSONPath: Sendable, Equatable, CustomStringConvertible {
-    enum Component: Sendable, Equatable {
+struct JSONPath: Sendable, Hashable, CustomStringConvertible {
+    enum Component: Sendable, Hashable {
         case key(String)
         case index(Int)
     }
@@ -171,6 +178,16 @@ struct JSONLimits: Sendable {
     /// Deepest accepted nesting of arrays and objects (`[[1]]` is 2). json-c's own default is 32; freeing a
     /// very deep document recurses, so this stays small.
     var maxDepth: Int = 64
+    /// Most JSON values (numbers, strings, containers…) accepted, checked before json-c builds its tree: json-c
+    /// spends about 100 bytes on each value, so a file of 500 MB of `0,` would otherwise cost ~25 GB.
+    var maxValues: Int = .max
+    /// Arrays of at least this many numbers (and nothing else) are left out of json-c's tree and read straight
+    /// from the text by `JSONValue.readNumbers`, which is many times faster than json-c's object per number. Off by
+    /// default: such an array then has no elements for `JSONValue.array()`.
+    var bulkNumberArrays: Int = .max
+    /// Strings of at least this many bytes without escapes are likewise left out of json-c's tree (which copies
+    /// them byte by byte); `string()` and `withStringBytes` read them from the text. Off by default.
+    var bulkStrings: Int = .max
 }
 
 /// A parsed, audited JSON document. Owns json-c's tree and releases it once (`json_object_put`) in `deinit`.
@@ -178,6 +195,13 @@ final class JSONDocument {
     /// The name used in error messages.
     let file: String
     private let tree: OpaquePointer?  // nil for a top-level `null`
+    /// Where the text has the integer literal `-0`: json-c stores it as the integer 0 and drops the sign, which
+    /// matters for a weight. Almost always empty.
+    fileprivate(set) var negativeZeroIntegers: Set<JSONPath> = []
+    /// The values read from the text rather than from json-c's tree (`JSONLimits.bulkNumberArrays`, `bulkStrings`),
+    /// by path, and the text they are in (a copy of the input: the caller's buffer is only borrowed).
+    fileprivate(set) var bulkValues: [JSONPath: JSONAudit.BulkValue] = [:]
+    fileprivate(set) var text: [UInt8] = []
 
     private init(file: String, tree: OpaquePointer?) {
         self.file = file
@@ -200,6 +224,61 @@ final class JSONDocument {
                             reason: "input of \(bytes.count) bytes exceeds the limit of \(byteCap) bytes")
         }
         let depth = max(1, min(limits.maxDepth, 10_000))
+        if limits.maxValues < .max {
+            let bound = valueCountBound(bytes)
+            guard bound <= limits.maxValues else {
+                throw JSONError(kind: .tooLarge, file: file, path: JSONPath.root.description,
+                                reason: "about \(bound) JSON values exceed the limit of \(limits.maxValues) "
+                                    + "(each costs the parser ~100 bytes of memory)")
+            }
+        }
+        if limits.bulkNumberArrays < .max || limits.bulkStrings < .max {
+            // Audit first; when the document is valid and has bulk values, json-c gets a copy with each of them
+            // replaced by `[]` or `""`. Otherwise (or should json-c refuse what the audit accepted), the usual order
+            // below gives the usual messages.
+            var audit = JSONAudit(bytes: bytes, file: file, maxDepth: depth, bulkNumbers: limits.bulkNumberArrays,
+                                  bulkStrings: limits.bulkStrings)
+            if (try? audit.run()) != nil, !audit.bulkValues.isEmpty,
+               let document = try? tokenize(withoutBulkValues: audit.bulkValues, of: bytes, file: file, depth: depth) {
+                document.negativeZeroIntegers = audit.negativeZeroIntegers
+                document.bulkValues = audit.bulkValues
+                document.text = [UInt8](bytes)
+                return document
+            }
+        }
+        let document = try tokenize(bytes, file: file, depth: depth)
+        var audit = JSONAudit(bytes: bytes, file: file, maxDepth: depth)
+        try audit.run()
+        document.negativeZeroIntegers = audit.negativeZeroIntegers
+        return document
+    }
+
+    /// json-c's parse of `bytes` with each bulk value replaced by `[]` or `""`, so that json-c builds nothing for
+    /// them.
+    private static func tokenize(
+        withoutBulkValues bulkValues: [JSONPath: JSONAudit.BulkValue], of bytes: UnsafeRawBufferPointer, file: String,
+        depth: Int
+    ) throws(JSONError) -> JSONDocument {
+        let values = bulkValues.values.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        var compact: [UInt8] = []
+        compact.reserveCapacity(bytes.count - values.reduce(0) { $0 + $1.range.count } + 2 * values.count)
+        var copied = 0
+        for value in values {
+            compact.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[copied..<value.range.lowerBound]))
+            compact.append(contentsOf: value.kind == .numbers ? [UInt8(ascii: "["), UInt8(ascii: "]")]
+                                                              : [UInt8(ascii: "\""), UInt8(ascii: "\"")])
+            copied = value.range.upperBound
+        }
+        compact.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[copied...]))
+        let result = compact.withUnsafeBytes { raw in
+            Result { () throws(JSONError) in try tokenize(raw, file: file, depth: depth) }
+        }
+        return try result.get()
+    }
+
+    /// json-c's parse of `bytes`, its errors turned into `JSONError`s with paths, and the check that nothing but
+    /// whitespace follows the document.
+    private static func tokenize(_ bytes: UnsafeRawBufferPointer, file: String, depth: Int) throws(JSONError) -> JSONDocument {
         // json-c counts a container's contents as one more level ([[1]] needs 3, [[]] needs 2); the audit
         // enforces `depth` containers exactly, json-c one more as the bound on its own recursion.
         guard let tokener = json_tokener_new_ex(Int32(depth + 1)) else {
@@ -260,10 +339,30 @@ final class JSONDocument {
             throw JSONError.at(end, in: bytes, kind: .trailingData, file: file, path: "$",
                                reason: "data after the end of the document: " + JSONAudit.describeByte(bytes[end]))
         }
-
-        var audit = JSONAudit(bytes: bytes, file: file, maxDepth: depth)
-        try audit.run()
         return document
+    }
+
+    /// An upper bound on the number of values in `bytes`: every value but the first in a container follows a
+    /// comma, and every container opens with a bracket (bytes inside strings only make the bound looser).
+    private static func valueCountBound(_ bytes: UnsafeRawBufferPointer) -> Int {
+        // 16 bytes at a time: this runs over the whole file before json-c does.
+        let comma = SIMD16<UInt8>(repeating: UInt8(ascii: ",")), bracket = SIMD16<UInt8>(repeating: UInt8(ascii: "["))
+        let brace = SIMD16<UInt8>(repeating: UInt8(ascii: "{")), one = SIMD16<UInt8>(repeating: 1)
+        var count = 1, index = 0
+        while index + 16 * 255 <= bytes.count {
+            // Up to 255 blocks per lane counter before it could overflow.
+            var lanes = SIMD16<UInt8>()
+            for _ in 0..<255 {
+                let block = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
+                lanes &+= one.replacing(with: 0, where: (block .!= comma) .& (block .!= bracket) .& (block .!= brace))
+                index += 16
+            }
+            count += lanes.indices.reduce(0) { $0 + Int(lanes[$1]) }
+        }
+        for byte in bytes[index...] where byte == UInt8(ascii: ",") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
+            count += 1
+        }
+        return count
     }
 
     /// Parses `bytes` (named `file` in messages).
@@ -372,6 +471,9 @@ struct JSONValue {
     private func typeError(expected: String) -> JSONError {
         var found = kind.description
         switch kind {
+        case .string where bulkString != nil:
+            let content = document.text[bulkString?.content ?? 0..<0]
+            found += " (\"" + String(decoding: content.prefix(38), as: UTF8.self) + "…\")"
         case .bool, .integer, .number, .string:
             if let text = json_object_to_json_string_ext(object, mlp_JSON_C_TO_STRING_PLAIN()) {
                 let rendered = String(cString: text)
@@ -385,6 +487,10 @@ struct JSONValue {
     func string() throws(JSONError) -> String {
         guard kind == .string, let pointer = json_object_get_string(object) else {
             throw typeError(expected: "a string")
+        }
+        if let bulkString {
+            // No escapes (so no U+0000), and the audit validated the UTF-8.
+            return String(decoding: document.text[bulkString.content], as: UTF8.self)
         }
         let length = Int(json_object_get_string_len(object))
         let bytes = UnsafeRawBufferPointer(start: pointer, count: length)
@@ -406,6 +512,15 @@ struct JSONValue {
         return json_object_get_int64(object)
     }
 
+    /// An integer ≥ `minimum` (a count such as `iterations`).
+    func int(atLeast minimum: Int) throws(JSONError) -> Int {
+        let value = try int64()
+        guard let int = Int(exactly: value), int >= minimum else {
+            throw error(.value, "expected an integer ≥ \(minimum), found \(value)")
+        }
+        return int
+    }
+
     /// An integer in `range` (e.g. `1...1_000_000` for `units`).
     func int(in range: ClosedRange<Int>) throws(JSONError) -> Int {
         let value = try int64()
@@ -423,7 +538,7 @@ struct JSONValue {
             guard let value = Double(exactly: integer) else {
                 throw error(.numberRange, "integer \(integer) cannot be represented exactly as a 64-bit float")
             }
-            return value
+            return integer == 0 && document.negativeZeroIntegers.contains(path) ? -0.0 : value
         case .number:
             let value = json_object_get_double(object)
             guard value.isFinite else { throw error(.nonFinite, "number is not finite") }
@@ -433,24 +548,176 @@ struct JSONValue {
         }
     }
 
-    /// A number that fits a 32-bit float. Decimal text is converted to Float directly (json-c keeps the
-    /// literal), not via Double, so float32 weights written with shortest round-trip digits come back bit-exact
-    /// and double rounding cannot occur.
+    /// A number that fits a 32-bit float, rounded once from the decimal literal (see `nearestFloat`), so float32
+    /// weights written with shortest round-trip digits come back bit-exact and double rounding cannot occur.
     func float() throws(JSONError) -> Float {
         let wide = try double()
-        var value = Float(wide)
-        if kind == .number, let text = json_object_to_json_string_ext(object, mlp_JSON_C_TO_STRING_PLAIN()),
-           let exact = Float(String(cString: text)) {
-            value = exact
-        }
-        guard value.isFinite else { throw error(.numberRange, "number \(wide) overflows a 32-bit float") }
-        if value == 0 && wide != 0 { throw error(.numberRange, "number \(wide) underflows a 32-bit float to zero") }
+        let value = kind == .number ? Self.nearestFloat(to: wide) { literal } : Float(wide)
+        guard value.isFinite else { throw error(.numberRange, "number \(literal) overflows a 32-bit float") }
+        if value == 0 && wide != 0 { throw error(.numberRange, "number \(literal) underflows a 32-bit float to zero") }
         return value
+    }
+
+    /// The float nearest to a decimal literal, which is what `strtof` returns, given the double `d` nearest to it
+    /// (json-c has already converted every literal with `strtod`).
+    ///
+    /// `Float(d)` is that float except in one case. Every float and every midpoint between two adjacent floats is
+    /// a double, and rounding to double is monotonic, so a literal x strictly between two midpoints has its d in
+    /// the closed interval between them, and `Float(d)` rounds to the float inside — unless d landed exactly *on* a
+    /// midpoint, where the tie goes to even, possibly the wrong way (x = 1.00000005960464477550 is just above the
+    /// midpoint 1 + 2⁻²⁴, its d is that midpoint, and `Float(d)` is 1.0 instead of the float above). Only then,
+    /// and on overflow or underflow, is the literal itself converted, so the common case costs a few comparisons.
+    /// `literal` is only called in those cases; Swift's Float(_:) parses it in the C locale, whatever the process's is.
+    @inline(__always)
+    static func nearestFloat(to d: Double, literal: () -> String) -> Float {
+        let f = Float(d)
+        let exact = Double(f)
+        if exact == d { return f }
+        if f.isFinite && f != 0 {
+            let neighbour = exact < d ? f.nextUp : f.nextDown
+            if neighbour.isFinite && (exact + Double(neighbour)) / 2 != d { return f }
+        }
+        return Float(literal()) ?? f
+    }
+
+    /// The number's text as json-c read it: json-c keeps a parsed number's literal as its user data
+    /// (`json_object_new_double_s`), and its own serialization of the number returns the same text.
+    private var literal: String {
+        Self.literal(of: object)
+    }
+
+    private static func literal(of object: OpaquePointer?) -> String {
+        if let text = json_object_get_userdata(object) { return String(cString: text.assumingMemoryBound(to: CChar.self)) }
+        return json_object_to_json_string_ext(object, mlp_JSON_C_TO_STRING_PLAIN()).map { String(cString: $0) } ?? "?"
+    }
+
+    /// The number of elements of an array, without materialising them.
+    func arrayCount() throws(JSONError) -> Int {
+        guard kind == .array else { throw typeError(expected: "an array") }
+        return bulk?.count ?? json_object_array_length(object)
+    }
+
+    /// The array's place in the text when it was left out of json-c's tree (`JSONLimits.bulkNumberArrays`).
+    private var bulk: JSONAudit.BulkValue? { bulkValue(json_type_array, .numbers) }
+
+    /// The string's place in the text when it was left out of json-c's tree (`JSONLimits.bulkStrings`).
+    private var bulkString: JSONAudit.BulkValue? { bulkValue(json_type_string, .string) }
+
+    private func bulkValue(_ type: json_type, _ kind: JSONAudit.BulkValue.Kind) -> JSONAudit.BulkValue? {
+        guard !document.bulkValues.isEmpty, json_object_get_type(object) == type,
+              let value = document.bulkValues[path], value.kind == kind else { return nil }
+        return value
+    }
+
+    /// Reads an array of numbers straight into `destination`, which must have room for exactly its elements, each
+    /// rounded once to the nearest float. No Swift value is created per number.
+    func readNumbers(into destination: UnsafeMutableBufferPointer<Float>) throws(JSONError) {
+        if let bulk {
+            try readText(of: bulk, into: destination)
+        } else {
+            try readNumbers(into: destination, bits: 32) { element, d in Self.nearestFloat(to: d) { Self.literal(of: element) } }
+        }
+    }
+
+    /// Reads an array of numbers straight into `destination`, which must have room for exactly its elements.
+    func readNumbers(into destination: UnsafeMutableBufferPointer<Double>) throws(JSONError) {
+        if let bulk {
+            try readText(of: bulk, into: destination)
+        } else {
+            try readNumbers(into: destination, bits: 64) { _, d in d }
+        }
+    }
+
+    /// `readNumbers` for an array left out of json-c's tree: the audit has checked every literal's grammar and
+    /// range for a double, so each is converted here (`DecimalText`) and, for Float, rounded once from the text.
+    private func readText<T: TextFloat>(
+        of bulk: JSONAudit.BulkValue, into destination: UnsafeMutableBufferPointer<T>
+    ) throws(JSONError) {
+        guard bulk.count == destination.count else {
+            throw error(.value, "expected \(destination.count) numbers, found \(bulk.count)")
+        }
+        let failure: JSONError? = document.text.withUnsafeBytes { text in
+            var position = bulk.range.lowerBound + 1
+            for index in destination.indices {
+                position = DecimalText.skipSeparators(text, from: position)
+                let (d, end) = DecimalText.parse(text, at: position)
+                let literal = UnsafeRawBufferPointer(rebasing: text[position..<end])
+                let value = T.nearest(to: d) { String(decoding: literal, as: UTF8.self) }
+                if !value.isFinite || (value == 0 && d != 0) {
+                    return rangeError(literal: String(decoding: literal, as: UTF8.self), magnitude: d, bits: T.bitWidth,
+                                      index: index)
+                }
+                destination[index] = value
+                position = end
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    /// The loop behind both `readNumbers`: `convert` turns a json-c double and its object into an element; integer
+    /// literals round to nearest like any other literal, and `-0` keeps its sign.
+    private func readNumbers<T: BinaryFloatingPoint>(
+        into destination: UnsafeMutableBufferPointer<T>, bits: Int, _ convert: (OpaquePointer?, Double) -> T
+    ) throws(JSONError) {
+        guard try arrayCount() == destination.count else {
+            throw error(.value, "expected \(destination.count) numbers, found \(try arrayCount())")
+        }
+        let negativeZeros = !document.negativeZeroIntegers.isEmpty
+        for index in destination.indices {
+            let element = json_object_array_get_idx(object, index)
+            let value: T
+            switch json_object_get_type(element) {
+            case json_type_double:
+                let d = json_object_get_double(element)
+                value = convert(element, d)
+                if !value.isFinite || (value == 0 && d != 0) {
+                    throw rangeError(literal: Self.literal(of: element), magnitude: d, bits: bits, index: index)
+                }
+            case json_type_int:
+                let integer = json_object_get_int64(element)
+                value = integer == 0 && negativeZeros && document.negativeZeroIntegers.contains(path.appending(index))
+                    ? -0.0 : T(integer)
+            default:
+                throw self.element(index).typeError(expected: "a number")
+            }
+            destination[index] = value
+        }
+    }
+
+    private func element(_ index: Int) -> JSONValue {
+        JSONValue(document: document, object: json_object_array_get_idx(object, index), path: path.appending(index))
+    }
+
+    /// Element `index` is out of range for a `bits`-bit float (`magnitude`: its value as a double).
+    private func rangeError(literal: String, magnitude: Double, bits: Int, index: Int) -> JSONError {
+        let underflow = magnitude.isFinite && abs(magnitude) < 1
+        return JSONError(kind: .numberRange, file: document.file, path: path.appending(index).description,
+                         reason: "number \(literal) \(underflow ? "underflows" : "overflows") a \(bits)-bit float"
+                            + (underflow ? " to zero" : ""))
+    }
+
+    /// A string's UTF-8 bytes in place (json-c's buffer, valid during `body`), for large payloads such as base64.
+    func withStringBytes<R>(_ body: (UnsafeRawBufferPointer) throws(JSONError) -> R) throws(JSONError) -> R {
+        guard kind == .string, let pointer = json_object_get_string(object) else {
+            throw typeError(expected: "a string")
+        }
+        if let bulkString {
+            let result = document.text.withUnsafeBytes { text in
+                Result { () throws(JSONError) in try body(UnsafeRawBufferPointer(rebasing: text[bulkString.content])) }
+            }
+            return try result.get()
+        }
+        return try body(UnsafeRawBufferPointer(start: pointer, count: Int(json_object_get_string_len(object))))
     }
 
     /// The elements, each with its path.
     func array() throws(JSONError) -> [JSONValue] {
         guard kind == .array else { throw typeError(expected: "an array") }
+        if let bulk {
+            // Only `readNumbers` reads these (the caller opted in with `JSONLimits.bulkNumberArrays`).
+            throw error(.type, "expected a short array, found an array of \(bulk.count) numbers")
+        }
         let count = json_object_array_length(object)
         return (0..<count).map { index in
             JSONValue(document: document, object: json_object_array_get_idx(object, index),
@@ -514,7 +781,23 @@ struct JSONAudit {
     private enum Frame {
         /// `current` is nil while the next key is being read, so errors in it name the object.
         case object(keys: Set<[UInt8]>, current: String?)
-        case array(index: Int)
+        /// `start`: the offset of `[`; `numbersOnly`: no element so far was anything but a number.
+        case array(index: Int, start: Int, numbersOnly: Bool)
+    }
+
+    /// A value long enough to be read from the text: an array of numbers only (`JSONLimits.bulkNumberArrays`) or a
+    /// string without escapes (`JSONLimits.bulkStrings`).
+    struct BulkValue: Sendable {
+        enum Kind: Sendable { case numbers, string }
+
+        var kind: Kind
+        /// The whole value, `[` to `]` or quote to quote.
+        var range: Range<Int>
+        /// Elements of an array, bytes of a string.
+        var count: Int
+
+        /// A string's bytes, between the quotes.
+        var content: Range<Int> { (range.lowerBound + 1)..<(range.upperBound - 1) }
     }
 
     let bytes: UnsafeRawBufferPointer
@@ -524,11 +807,22 @@ struct JSONAudit {
     private var frames: [Frame] = []
     /// When set, `run` stops quietly at this offset (used to name the path of a json-c syntax error).
     private var stopOffset: Int?
+    /// Paths of `-0` integer literals, whose sign json-c drops.
+    private(set) var negativeZeroIntegers: Set<JSONPath> = []
+    /// Arrays of at least `bulkNumbers` numbers and nothing else, and strings of at least `bulkStrings` bytes
+    /// without escapes, by path.
+    private(set) var bulkValues: [JSONPath: BulkValue] = [:]
+    private let bulkNumbers: Int
+    private let bulkStrings: Int
+    /// Whether the string just scanned had an escape sequence.
+    private var stringHadEscape = false
 
-    init(bytes: UnsafeRawBufferPointer, file: String, maxDepth: Int) {
+    init(bytes: UnsafeRawBufferPointer, file: String, maxDepth: Int, bulkNumbers: Int = .max, bulkStrings: Int = .max) {
         self.bytes = bytes
         self.file = file
         self.maxDepth = maxDepth
+        self.bulkNumbers = bulkNumbers
+        self.bulkStrings = bulkStrings
     }
 
     /// The JSON path of the value being read at `offset`, as far as the text up to there tells, and whether
@@ -563,7 +857,7 @@ struct JSONAudit {
         JSONPath(components: frames.compactMap { frame in
             switch frame {
             case .object(_, let key): key.map { .key($0) }
-            case .array(let index): .index(index)
+            case .array(let index, _, _): .index(index)
             }
         })
     }
@@ -609,13 +903,19 @@ struct JSONAudit {
                 position += 1
                 try scanKey()
                 expectingValue = true
-            case (.array(let index), UInt8(ascii: ",")):
+            case (.array(let index, let start, let numbersOnly), UInt8(ascii: ",")):
                 position += 1
-                frames[frames.count - 1] = .array(index: index + 1)
+                frames[frames.count - 1] = .array(index: index + 1, start: start, numbersOnly: numbersOnly)
                 expectingValue = true
-            case (.object, UInt8(ascii: "}")), (.array, UInt8(ascii: "]")):
+            case (.object, UInt8(ascii: "}")):
                 position += 1
                 frames.removeLast()
+            case (.array(let index, let start, let numbersOnly), UInt8(ascii: "]")):
+                position += 1
+                frames.removeLast()
+                if numbersOnly && index + 1 >= bulkNumbers {
+                    bulkValues[currentPath] = BulkValue(kind: .numbers, range: start..<position, count: index + 1)
+                }
             default:
                 throw fail(.syntax, "unexpected " + Self.describeByte(byte))
             }
@@ -630,9 +930,14 @@ struct JSONAudit {
     /// Reads one value, or opens a container (pushing a frame).
     private mutating func scanValueStart() throws(JSONError) {
         guard let byte = peek() else { throw fail(.syntax, "unexpected end of input") }
+        if bulkNumbers < .max, byte != UInt8(ascii: "-") && !isDigit(at: position),
+           case .array(let index, let start, true) = frames.last {
+            frames[frames.count - 1] = .array(index: index, start: start, numbersOnly: false)
+        }
         switch byte {
         case UInt8(ascii: "{"), UInt8(ascii: "["):
             if frames.count >= maxDepth { throw fail(.depth, "nesting deeper than \(maxDepth) levels") }
+            let open = position
             position += 1
             skipWhitespace()
             if byte == UInt8(ascii: "{") {
@@ -648,11 +953,16 @@ struct JSONAudit {
                     position += 1
                     expectingValue = false
                 } else {
-                    frames.append(.array(index: 0))
+                    frames.append(.array(index: 0, start: open, numbersOnly: true))
+                    if bulkNumbers < .max { try scanNumberRun() }
                 }
             }
         case UInt8(ascii: "\""):
+            let open = position
             _ = try scanString(isKey: false)
+            if position - open - 2 >= bulkStrings && !stringHadEscape {
+                bulkValues[currentPath] = BulkValue(kind: .string, range: open..<position, count: position - open - 2)
+            }
             expectingValue = false
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             try scanNumber()
@@ -665,6 +975,39 @@ struct JSONAudit {
         default:
             throw fail(.syntax, "unexpected " + Self.describeByte(byte))
         }
+    }
+
+    /// Inside a just-opened array: reads elements while they are numbers, in a tighter loop than `run`'s (tensor
+    /// data is arrays of many numbers). Leaves the state as `run` would have it at the first element that is not a
+    /// number, or after the closing bracket.
+    private mutating func scanNumberRun() throws(JSONError) {
+        guard case .array(_, let start, _) = frames.last else { return }
+        var index = 0
+        while true {
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "-") || isDigit(at: position) else {
+                expectingValue = true
+                return
+            }
+            try scanNumber()
+            skipWhitespace()
+            guard position < bytes.count else { break }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                index += 1
+                frames[frames.count - 1] = .array(index: index, start: start, numbersOnly: true)
+            } else if bytes[position] == UInt8(ascii: "]") {
+                position += 1
+                frames.removeLast()
+                if index + 1 >= bulkNumbers {
+                    bulkValues[currentPath] = BulkValue(kind: .numbers, range: start..<position, count: index + 1)
+                }
+                break
+            } else {
+                break
+            }
+        }
+        expectingValue = false
     }
 
     private mutating func scanLiteral(_ literal: StaticString) throws(JSONError) {
@@ -713,14 +1056,26 @@ struct JSONAudit {
     private mutating func scanString(isKey: Bool) throws(JSONError) -> [UInt8] {
         let start = position
         position += 1  // opening quote
+        stringHadEscape = false
         var decoded: [UInt8] = []
         while true {
+            if !isKey {
+                // Skip plain ASCII in one tight loop: base64 tensors are strings of megabytes.
+                var index = position
+                while index < bytes.count {
+                    let byte = bytes[index]
+                    if byte < 0x20 || byte >= 0x80 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+                    index += 1
+                }
+                position = index
+            }
             guard let byte = peek() else { throw fail(.syntax, "unterminated string", at: start) }
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
                 return decoded
             case UInt8(ascii: "\\"):
+                stringHadEscape = true
                 let escapeStart = position
                 position += 1
                 guard let escape = peek() else { throw fail(.syntax, "unterminated string", at: start) }
@@ -828,68 +1183,141 @@ struct JSONAudit {
     }
 
     /// Reads a number, checks the strict grammar, and that it fits: integers in Int64, others finite and not
-    /// silently rounded to zero.
+    /// silently rounded to zero. Numbers are the bulk of a weights file, so nothing is allocated here unless the
+    /// literal's magnitude is extreme.
     private mutating func scanNumber() throws(JSONError) {
         let start = position
-        func isDigit(_ byte: UInt8?) -> Bool { byte.map { (0x30...0x39).contains($0) } ?? false }
-
-        if peek() == UInt8(ascii: "-") { position += 1 }
-        if peek() == UInt8(ascii: "I") || peek() == UInt8(ascii: "N") {
-            throw fail(.nonFinite, "-\(peek() == UInt8(ascii: "I") ? "Infinity" : "NaN") is not a JSON number",
-                       at: start)
-        }
-        guard isDigit(peek()) else { throw fail(.syntax, "malformed number", at: start) }
-        if peek() == UInt8(ascii: "0") {
-            position += 1
-        } else {
-            while isDigit(peek()) { position += 1 }
-        }
-        var isInteger = true
-        var nonZeroMantissa = bytes[start..<position].contains { (0x31...0x39).contains($0) }
-        if peek() == UInt8(ascii: ".") {
-            isInteger = false
-            position += 1
-            guard isDigit(peek()) else { throw fail(.syntax, "malformed number: no digits after '.'", at: start) }
-            while isDigit(peek()) {
-                if peek() != UInt8(ascii: "0") { nonZeroMantissa = true }
-                position += 1
-            }
-        }
-        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
-            isInteger = false
-            position += 1
-            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
-            guard isDigit(peek()) else { throw fail(.syntax, "malformed number: no digits in exponent", at: start) }
-            while isDigit(peek()) { position += 1 }
-        }
-
-        let literal = bytes[start..<position]
-        let shown = literal.count > 40 ? String(decoding: literal.prefix(40), as: UTF8.self) + "…"
-                                       : String(decoding: literal, as: UTF8.self)
-        if isInteger {
-            // Accumulate with overflow checks rather than building a String: the literal may be huge.
-            let negative = literal.first == UInt8(ascii: "-")
-            var value: Int64 = 0
-            for digit in literal.dropFirst(negative ? 1 : 0) {
-                let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
-                let (next, overflow2) = negative ? times10.subtractingReportingOverflow(Int64(digit - 0x30))
-                                                 : times10.addingReportingOverflow(Int64(digit - 0x30))
-                if overflow1 || overflow2 {
-                    throw fail(.numberRange, "integer \(shown) is outside the Int64 range (json-c would saturate it)",
-                               at: start)
-                }
-                value = next
-            }
-        } else {
-            guard let value = Double(String(decoding: literal, as: UTF8.self)) else {
-                throw fail(.syntax, "malformed number \(shown)", at: start)
-            }
-            if !value.isFinite {
-                throw fail(.numberRange, "number \(shown) overflows a 64-bit float", at: start)
-            }
-            if value == 0 && nonZeroMantissa {
-                throw fail(.numberRange, "number \(shown) underflows a 64-bit float to zero", at: start)
-            }
+        let number = Self.scanNumberLiteral(bytes, at: start)
+        position = number.end
+        if let problem = number.problem { throw fail(problem.kind, problem.reason, at: start) }
+        let literal = UnsafeRawBufferPointer(rebasing: bytes[start..<number.end])
+        if number.isInteger {
+            try checkInteger(literal, start: start)
+        } else if let leadingExponent = number.leadingExponent, !(-300...300).contains(leadingExponent + number.exponent) {
+            // Within 10^±300 a double is finite and not zero, so only extreme literals need converting.
+            try checkExtremeNumber(literal, start: start)
         }
     }
+
+    /// What `scanNumberLiteral` found.
+    private struct NumberLiteral {
+        var end: Int
+        var isInteger = true
+        /// The decimal exponent of the first non-zero digit (1.5 → 0, 0.02 → -2); nil when all digits are zero.
+        var leadingExponent: Int?
+        /// The written exponent (saturated: only the range matters).
+        var exponent = 0
+        /// Why the text is not a JSON number.
+        var problem: (kind: JSONError.Kind, reason: String)?
+    }
+
+    /// The strict JSON number grammar at `start`, over local variables only (this is the audit's inner loop).
+    private static func scanNumberLiteral(_ bytes: UnsafeRawBufferPointer, at start: Int) -> NumberLiteral {
+        let count = bytes.count
+        @inline(__always) func byte(_ index: Int) -> UInt8 { index < count ? bytes[index] : 0 }
+        @inline(__always) func isDigit(_ index: Int) -> Bool { byte(index) &- UInt8(ascii: "0") < 10 }
+        var index = start
+        if byte(index) == UInt8(ascii: "-") { index += 1 }
+        if byte(index) == UInt8(ascii: "I") || byte(index) == UInt8(ascii: "N") {
+            let name = byte(index) == UInt8(ascii: "I") ? "Infinity" : "NaN"
+            return NumberLiteral(end: index, problem: (.nonFinite, "\(index > start ? "-" : "")\(name) is not a JSON number"))
+        }
+        guard isDigit(index) else { return NumberLiteral(end: index, problem: (.syntax, "malformed number")) }
+        let integerStart = index
+        if byte(index) == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while isDigit(index) { index += 1 }
+        }
+        var result = NumberLiteral(end: index)
+        result.leadingExponent = byte(integerStart) == UInt8(ascii: "0") ? nil : index - integerStart - 1
+        if byte(index) == UInt8(ascii: ".") {
+            result.isInteger = false
+            index += 1
+            guard isDigit(index) else { return NumberLiteral(end: index, problem: (.syntax, "malformed number: no digits after '.'")) }
+            let fractionStart = index
+            if result.leadingExponent == nil {
+                while byte(index) == UInt8(ascii: "0") { index += 1 }
+                if isDigit(index) { result.leadingExponent = fractionStart - index - 1 }
+            }
+            while isDigit(index) { index += 1 }
+        }
+        if byte(index) | 0x20 == UInt8(ascii: "e") {
+            result.isInteger = false
+            index += 1
+            var sign = 1
+            if byte(index) == UInt8(ascii: "+") || byte(index) == UInt8(ascii: "-") {
+                if byte(index) == UInt8(ascii: "-") { sign = -1 }
+                index += 1
+            }
+            guard isDigit(index) else { return NumberLiteral(end: index, problem: (.syntax, "malformed number: no digits in exponent")) }
+            var exponent = 0
+            while isDigit(index) {
+                exponent = min(exponent * 10 + Int(byte(index) - 0x30), 1 << 40)
+                index += 1
+            }
+            result.exponent = sign * exponent
+        }
+        result.end = index
+        return result
+    }
+
+    @inline(__always)
+    private func isDigit(at index: Int) -> Bool {
+        index < bytes.count && bytes[index] &- UInt8(ascii: "0") < 10
+    }
+
+
+    /// Accumulates with overflow checks rather than building a String: the literal may be huge.
+    private mutating func checkInteger(_ literal: UnsafeRawBufferPointer, start: Int) throws(JSONError) {
+        let negative = literal.first == UInt8(ascii: "-")
+        var value: Int64 = 0
+        for digit in literal.dropFirst(negative ? 1 : 0) {
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = negative ? times10.subtractingReportingOverflow(Int64(digit - 0x30))
+                                             : times10.addingReportingOverflow(Int64(digit - 0x30))
+            if overflow1 || overflow2 {
+                throw fail(.numberRange, "integer \(Self.shown(literal)) is outside the Int64 range (json-c would saturate it)",
+                           at: start)
+            }
+            value = next
+        }
+        if negative && value == 0 { negativeZeroIntegers.insert(currentPath) }
+    }
+
+    private func checkExtremeNumber(_ literal: UnsafeRawBufferPointer, start: Int) throws(JSONError) {
+        guard let value = Double(String(decoding: literal, as: UTF8.self)) else {
+            throw fail(.syntax, "malformed number \(Self.shown(literal))", at: start)
+        }
+        if !value.isFinite {
+            throw fail(.numberRange, "number \(Self.shown(literal)) overflows a 64-bit float", at: start)
+        }
+        if value == 0 {
+            throw fail(.numberRange, "number \(Self.shown(literal)) underflows a 64-bit float to zero", at: start)
+        }
+    }
+
+    /// A literal for a message, cut short if long.
+    private static func shown(_ literal: UnsafeRawBufferPointer) -> String {
+        literal.count > 40 ? String(decoding: literal.prefix(40), as: UTF8.self) + "…" : String(decoding: literal, as: UTF8.self)
+    }
+}
+
+/// Float and Double as `readNumbers` fills them from text.
+protocol TextFloat: BinaryFloatingPoint {
+    static var bitWidth: Int { get }
+    /// The value nearest to the literal whose nearest double is `d` (`literal` gives the text if needed).
+    static func nearest(to d: Double, literal: () -> String) -> Self
+}
+
+extension Float: TextFloat {
+    static var bitWidth: Int { 32 }
+    @inline(__always)
+    static func nearest(to d: Double, literal: () -> String) -> Float { JSONValue.nearestFloat(to: d, literal: literal) }
+}
+
+extension Double: TextFloat {
+    static var bitWidth: Int { 64 }
+    @inline(__always)
+    static func nearest(to d: Double, literal: () -> String) -> Double { d }
 }

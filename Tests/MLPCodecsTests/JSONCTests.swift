@@ -215,7 +215,7 @@ struct JSONCTests {
              { _ = try config.value(at: "units").int64() }),
             ("model.json: $.config.units: expected a number, found a string (\"16\")",
              { _ = try config.value(at: "units").double() }),
-            ("model.json: $.config.rate: number 1e+39 overflows a 32-bit float",
+            ("model.json: $.config.rate: number 1e39 overflows a 32-bit float",
              { _ = try config.value(at: "rate").float() }),
             ("model.json: $.config.n: expected an integer in 1...4096, found 0",
              { _ = try config.value(at: "n").int(in: 1...4096) }),
