@@ -35,6 +35,7 @@ static inline hid_t mlp_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t mlp_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t mlp_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
 static inline hid_t mlp_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
+static inline hid_t mlp_H5T_NATIVE_UINT32(void) { return H5T_NATIVE_UINT32; }
 static inline hid_t mlp_H5T_NATIVE_UINT64(void) { return H5T_NATIVE_UINT64; }
 
 // File (on-disk) types: always little-endian IEEE / two's complement, what h5py and Keras write.
@@ -43,11 +44,18 @@ static inline hid_t mlp_H5T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
 static inline hid_t mlp_H5T_STD_I32LE(void) { return H5T_STD_I32LE; }
 static inline hid_t mlp_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t mlp_H5T_STD_U8LE(void) { return H5T_STD_U8LE; }
+static inline hid_t mlp_H5T_STD_U32LE(void) { return H5T_STD_U32LE; }
 static inline hid_t mlp_H5T_STD_U64LE(void) { return H5T_STD_U64LE; }
+// Big-endian IEEE floats: only to recognise standard layouts in files, never written.
+static inline hid_t mlp_H5T_IEEE_F32BE(void) { return H5T_IEEE_F32BE; }
+static inline hid_t mlp_H5T_IEEE_F64BE(void) { return H5T_IEEE_F64BE; }
 
 // Strings.
 static inline hid_t mlp_H5T_C_S1(void) { return H5T_C_S1; }
 static inline size_t mlp_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+
+// "No address" (H5Dget_offset of chunked, compact or unallocated data).
+static inline haddr_t mlp_HADDR_UNDEF(void) { return HADDR_UNDEF; }
 
 // Property list classes.
 static inline hid_t mlp_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }

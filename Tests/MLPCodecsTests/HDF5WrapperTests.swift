@@ -5,9 +5,18 @@ import Testing
 @testable import MLPCodecs
 
 /// Open HDF5 objects in the whole process (all files, all kinds).
-private func openObjectCount() -> Int {
+/// Open HDF5 objects (all kinds) in files inside `folder`. Scoped to the test's own files because other suites
+/// open HDF5 files concurrently in the same process.
+private func openObjectCount(in folder: TemporaryFolder) -> Int {
     HDF5Library.withHDF5 {
-        Int(H5Fget_obj_count(hid_t(mlp_H5F_OBJ_ALL()), mlp_H5F_OBJ_ALL()))
+        let all = hid_t(mlp_H5F_OBJ_ALL())
+        var ids = [hid_t](repeating: 0, count: Int(max(H5Fget_obj_count(all, mlp_H5F_OBJ_ALL()), 0)) + 16)
+        let count = Int(max(H5Fget_obj_ids(all, mlp_H5F_OBJ_ALL(), ids.count, &ids), 0))
+        return ids.prefix(count).filter { id in
+            var name = [CChar](repeating: 0, count: 4096)
+            guard H5Fget_name(id, &name, name.count) > 0 else { return false }
+            return stringFromCBuffer(name).hasPrefix(folder.url.path + "/")
+        }.count
     }
 }
 
@@ -197,7 +206,7 @@ struct HDF5WrapperTests {
             ("text.h5", Array("this is not an HDF5 file\n".utf8), "file signature not found"),
             ("truncated.h5", Array(goodBytes.prefix(goodBytes.count / 2)), "truncated file"),
         ]
-        let baseline = openObjectCount()
+        let baseline = openObjectCount(in: folder)
         for item in cases {
             let path = folder.path(item.name)
             if let bytes = item.bytes { try folder.write(item.name, bytes) }
@@ -213,7 +222,7 @@ struct HDF5WrapperTests {
             #expect(!stderr.contains("HDF5-DIAG"), "HDF5 printed: \(stderr)")
             #expect(!stderr.contains("H5F.c"), "HDF5 printed: \(stderr)")
         }
-        #expect(openObjectCount() == baseline)
+        #expect(openObjectCount(in: folder) == baseline)
     }
 
     @Test("errors on another thread are not printed either (the print switch is per thread)")
@@ -423,7 +432,7 @@ struct HDF5WrapperTests {
     func handlesAreClosed() throws {
         let folder = try TemporaryFolder()
         let path = folder.path("count.h5")
-        let baseline = openObjectCount()
+        let baseline = openObjectCount(in: folder)
         do {
             let file = try HDF5File.create(at: path)
             do {
@@ -432,21 +441,21 @@ struct HDF5WrapperTests {
                 try dataset.setAttribute("s", .strings(["x", "y"]))
                 _ = try dataset.attribute("s")
                 _ = try file.members()
-                #expect(openObjectCount() == baseline + 3)  // file, group, dataset
+                #expect(openObjectCount(in: folder) == baseline + 3)  // file, group, dataset
 
                 // Failures must not leak what they opened on the way.
                 _ = expectError(HDF5Error.self) { _ = try file.openDataset("a/b/missing") }
                 _ = expectError(HDF5Error.self) { _ = try group.attribute("nope") }
                 _ = expectError(HDF5Error.self) { _ = try dataset.readValues(as: Int64.self, maxElements: 10) }
-                #expect(openObjectCount() == baseline + 3)
+                #expect(openObjectCount(in: folder) == baseline + 3)
 
                 let early = expectError(HDF5Error.self) { try file.close() }
                 #expect(early?.description == "\(path): /: cannot close file: 2 object(s) in the file are still open; release them before closing")
             }
             try file.close()
-            #expect(openObjectCount() == baseline)
+            #expect(openObjectCount(in: folder) == baseline)
         }
-        #expect(openObjectCount() == baseline)
+        #expect(openObjectCount(in: folder) == baseline)
 
         do {
             let file = try HDF5File.openReadOnly(at: path)
@@ -459,7 +468,7 @@ struct HDF5WrapperTests {
             #expect(missing?.kind == .missing)
             #expect(missing?.description.hasPrefix("\(path): /a/b/c/nope: cannot open group: no such object") == true)
         }
-        #expect(openObjectCount() == baseline)
+        #expect(openObjectCount(in: folder) == baseline)
     }
 
     @Test("the library loaded is the 1.10 series the headers describe")
@@ -498,5 +507,175 @@ private func writeFixedStrings(_ object: hid_t, _ name: String, _ strings: [Stri
         try #require(attribute >= 0)
         defer { H5Aclose(attribute) }
         try #require(bytes.withUnsafeBytes { H5Awrite(attribute, type, $0.baseAddress) } >= 0)
+    }
+}
+
+// Additions for the native model codec: string datasets, unsigned integers, IEEE layouts, data offsets.
+extension HDF5WrapperTests {
+    @Test("string datasets round-trip (variable and fixed length); a variable-length string over the cap is refused")
+    func stringDatasets() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("strings.h5")
+        let text = String(repeating: "history ✓ ", count: 20_000)  // 220 kB: more than an attribute may hold
+        let baseline = openObjectCount(in: folder)
+        do {
+            let file = try HDF5File.create(at: path)
+            _ = try file.createStringDataset("a/text", text: text)
+            _ = try file.createStringDataset("empty", text: "")
+            let nul = expectError(HDF5Error.self) { _ = try file.createStringDataset("nul", text: "a\u{0}b") }
+            #expect(nul?.description == "\(path): /nul: cannot create string dataset: string contains a NUL byte")
+            try writeFixedStrings(file.id, "fixed_holder", ["x"], size: 1, pad: H5T_STR_NULLPAD, scalar: true)
+            try HDF5Library.withHDF5 {
+                let type = H5Tcopy(mlp_H5T_C_S1())
+                defer { H5Tclose(type) }
+                H5Tset_size(type, 8)
+                let space = H5Screate(H5S_SCALAR)
+                defer { H5Sclose(space) }
+                let id = H5Dcreate2(file.id, "fixed", type, space, mlp_H5P_DEFAULT(), mlp_H5P_DEFAULT(), mlp_H5P_DEFAULT())
+                try #require(id >= 0)
+                defer { H5Dclose(id) }
+                let bytes: [UInt8] = Array("relu".utf8) + [0, 0, 0, 0]
+                try #require(bytes.withUnsafeBytes { H5Dwrite(id, type, mlp_H5S_ALL(), mlp_H5S_ALL(), mlp_H5P_DEFAULT(), $0.baseAddress) } >= 0)
+            }
+        }
+        let file = try HDF5File.openReadOnly(at: path)
+        #expect(try file.openDataset("a/text").readString(maxBytes: 1 << 20) == text)
+        #expect(try file.openDataset("empty").readString(maxBytes: 16) == "")
+        #expect(try file.openDataset("fixed").readString(maxBytes: 16) == "relu")
+        let capped = expectError(HDF5Error.self) { _ = try file.openDataset("a/text").readString(maxBytes: 1000) }
+        #expect(capped?.kind == .size)
+        #expect(capped?.description == "\(path): /a/text: cannot read string dataset: string of \(text.utf8.count + 1) bytes exceeds the limit of 1000 bytes")
+        let fixedCapped = expectError(HDF5Error.self) { _ = try file.openDataset("fixed").readString(maxBytes: 4) }
+        #expect(fixedCapped?.description == "\(path): /fixed: cannot read string dataset: 1 strings of 8 bytes exceed the limit of 4 bytes")
+        let numbers = try HDF5File.create(at: folder.path("numbers.h5"))
+        let floats = try numbers.createDataset("f", shape: [2], values: [Float(1), 2])
+        let notText = expectError(HDF5Error.self) { _ = try floats.readString(maxBytes: 100) }
+        #expect(notText?.description.hasSuffix("/f: cannot read string dataset: dataset holds float32, expected a string") == true)
+        // Nothing leaked on the failed reads: only the two files and the float dataset held here are open.
+        withExtendedLifetime((file, numbers, floats)) { #expect(openObjectCount(in: folder) == baseline + 3) }
+    }
+
+    @Test("unsigned attributes: uint32 and uint64 arrays written, read exactly; signed ones refused")
+    func unsignedAttributes() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("unsigned.h5")
+        let words: [UInt64] = [0, 1, .max, 1 << 63]
+        do {
+            let file = try HDF5File.create(at: path)
+            try file.setAttribute("crc", .uint32(0xE306_9283))
+            try file.setAttribute("words", .uint64s(words))
+            try file.setAttribute("signed", .int64s([1, 2]))
+        }
+        let file = try HDF5File.openReadOnly(at: path)
+        #expect(try file.attribute("crc") == .int64(0xE306_9283))  // fits int64 exactly
+        #expect(try file.unsignedAttribute("crc") == [0xE306_9283])
+        #expect(try file.unsignedAttribute("words") == words)
+        // The general reader cannot represent 2^64 − 1 as int64 and says so instead of clamping.
+        let tooBig = expectError(HDF5Error.self) { _ = try file.attribute("words") }
+        #expect(tooBig?.description.hasSuffix("value 18446744073709551615 does not fit in int64") == true)
+        let signed = expectError(HDF5Error.self) { _ = try file.unsignedAttribute("signed") }
+        #expect(signed?.description == "\(path): /: cannot read attribute 'signed': attribute holds int64 values, expected unsigned integers")
+        let capped = expectError(HDF5Error.self) { _ = try file.unsignedAttribute("words", maxElements: 2) }
+        #expect(capped?.kind == .size)
+    }
+
+    @Test("type info tells IEEE layouts from other floats; contiguous data reports its file offset")
+    func typeLayoutAndOffset() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("types.h5")
+        do {
+            let file = try HDF5File.create(at: path)
+            _ = try file.createDataset("f32", shape: [4], values: [Float(1), 2, 3, 4])
+            _ = try file.createDataset("packed", shape: [64, 64], values: [Float](repeating: 0, count: 4096),
+                                       compression: HDF5Compression())
+            try HDF5Library.withHDF5 {
+                var dims: [hsize_t] = [2]
+                let space = H5Screate_simple(1, &dims, nil)
+                defer { H5Sclose(space) }
+                let half = H5Tcopy(mlp_H5T_IEEE_F32LE())
+                defer { H5Tclose(half) }
+                H5Tset_fields(half, 15, 10, 5, 0, 10)
+                H5Tset_precision(half, 16)
+                H5Tset_size(half, 2)
+                H5Tset_ebias(half, 15)
+                for (name, type) in [("f16", half), ("f64be", mlp_H5T_IEEE_F64BE())] {
+                    let id = H5Dcreate2(file.id, name, type, space, mlp_H5P_DEFAULT(), mlp_H5P_DEFAULT(), mlp_H5P_DEFAULT())
+                    try #require(id >= 0)
+                    H5Dclose(id)
+                }
+            }
+        }
+        let file = try HDF5File.openReadOnly(at: path)
+        let f32 = try file.openDataset("f32").info()
+        #expect(f32.type.isIEEE && f32.type.description == "float32")
+        let f64be = try file.openDataset("f64be").info()
+        #expect(f64be.type.isIEEE && f64be.type.description == "float64 big-endian")
+        let f16 = try file.openDataset("f16").info()
+        #expect(!f16.type.isIEEE && f16.type.description == "float16 (non-IEEE layout)")
+
+        // The offset is where the bytes really are.
+        let offset = try #require(f32.dataOffset)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let stored = bytes[Int(offset)..<Int(offset) + 16].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(stored == [1, 2, 3, 4])
+        #expect(try file.openDataset("packed").info().dataOffset == nil)
+        #expect(try file.openDataset("f16").info().dataOffset == nil, "never written: no storage")
+    }
+
+    @Test("integer reads convert only exactly; a file can be reopened for writing")
+    func exactIntegersAndReadWrite() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("ints.h5")
+        do {
+            let file = try HDF5File.create(at: path)
+            _ = try file.createDataset("u64", shape: [2], values: [UInt64.max, 1])
+            _ = try file.createDataset("u32", shape: [2], values: [UInt32.max, 1])
+            _ = try file.createDataset("i64", shape: [1], values: [Int64(-1)])
+        }
+        do {
+            let file = try HDF5File.openReadWrite(at: path)
+            try file.setAttribute("added", .string("later"))
+        }
+        let file = try HDF5File.openReadOnly(at: path)
+        #expect(try file.stringAttribute("added") == "later")
+        let u64 = try file.openDataset("u64")
+        #expect(try u64.readValues(as: UInt64.self, maxElements: 2) == [.max, 1])
+        let clamped = expectError(HDF5Error.self) { _ = try u64.readValues(as: Int64.self, maxElements: 2) }
+        #expect(clamped?.description.hasSuffix("/u64: cannot read dataset as int64: dataset holds uint64, expected integers that fit in int64") == true)
+        #expect(try file.openDataset("u32").readValues(as: Int64.self, maxElements: 2) == [Int64(UInt32.max), 1])
+        #expect(try file.openDataset("u32").readValues(as: UInt32.self, maxElements: 2) == [.max, 1])
+        let negative = expectError(HDF5Error.self) { _ = try file.openDataset("i64").readValues(as: UInt64.self, maxElements: 1) }
+        #expect(negative?.description.hasSuffix("/i64: cannot read dataset as uint64: dataset holds int64, expected unsigned integers of at most 64 bits") == true)
+        let wide = expectError(HDF5Error.self) { _ = try u64.readValues(as: UInt32.self, maxElements: 2) }
+        #expect(wide?.kind == .unsupported)
+    }
+}
+
+extension HDF5WrapperTests {
+    @Test("a child process spawned while a file is open does not keep it locked (HDF5 file locks are off)")
+    func spawnedChildHoldsNoLock() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("locked.h5")
+        var child: pid_t = 0
+        do {
+            let file = try HDF5File.create(at: path)
+            _ = try file.createDataset("x", shape: [1], values: [Float(1)])
+            // A plain posix_spawn inherits every descriptor without O_CLOEXEC — HDF5's included, and with it any
+            // flock on the file. (Foundation's Process closes them in the child, but only after the fork.)
+            var arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("30"), nil]
+            defer { arguments.forEach { free($0) } }
+            try #require(posix_spawn(&child, "/bin/sleep", nil, nil, &arguments, environ) == 0)
+            try file.close()
+        }
+        defer {
+            kill(child, SIGKILL)
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+        }
+        do {
+            let reopened = try HDF5File.openReadOnly(at: path)
+            #expect(try reopened.openDataset("x").readValues(as: Float.self, maxElements: 1) == [1])
+        }
+        _ = try HDF5File.openReadWrite(at: path)
     }
 }
