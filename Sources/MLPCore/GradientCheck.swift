@@ -42,11 +42,22 @@ extension Network {
     ///   - tiny: floor of the relative error's denominator, so that elements whose gradient is zero in both
     ///     computations do not divide by zero.
     ///   - maxElementsPerTensor: perturb at most this many elements per tensor, chosen by `random`; all when nil.
+    public func gradientCheck(
+        loss: Loss, data: Dataset<T>, epsilon: Double = 1e-6, scheme: FiniteDifferenceScheme = .central, tiny: Double = 1e-12,
+        maxElementsPerTensor: Int? = nil, random: inout RandomGenerator
+    ) throws(TrainingError) -> GradientCheckReport {
+        try gradientCheck(loss: loss, data: data, epsilon: epsilon, scheme: scheme, tiny: tiny,
+                          elementLimit: { _ in maxElementsPerTensor }, random: &random)
+    }
+
+    /// The same check with a per-tensor sample size: `elementLimit(count)` is how many of a tensor's `count`
+    /// elements to perturb (chosen by `random` when fewer than `count`), or nil for all of them — so small
+    /// tensors can be checked whole while large ones are sampled.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func gradientCheck(
         loss: Loss, data: Dataset<T>, epsilon: Double = 1e-6, scheme: FiniteDifferenceScheme = .central, tiny: Double = 1e-12,
-        maxElementsPerTensor: Int? = nil, random: inout RandomGenerator
+        elementLimit: (_ count: Int) -> Int?, random: inout RandomGenerator
     ) throws(TrainingError) -> GradientCheckReport {
         guard epsilon > 0, epsilon.isFinite else { throw .invalidOption("epsilon must be a positive number, got \(epsilon)") }
         guard data.count > 0 else { throw .dataMismatch("gradient check needs at least one sample") }
@@ -80,7 +91,7 @@ extension Network {
         for (index, parameter) in ws.parameters.enumerated() {
             let count = network[parameter].count
             var elements = Array(0..<count)
-            if let limit = maxElementsPerTensor, limit < count {
+            if let limit = elementLimit(count), limit < count {
                 random.permutation(count: count, into: &elements)
                 elements = Array(elements.prefix(max(limit, 0))).sorted()
             }

@@ -138,3 +138,19 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension Model {
+    /// Changes hyperparameters of the same optimizer (say, the learning rate) and keeps its state, which stays
+    /// valid as long as the slots it keeps do not change.
+    public mutating func updateOptimizer(_ config: OptimizerConfig) throws(OptimizerError) {
+        guard config.slotNames == training.optimizer.config.slotNames else {
+            throw .invalidState("the new settings keep slots \(config.slotNames), the stored state has \(training.optimizer.config.slotNames); start fresh state instead")
+        }
+        training.optimizer = try Optimizer(config: config, state: training.optimizer.state, network: network)
+    }
+
+    /// Starts the generator over from `seed` (a resumed run then no longer continues the stored sequence).
+    public mutating func reseed(_ seed: UInt64) {
+        training.random = RandomGenerator(seed: seed).state
+    }
+}
