@@ -7,12 +7,14 @@ let package = Package(
     products: [
         .library(name: "MLPCore", targets: ["MLPCore"]),
         .library(name: "MLPCodecs", targets: ["MLPCodecs"]),
-        .executable(name: "mlpdemo", targets: ["mlpdemo"]),
+        .executable(name: "mlpconv", targets: ["mlpconv"]),
         .executable(name: "mlpbench", targets: ["mlpbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // .npz data files are zip archives; read in memory, never extracted.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C system libraries, found through pkg-config; each shim.h wraps what Swift cannot import.
@@ -33,12 +35,19 @@ let package = Package(
                 "CBLAS",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]),
+        // CRC-32C for the checksums model files carry (SSE4.2 when available, slicing-by-8 otherwise).
+        .target(name: "CChecksum"),
         // Model files: HDF5 and json-c wrappers live here, private to the codecs.
-        .target(name: "MLPCodecs", dependencies: ["MLPCore", "CHDF5", "CJSONC"]),
+        .target(
+            name: "MLPCodecs",
+            dependencies: [
+                "MLPCore", "CHDF5", "CJSONC", "CChecksum",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
 
         .executableTarget(
-            name: "mlpdemo",
-            dependencies: ["MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            name: "mlpconv",
+            dependencies: ["MLPCodecs", "MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mlpbench",
             dependencies: ["MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -46,7 +55,12 @@ let package = Package(
         .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"], resources: []),
         // CHDF5 too: the tests build hostile files (external links, external storage, virtual datasets) that the
         // codecs themselves never write.
-        .testTarget(name: "MLPCodecsTests", dependencies: ["MLPCodecs", "CHDF5"]),
+        // ZIPFoundation to build .npz fixtures (zip bombs included) in the tests themselves.
+        .testTarget(
+            name: "MLPCodecsTests",
+            dependencies: ["MLPCodecs", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        // End-to-end tests run the built `mlpconv` binary.
+        .testTarget(name: "MLPConvTests", dependencies: ["mlpconv", "MLPCodecs", "MLPCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

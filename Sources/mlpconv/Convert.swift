@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import MLPCodecs
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a model file to another format, losslessly unless a flag asks otherwise.",
+        discussion: """
+            The input format is detected from the file's content. The output format is taken from --to, or else \
+            from OUTPUT's extension (.json → json, .h5/.hdf5 → h5). The output is written atomically: an existing \
+            file is replaced only once the new one is complete, and only with --force.
+            """)
+
+    @Argument(help: "The model file to read (any supported format).")
+    var input: String
+
+    @Argument(help: "The file to write.")
+    var output: String
+
+    @Option(help: "Output format: json or h5 (default: from OUTPUT's extension).")
+    var to: ModelFormat?
+
+    @Option(help: "Store every tensor as float32 or float64 (default: keep each tensor's dtype).")
+    var dtype: Tensor.DType?
+
+    @Option(name: .customLong("json-tensors"), help: "JSON tensor data: auto (arrays up to \(JSONTensorEncoding.autoArrayLimit) values, base64 above), array or base64.")
+    var jsonTensors: JSONTensorEncoding = .auto
+
+    @Flag(help: "HDF5: compress datasets (shuffle + gzip).")
+    var compress = false
+
+    @Flag(name: .customLong("drop-optimizer"), help: "Leave out the optimizer and training state (loss, history): architecture, weights and metadata only.")
+    var dropOptimizer = false
+
+    @Flag(help: "Overwrite OUTPUT if it exists.")
+    var force = false
+
+    @Flag(help: "Print the result as JSON on stdout.")
+    var json = false
+
+    func run() throws {
+        guard let format = to ?? ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
+            throw CommandError("\(output): cannot tell the output format from the extension; use --to json or --to h5")
+        }
+        if FileManager.default.fileExists(atPath: output) && !force {
+            throw CommandError("\(output): already exists; use --force to replace it")
+        }
+        let inputKind = try ModelFiles.detectKind(at: input)
+        var document = try ModelFiles.load(input)
+        if let dtype { document = document.converted(to: dtype) }
+        if dropOptimizer { document.training = nil }
+        document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"
+        try ModelFiles.save(document, to: output, format: format, options: SaveOptions(jsonTensors: jsonTensors, compress: compress))
+
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? NSNumber)?.intValue ?? 0
+        if json {
+            printJSON([
+                "input": .string(input), "input_format": .string(inputKind.rawValue), "output": .string(output),
+                "format": .string(format.rawValue), "bytes": .int(bytes), "parameters": .int(document.parameterCount),
+                "training_state": .bool(document.training != nil),
+            ])
+        } else {
+            let state = document.training == nil ? "no training state" : "with optimizer and training state"
+            print("wrote \(output) (\(format.rawValue), \(formatBytes(bytes)), \(document.parameterCount.formatted()) parameters, \(state)) from \(input) (\(inputKind.rawValue))")
+        }
+    }
+}
+
+extension ModelFormat: ExpressibleByArgument {}
+extension JSONTensorEncoding: ExpressibleByArgument {}
+extension Tensor.DType: ExpressibleByArgument {}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import MLPCodecs
+import MLPCore
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compute a model's loss (and accuracy, for classification losses) on a data file.",
+        discussion: """
+            The loss is the stored one unless --loss names another (a model without training state needs --loss). \
+            Values are computed in float32, in batches, exactly as training reports them: the loss is Keras's \
+            mean over rows; accuracy is reported for categorical_crossentropy, sparse_categorical_crossentropy \
+            and binary_crossentropy.
+            """)
+
+    @Argument(help: "The model file (any supported format).")
+    var file: String
+
+    @Option(help: "Rows with targets: CSV, .npz or HDF5 with datasets x and y.")
+    var data: String
+
+    @Option(name: .customLong("batch-size"), help: "Rows per forward pass.")
+    var batchSize: Int = 256
+
+    @Option(help: "Evaluate this loss instead of the stored one (required when the model stores none).")
+    var loss: LossArgument?
+
+    @Flag(help: "Print the result as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+
+    func run() throws {
+        let document = try ModelFiles.load(file)
+        let loss = try resolveLoss(self.loss, document: document, file: file)
+        let model = try evaluationModel(document, loss: loss, file: file, as: Float.self)
+        let dataset = try loadData(data, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
+                                   loss: loss, requireTargets: true)
+        let metrics = try wrapTraining(data) { () throws(TrainingError) in try model.evaluate(dataset, batchSize: batchSize) }
+        if json {
+            printJSON([
+                "file": .string(file), "data": .string(data), "rows": .int(dataset.count), "loss_function": .string(loss.name),
+                "loss": .double(metrics["loss"] ?? .nan), "accuracy": metrics["accuracy"].map { .double($0) } ?? .null,
+                "metrics": .object(metrics.mapValues { .double($0) }),
+            ])
+        } else {
+            let described = EpochRecord(epoch: 0, metrics: metrics).orderedKeys
+                .map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
+            print("\(file) on \(data) (\(plural(dataset.count, "row")), \(loss.name)): \(described)")
+        }
+    }
+}

@@ -1,0 +1,204 @@
+import ArgumentParser
+import Foundation
+import MLPCodecs
+import MLPCore
+
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue training a stored model on a data file, optimizer state included.",
+        discussion: """
+            Training continues with the stored optimizer, its state, the stored loss and the stored random \
+            generator, so `--epochs 2` gives bit-identical weights and optimizer state to `--epochs 1` run twice \
+            in a row on its output. --learning-rate changes the rate and keeps the state; a different --optimizer \
+            starts fresh state (and says so); --seed restarts the generator. OUT may be FILE: it is replaced \
+            atomically, and only once training has finished (or at each checkpoint).
+            """)
+
+    @Argument(help: "The model to train (any supported format).")
+    var file: String
+
+    @Option(help: "Training data: CSV, .npy/.npz or HDF5 with datasets x and y.")
+    var data: String
+
+    @Option(help: "Where to write the trained model (.json or .h5; may equal FILE).")
+    var output: String
+
+    @Option(help: "Epochs to train.")
+    var epochs: Int = 1
+
+    @Option(name: .customLong("batch-size"), help: "Mini-batch size.")
+    var batchSize: Int = 32
+
+    @Option(name: .customLong("learning-rate"), help: "New learning rate (the optimizer state is kept).")
+    var learningRate: Double?
+
+    @Option(help: "Train with another optimizer (\(OptimizerKind.acceptedNames.joined(separator: ", "))); its state starts fresh.")
+    var optimizer: OptimizerArgument?
+
+    @Option(help: "Train with another loss (\(Loss.acceptedNames.joined(separator: ", "))).")
+    var loss: LossArgument?
+
+    @Option(name: .customLong("validation-split"), help: "Fraction of the rows (the last ones, as Keras does) held out for validation.")
+    var validationSplit: Double = 0
+
+    @Option(help: "Restart the random generator from this seed instead of continuing the stored one.")
+    var seed: UInt64?
+
+    @Flag(name: .customLong("no-shuffle"), help: "Keep the data's row order in every epoch.")
+    var noShuffle = false
+
+    @Option(name: .customLong("checkpoint-every"), help: "Also write OUT every K epochs.")
+    var checkpointEvery: Int?
+
+    @Option(help: "Write an SVG of loss (and validation loss and accuracy) per epoch over the model's whole history.")
+    var plot: String?
+
+    @Flag(name: .customLong("allow-nonfinite"), help: "Train even if the weights hold NaN or infinite values.")
+    var allowNonfinite = false
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    @Flag(help: "Print the summary as JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard validationSplit >= 0 && validationSplit < 1 else {
+            throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
+        }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
+        if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
+            throw ValidationError("--learning-rate must be a finite number ≥ 0, got \(learningRate)")
+        }
+    }
+
+    func run() throws {
+        let inputKind = try ModelFiles.detectKind(at: file)
+        let format = try outputFormat(inputKind: inputKind)
+        let document = try ModelFiles.load(file)
+        var notes: [String] = []
+        var model = try makeModel(document, notes: &notes)
+        let dataset = try DataFiles.load(
+            data, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
+            loss: model.training.loss, requireTargets: true)
+        if !quiet { for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
+
+        let before = try model.evaluate(dataset)
+        let options = FitOptions(epochs: 1, batchSize: batchSize, shuffle: !noShuffle, validationSplit: validationSplit,
+                                 allowNonFiniteWeights: allowNonfinite)
+        let progress = ProgressReporter(mode: quiet ? .silent : isatty(STDERR_FILENO) != 0 ? .live : .lines, epochs: epochs)
+        let start = ContinuousClock.now
+        var trainedSamples = 0
+        for epoch in 1...epochs {
+            progress.startEpoch(epoch, absolute: model.training.epochsCompleted + 1)
+            let records = try model.fit(dataset, options: options) { event in progress.handle(event) }
+            trainedSamples += Int((Double(dataset.count) * (1 - validationSplit)).rounded(.down))
+            if let record = records.last { progress.finishEpoch(record, elapsed: ContinuousClock.now - start) }
+            if let checkpointEvery, epoch % checkpointEvery == 0, epoch < epochs {
+                try save(model, document: document, format: format)
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        try save(model, document: document, format: format)
+        let after = try model.evaluate(dataset)
+        if let plot { try LossPlot(history: model.training.history, title: URL(fileURLWithPath: output).lastPathComponent).write(to: plot) }
+        printSummary(model: model, before: before, after: after, seconds: elapsed.seconds, samples: trainedSamples)
+    }
+
+    private func outputFormat(inputKind: ModelFileKind) throws -> ModelFormat {
+        if let format = ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) { return format }
+        if output == file, let format = ModelFormat(kind: inputKind) { return format }
+        throw CommandError("\(output): cannot tell the format from the extension; use .json or .h5")
+    }
+
+    /// The stored model with the overrides applied; `notes` says what changed from the stored state.
+    private func makeModel(_ document: ModelDocument, notes: inout [String]) throws -> Model<Float> {
+        var model: Model<Float>
+        if document.training == nil {
+            guard let loss else {
+                throw CommandError("\(file): the model has no loss or optimizer stored; give --loss (and optionally --optimizer, --learning-rate)")
+            }
+            let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
+            let config = OptimizerConfig(optimizer?.kind ?? .adam, learningRate: learningRate)
+            model = try Model(network: network, training: TrainingState(
+                loss: loss.loss, optimizer: try Optimizer(config: config, network: network),
+                random: RandomGenerator(seed: seed ?? 0).state))
+            notes.append("no training state stored: starting \(config.kind.name) with fresh state")
+        } else {
+            model = try wrap(file) { () throws(DocumentError) in try document.model(seedIfMissing: seed ?? 0) }
+            if document.training?.randomState == nil && seed == nil {
+                notes.append("no generator state stored: seeding a new one with 0 (use --seed to choose)")
+            }
+            if let requested = optimizer?.kind, requested != model.training.optimizer.config.kind {
+                notes.append("optimizer changed from \(model.training.optimizer.config.kind.name) to \(requested.name): starting with fresh optimizer state")
+                try model.replaceOptimizer(OptimizerConfig(requested, learningRate: learningRate))
+            } else if let learningRate {
+                var config = model.training.optimizer.config
+                config.learningRate = learningRate
+                try model.updateOptimizer(config)
+            }
+            if let loss, loss.loss != model.training.loss {
+                notes.append("loss changed from \(model.training.loss.name) to \(loss.loss.name)")
+                model.replaceLoss(loss.loss)
+            }
+            if let seed { model.reseed(seed) }
+        }
+        return model
+    }
+
+    private func save(_ model: Model<Float>, document: ModelDocument, format: ModelFormat) throws {
+        var trained = ModelDocument(model: model, metadata: document.metadata)
+        trained.metadata["trained_by"] = "mlpconv \(MLPConvVersion.string)"
+        trained.metadata["trained_at"] = ISO8601DateFormatter().string(from: Date())
+        // Weights keep the precision they were stored in.
+        if let dtype = document.weights.first?.kernel.dtype, dtype != .float32 { trained = trained.converted(to: dtype) }
+        try ModelFiles.save(trained, to: output, format: format)
+    }
+
+    private func printSummary(model: Model<Float>, before: [String: Double], after: [String: Double], seconds: Double, samples: Int) {
+        let last = model.training.history.last
+        if json {
+            var object: [String: JSONOutput] = [
+                "output": .string(output), "epochs": .int(epochs), "epochs_completed": .int(model.training.epochsCompleted),
+                "iterations": .int(model.training.optimizer.state.iterations),
+                "before": .object(before.mapValues { .double($0) }), "after": .object(after.mapValues { .double($0) }),
+                "seconds": .double(seconds), "samples_per_second": .double(seconds > 0 ? Double(samples) / seconds : 0),
+            ]
+            if let last { object["last_epoch"] = .object(last.metrics.mapValues { .double($0) }) }
+            printJSON(object)
+            return
+        }
+        func describe(_ metrics: [String: Double]) -> String {
+            EpochRecord(epoch: 0, metrics: metrics).orderedKeys.map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
+        }
+        print("trained \(epochs) epoch\(epochs == 1 ? "" : "s") (now \(model.training.epochsCompleted) in all, step \(model.training.optimizer.state.iterations)) in \(String(format: "%.2f", seconds)) s, \(Int(seconds > 0 ? Double(samples) / seconds : 0).formatted()) samples/s")
+        print("before: \(describe(before))")
+        print("after:  \(describe(after))")
+        if let last, last.metrics.keys.contains(where: { $0.hasPrefix("val_") }) {
+            print("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
+        }
+        print("wrote \(output)")
+    }
+}
+
+extension ModelFormat {
+    /// The format mlpconv writes for a file of this kind, when it writes that kind at all.
+    init?(kind: ModelFileKind) {
+        switch kind {
+        case .json: self = .json
+        case .hdf5: self = .h5
+        case .zip: return nil
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// Turns a document error into a command error naming the file.
+func wrap<T>(_ file: String, _ body: () throws(DocumentError) -> T) throws -> T {
+    do { return try body() } catch { throw CommandError("\(file): \(error.description)") }
+}

@@ -1,0 +1,284 @@
+import ArgumentParser
+import Foundation
+import MLPCodecs
+import MLPCore
+
+struct Gradcheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradcheck",
+        abstract: "Check backpropagation against finite differences, in Float64, for every parameter tensor.",
+        discussion: """
+            The gradient of the model's loss is computed by backpropagation and by finite differences on SAMPLES \
+            rows: the first rows of --data, or seeded random inputs (uniform in [-1, 1)) with targets shaped for \
+            the loss (one-hot classes for categorical_crossentropy, labels for the sparse one, values in (0, 1) \
+            for binary_crossentropy, standard normal values otherwise). A tensor fails when its largest relative \
+            error |a − n| / max(|a|, |n|, tiny) exceeds --tolerance; the exit status is then 1.
+
+            Defaults: central differences with epsilon 1e-6 (four-point: 1e-3), tolerance 1e-4. A central \
+            difference carries the loss's rounding error divided by epsilon, about 100·u·max(|loss|, 1)/epsilon \
+            (u the float64 unit roundoff: ≈ 2e-8 at epsilon 1e-6). The default tiny is that noise over the \
+            tolerance, so a gradient entry that is really zero passes while any error above the noise still fails. \
+            Tensors of up to 10,000 elements are checked whole, larger ones on 1000 elements drawn with --seed \
+            (--max-elements K samples K elements of every tensor larger than K).
+
+            Where a pre-activation lies within the stencil's reach of a kink of its activation (relu at 0, \
+            relu6 at 0 and 6, …) the finite difference is meaningless: a warning on stderr says so, and a \
+            failure there is likely a false alarm.
+            """)
+
+    @Argument(help: "The model file (any supported format).")
+    var file: String
+
+    @Option(help: "Check on the first rows of this data file (CSV, .npy/.npz, HDF5) instead of random samples.")
+    var data: String?
+
+    @Option(help: "How many samples (rows) the loss is computed on.")
+    var samples: Int = 8
+
+    @Option(help: "Seed for the random samples and for choosing the elements of sampled tensors.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Finite-difference step (default: 1e-6 central, 1e-3 four-point).")
+    var epsilon: Double?
+
+    @Option(help: "Largest relative error a tensor may have.")
+    var tolerance: Double = 1e-4
+
+    @Option(help: "Finite-difference scheme: central or four-point.")
+    var scheme: FiniteDifferenceScheme = .central
+
+    @Option(help: "Floor of the relative error's denominator (default: the scheme's rounding noise divided by the tolerance).")
+    var tiny: Double?
+
+    @Option(name: .customLong("max-elements"), help: "Perturb at most K elements of each tensor, drawn with --seed (default: all up to 10,000, else 1000).")
+    var maxElements: Int?
+
+    @Option(help: "Check this loss instead of the stored one (required when the model stores none).")
+    var loss: LossArgument?
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    /// Tensors up to this many elements are checked whole by default; larger ones on `sampledElements`.
+    static let fullCheckLimit = 10_000
+    static let sampledElements = 1000
+    /// Rounding of the loss in units of float64's roundoff, generous: the loss is a sum over samples and outputs of
+    /// values that went through two GEMMs and an activation per layer.
+    static let roundingUnits = 100.0
+
+    func validate() throws {
+        guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        if let epsilon, !(epsilon.isFinite && epsilon > 0) {
+            throw ValidationError("--epsilon must be a positive number, got \(epsilon)")
+        }
+        guard tolerance.isFinite && tolerance > 0 else { throw ValidationError("--tolerance must be a positive number, got \(tolerance)") }
+        if let tiny, !(tiny.isFinite && tiny > 0) { throw ValidationError("--tiny must be a positive number, got \(tiny)") }
+        if let maxElements, maxElements < 1 { throw ValidationError("--max-elements must be at least 1, got \(maxElements)") }
+    }
+
+    func run() throws {
+        let document = try ModelFiles.load(file)
+        let loss = try resolveLoss(self.loss, document: document, file: file)
+        for (name, tensor) in zip(document.parameterNames, document.parameterTensors) where tensor.nonFiniteCount > 0 {
+            throw CommandError("\(file): weights/\(name): holds \(tensor.nonFiniteCount) NaN or infinite values; gradients cannot be checked")
+        }
+        let network: Network<Double> = try wrap(file) { () throws(DocumentError) in try document.network(as: Double.self) }
+        var random = RandomGenerator(seed: seed)
+        let samples = try checkSamples(network: network, loss: loss, random: &random)
+
+        let epsilon = self.epsilon ?? (scheme == .central ? 1e-6 : 1e-3)
+        let model = try evaluationModel(document, loss: loss, file: file, as: Double.self)
+        let lossValue = try wrapTraining(data ?? file) { () throws(TrainingError) in try model.evaluate(samples)["loss"] ?? .nan }
+        guard lossValue.isFinite else {
+            throw CommandError("\(data ?? file): the loss on these samples is \(lossValue); gradients cannot be checked")
+        }
+        // Noise of the numeric derivative: the loss's rounding error, amplified by the stencil's weights over ε
+        // (central: 2·δ/2ε; four-point: 18·δ/12ε).
+        let noise = Self.roundingUnits * Double.ulpOfOne * max(abs(lossValue), 1) * (scheme == .central ? 1 : 1.5) / epsilon
+        let tiny = self.tiny ?? max(noise / tolerance, 1e-12)
+
+        let warnings = kinkWarnings(network: network, samples: samples, reach: (scheme == .central ? 1 : 2) * epsilon)
+        for warning in warnings { warn(warning) }
+
+        let maxElements = self.maxElements
+        let report = try wrapTraining(data ?? file) { () throws(TrainingError) in
+            try network.gradientCheck(
+                loss: loss, data: samples, epsilon: epsilon, scheme: scheme, tiny: tiny,
+                elementLimit: { count in
+                    if let maxElements { return maxElements }
+                    return count > Self.fullCheckLimit ? Self.sampledElements : nil
+                },
+                random: &random)
+        }
+        let failed = report.tensors.filter { !($0.maxRelativeError <= tolerance) }
+        if json {
+            printJSON(jsonReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed.count, warnings: warnings))
+        } else {
+            print(textReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed), terminator: "")
+        }
+        if !failed.isEmpty { throw CheckFailed() }
+    }
+
+    /// The rows the check runs on, in float64.
+    private func checkSamples(network: Network<Double>, loss: Loss, random: inout RandomGenerator) throws -> Dataset<Double> {
+        let targetWidth = loss.targetWidth(outputWidth: network.outputWidth)
+        if let data {
+            let dataset = try loadData(data, inputWidth: network.inputWidth, outputWidth: network.outputWidth, loss: loss,
+                                       requireTargets: true)
+            guard dataset.count > 0 else { throw CommandError("\(data): no rows to check the gradient on") }
+            let rows = dataset.rows(0..<min(samples, dataset.count))
+            do {
+                return try Dataset(features: rows.features.map(Double.init), featureWidth: rows.featureWidth,
+                                   targets: rows.targets.map(Double.init), targetWidth: rows.targetWidth)
+            } catch { throw CommandError("\(data): \(error.description)") }
+        }
+        var features: [Double] = [], targets: [Double] = []
+        features.reserveCapacity(samples * network.inputWidth)
+        targets.reserveCapacity(samples * targetWidth)
+        let classes = network.outputWidth
+        for _ in 0..<samples {
+            for _ in 0..<network.inputWidth { features.append(2 * random.nextUnitDouble() - 1) }
+            switch loss {
+            case .categoricalCrossentropy:
+                let label = random.nextInt(below: classes)
+                targets += (0..<classes).map { $0 == label ? 1 : 0 }
+            case .sparseCategoricalCrossentropy:
+                targets.append(Double(random.nextInt(below: classes)))
+            case .binaryCrossentropy:
+                // Strictly inside (0, 1): the midpoint of one of 2^53 equal cells.
+                for _ in 0..<classes { targets.append((Double(random.next() >> 11) + 0.5) * 0x1.0p-53) }
+            case .halfSquaredError, .meanSquaredError, .meanAbsoluteError, .huber:
+                for _ in 0..<classes { targets.append(random.nextStandardNormal()) }
+            }
+        }
+        do {
+            return try Dataset(features: features, featureWidth: network.inputWidth, targets: targets, targetWidth: targetWidth)
+        } catch { throw CommandError("\(file): \(error.description)") }
+    }
+
+    /// One warning per layer whose pre-activations come within the stencil's reach of a non-smooth point of its
+    /// activation.
+    ///
+    /// Perturbing a parameter of layer k by `reach` moves `z_k` by at most `reach·max(1, ‖x_k‖∞)` (a kernel entry
+    /// multiplies an input, a bias entry moves by itself), and a later layer's `z` by that times the largest
+    /// column sum of |W| of each layer in between (activations here are taken as 1-Lipschitz); a factor 2 covers
+    /// the rest.
+    private func kinkWarnings(network: Network<Double>, samples: Dataset<Double>, reach: Double) -> [String] {
+        var warnings: [String] = []
+        var x = samples.features
+        var width = network.inputWidth
+        var amplification = 0.0
+        for (index, layer) in network.layers.enumerated() {
+            let units = layer.units
+            let inputScale = max(1, x.lazy.map(abs).max() ?? 0)
+            var columnSum = 0.0
+            for j in 0..<units {
+                var sum = 0.0
+                for i in 0..<width { sum += abs(layer.kernel[i * units + j]) }
+                columnSum = max(columnSum, sum)
+            }
+            amplification = index == 0 ? inputScale : max(inputScale, amplification * columnSum)
+            let points = layer.activation.nonSmoothPoints
+            if !points.isEmpty {
+                let limit = 2 * reach * amplification
+                var near = 0
+                for r in 0..<samples.count {
+                    for j in 0..<units {
+                        var z = layer.useBias ? layer.bias[j] : 0
+                        for i in 0..<width { z += x[r * width + i] * layer.kernel[i * units + j] }
+                        if points.contains(where: { abs(z - $0) <= limit }) { near += 1 }
+                    }
+                }
+                if near > 0 {
+                    let kinks = points.map { formatNumber($0) }.joined(separator: " and ")
+                    warnings.append("\(file): layer \(layer.name) (\(layer.activation.name)): \(near) of \(samples.count * units) "
+                                    + "pre-activations lie within \(String(format: "%.1e", limit)) of \(kinks), where "
+                                    + "\(layer.activation.name) is not smooth; finite differences are unreliable there, so a "
+                                    + "failure of this layer's or an earlier layer's tensors may be a false alarm")
+                }
+            }
+            // This layer's outputs feed the next one: the network cut after this layer computes them.
+            guard index + 1 < network.layers.count,
+                  let prefix = try? Network(inputWidth: network.inputWidth, layers: Array(network.layers[0...index])),
+                  let outputs = try? prefix.predict(samples.features) else { break }
+            x = outputs
+            width = units
+        }
+        return warnings
+    }
+
+    private func sourceDescription(rows: Int) -> String {
+        if let data { return "the first \(plural(rows, "row")) of \(data)" }
+        return "\(plural(rows, "random sample")) (seed \(seed))"
+    }
+
+    private func textReport(_ report: GradientCheckReport, loss: Loss, rows: Int, tiny: Double,
+                            failed: [GradientCheckReport.TensorReport]) -> String {
+        var out = "\(file): \(loss.name) on \(sourceDescription(rows: rows)), loss \(formatMetric(report.loss))\n"
+        out += "\(report.scheme.rawValue) differences in float64, epsilon \(formatNumber(report.epsilon)), "
+        out += "tolerance \(formatNumber(tolerance)) (relative; denominators floored at \(scientific(tiny)))\n\n"
+        out += renderTable(
+            header: ["tensor", "shape", "checked", "max abs error", "max rel error", "result"],
+            rows: report.tensors.map { tensor in
+                let total = tensor.shape.reduce(1, *)
+                return [tensor.name, tensor.shape.map(String.init).joined(separator: "×"),
+                        tensor.checkedElements == total ? String(total) : "\(tensor.checkedElements) of \(total)",
+                        scientific(tensor.maxAbsoluteError), scientific(tensor.maxRelativeError),
+                        tensor.maxRelativeError <= tolerance ? "pass" : "FAIL"]
+            },
+            rightAligned: [2, 3, 4])
+        for tensor in failed {
+            out += "  \(tensor.name)\(indexDescription(tensor.worstIndex, shape: tensor.shape)): backprop "
+            out += "\(scientific(tensor.analytic)), finite difference \(scientific(tensor.numeric))\n"
+        }
+        if failed.isEmpty {
+            out += "\npassed: every tensor is within tolerance \(formatNumber(tolerance)) (max relative error \(scientific(report.maxRelativeError)))\n"
+        } else {
+            out += "\nFAILED: \(failed.count) of \(plural(report.tensors.count, "tensor")) exceed tolerance \(formatNumber(tolerance)) "
+            out += "(max relative error \(scientific(report.maxRelativeError)))\n"
+        }
+        return out
+    }
+
+    private func jsonReport(_ report: GradientCheckReport, loss: Loss, rows: Int, tiny: Double, failed: Int,
+                            warnings: [String]) -> [String: JSONOutput] {
+        [
+            "file": .string(file), "data": data.map { .string($0) } ?? .null, "samples": .int(rows),
+            "seed": .string(String(seed)), "loss": .string(loss.name), "loss_value": .double(report.loss),
+            "scheme": .string(report.scheme.rawValue), "epsilon": .double(report.epsilon),
+            "tolerance": .double(tolerance), "tiny": .double(tiny), "passed": .bool(failed == 0),
+            "failed_tensors": .int(failed), "max_relative_error": .double(report.maxRelativeError),
+            "warnings": .array(warnings.map { .string($0) }),
+            "tensors": .array(report.tensors.map { tensor in
+                .object([
+                    "name": .string(tensor.name), "shape": .array(tensor.shape.map { .int($0) }),
+                    "elements": .int(tensor.shape.reduce(1, *)), "checked": .int(tensor.checkedElements),
+                    "max_abs_error": .double(tensor.maxAbsoluteError), "max_rel_error": .double(tensor.maxRelativeError),
+                    "passed": .bool(tensor.maxRelativeError <= tolerance), "worst_index": .int(tensor.worstIndex),
+                    "analytic": .double(tensor.analytic), "numeric": .double(tensor.numeric),
+                ])
+            }),
+        ]
+    }
+}
+
+extension FiniteDifferenceScheme: ExpressibleByArgument {}
+
+/// `[row, column]` of a flat index into a kernel, or `[i]` for a bias.
+func indexDescription(_ index: Int, shape: [Int]) -> String {
+    guard shape.count == 2, shape[1] > 0 else { return "[\(index)]" }
+    return "[\(index / shape[1]), \(index % shape[1])]"
+}
+
+func scientific(_ value: Double) -> String {
+    guard value.isFinite else { return value.isNaN ? "NaN" : value > 0 ? "inf" : "-inf" }
+    return String(format: "%.2e", value)
+}
+
+/// A number as typed on a command line: `1e-06` rather than `1.0e-06`, integers without `.0`.
+func formatNumber(_ value: Double) -> String {
+    if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    return "\(value)"
+}
+
+func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import MLPCodecs
+import MLPCore
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a model on the feature rows of a data file and write its outputs.",
+        discussion: """
+            Only the features of DATA are used; target columns, when present, are ignored. The outputs are \
+            computed in float32, as the model trains. Without --output they are printed on stdout as CSV (a \
+            header output_0,output_1,… then one row per sample, each number in its shortest form that reads back \
+            to the same float32). With --output they are written atomically as CSV or as a float32 .npy of shape \
+            (rows, outputs), chosen by the extension.
+            """)
+
+    @Argument(help: "The model file (any supported format).")
+    var file: String
+
+    @Option(help: "The rows to predict: CSV, .npy/.npz or HDF5 with a dataset x.")
+    var data: String
+
+    @Option(help: "Write the predictions to this .csv or .npy file instead of stdout.")
+    var output: String?
+
+    @Option(name: .customLong("batch-size"), help: "Rows per forward pass.")
+    var batchSize: Int = 256
+
+    @Flag(help: "Overwrite OUTPUT if it exists.")
+    var force = false
+
+    @Flag(help: "Print the result as JSON on stdout (with the predictions when there is no --output).")
+    var json = false
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+
+    func run() throws {
+        var format: PredictionFormat?
+        if let output {
+            guard let chosen = PredictionFormat(path: output) else {
+                throw CommandError("\(output): cannot tell the format from the extension; use .csv or .npy")
+            }
+            try checkOverwrite(output, force: force)
+            format = chosen
+        }
+        let document = try ModelFiles.load(file)
+        let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
+        let dataset = try loadData(data, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
+                                   loss: document.training?.loss, requireTargets: false)
+        let values = try wrapTraining(data) { () throws(TrainingError) in
+            try network.predict(dataset.features, batchSize: batchSize)
+        }
+        let rows = dataset.count, columns = network.outputWidth
+
+        if let output, let format {
+            do { try DataFiles.writePredictions(values, rows: rows, columns: columns, to: output, format: format) } catch {
+                throw CommandError(error.description)
+            }
+            if json {
+                printJSON(["rows": .int(rows), "columns": .int(columns), "output": .string(output), "format": .string(format.rawValue)])
+            } else {
+                print("wrote \(output) (\(format.rawValue), \(plural(rows, "row")) × \(plural(columns, "column"))) from \(file) on \(data)")
+            }
+        } else if json {
+            let table: [JSONOutput] = (0..<rows).map { row in
+                .array((0..<columns).map { .double(Double(values[row * columns + $0])) })
+            }
+            printJSON(["rows": .int(rows), "columns": .int(columns), "predictions": .array(table)])
+        } else {
+            print(predictionsCSV(values, rows: rows, columns: columns), terminator: "")
+        }
+    }
+}
+
+/// The CSV text `DataFiles.writePredictions` writes: `output_0,…` then rows of shortest round-trip float32s.
+func predictionsCSV(_ values: [Float], rows: Int, columns: Int) -> String {
+    var text = (0..<columns).map { "output_\($0)" }.joined(separator: ",") + "\n"
+    text.reserveCapacity(text.utf8.count + values.count * 12)
+    for row in 0..<rows {
+        for column in 0..<columns {
+            if column > 0 { text += "," }
+            text += values[row * columns + column].description
+        }
+        text += "\n"
+    }
+    return text
+}

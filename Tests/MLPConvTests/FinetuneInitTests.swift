@@ -1,0 +1,136 @@
+import Foundation
+import MLPCodecs
+import MLPCore
+import Testing
+
+/// The bundled digits dataset.
+let digitsCSV = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("fixtures/data/digits.csv").path
+
+struct FinetuneTests {
+    /// The property the command exists for: `--epochs 2` ≡ `--epochs 1` twice, in every format, bit for bit.
+    @Test(arguments: ["h5", "json"])
+    func twoEpochsEqualOneEpochTwice(format: String) throws {
+        let scratch = try Scratch()
+        let start = scratch.path("start." + format)
+        #expect(try mlpconv(["init", start, "--inputs", "64", "--layer", "16:tanh", "--layer", "10:softmax",
+                             "--loss", "sparse_categorical_crossentropy", "--optimizer", "rmsprop", "--seed", "9"]).status == 0)
+        let straight = scratch.path("straight." + format), once = scratch.path("once." + format)
+        let common = ["--data", digitsCSV, "--batch-size", "64", "--validation-split", "0.1", "--quiet"]
+        #expect(try mlpconv(["finetune", start, "--output", straight, "--epochs", "2"] + common).status == 0)
+        #expect(try mlpconv(["finetune", start, "--output", once, "--epochs", "1"] + common).status == 0)
+        // Resuming in place: OUT equals FILE.
+        #expect(try mlpconv(["finetune", once, "--output", once, "--epochs", "1"] + common).status == 0)
+
+        let a = try ModelFiles.load(straight), b = try ModelFiles.load(once)
+        #expect(a.weights == b.weights)
+        #expect(a.training?.optimizer == b.training?.optimizer)
+        #expect(a.training?.randomState == b.training?.randomState)
+        #expect(a.training?.history == b.training?.history)
+        #expect(b.training?.epochsCompleted == 2)
+    }
+
+    @Test func progressSummaryAndJSON() throws {
+        let scratch = try Scratch()
+        let model = scratch.path("m.h5"), out = scratch.path("out.json")
+        #expect(try mlpconv(["init", model, "--inputs", "64", "--layer", "10:softmax", "--loss", "sparse_categorical_crossentropy"]).status == 0)
+        let run = try mlpconv(["finetune", model, "--data", digitsCSV, "--output", out, "--epochs", "2", "--plot", scratch.path("curve.svg")])
+        #expect(run.status == 0, "\(run.stderr)")
+        // Not a terminal: one line per epoch on stderr.
+        let progress = run.stderr.split(separator: "\n")
+        #expect(progress.count == 2)
+        #expect(progress.first?.hasPrefix("epoch 1/2 (1 in all)  loss ") == true)
+        #expect(run.stdout.contains("trained 2 epochs (now 2 in all, step 114)"))
+        #expect(run.stdout.contains("\nbefore: loss "))
+        #expect(run.stdout.hasSuffix("wrote \(out)\n"))
+        let svg = try String(contentsOfFile: scratch.path("curve.svg"), encoding: .utf8)
+        #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(svg.contains("<polyline") && svg.contains(">loss</text>") && svg.contains(">accuracy</text>"))
+
+        let quiet = try mlpconv(["finetune", out, "--data", digitsCSV, "--output", out, "--quiet", "--json"])
+        #expect(quiet.status == 0)
+        #expect(quiet.stderr.isEmpty)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(quiet.stdout.utf8)) as? [String: Any])
+        #expect(summary["epochs_completed"] as? Int == 3)
+        #expect(summary["iterations"] as? Int == 171)
+        #expect(Set(summary.keys).isSuperset(of: ["output", "epochs", "before", "after", "seconds", "samples_per_second", "last_epoch"]))
+    }
+
+    @Test func overridesAreAnnounced() throws {
+        let scratch = try Scratch()
+        let model = scratch.path("m.h5")
+        #expect(try mlpconv(["init", model, "--inputs", "64", "--layer", "10:softmax", "--loss", "sparse_categorical_crossentropy"]).status == 0)
+        let changed = try mlpconv(["finetune", model, "--data", digitsCSV, "--output", model, "--optimizer", "sgd", "--learning-rate", "0.1"])
+        #expect(changed.status == 0)
+        #expect(changed.stderr.contains("mlpconv: optimizer changed from adam to sgd: starting with fresh optimizer state"))
+        let document = try ModelFiles.load(model)
+        #expect(document.training?.optimizer.config.kind == .sgd)
+        #expect(document.training?.optimizer.config.learningRate == 0.1)
+
+        // A new learning rate for the same optimizer keeps its step count.
+        #expect(try mlpconv(["finetune", model, "--data", digitsCSV, "--output", model, "--learning-rate", "0.05", "--quiet"]).status == 0)
+        let again = try ModelFiles.load(model)
+        #expect(again.training?.optimizer.config.learningRate == 0.05)
+        #expect(again.training?.optimizer.iterations == 2 * 57)
+    }
+
+    @Test func badInputs() throws {
+        let scratch = try Scratch()
+        let model = scratch.path("m.h5")
+        #expect(try mlpconv(["init", model, "--inputs", "5", "--layer", "2:softmax"]).status == 0)
+        let wrongWidth = try mlpconv(["finetune", model, "--data", digitsCSV, "--output", scratch.path("o.h5")])
+        #expect(wrongWidth.status == 2)
+        #expect(wrongWidth.stderr.hasPrefix("mlpconv: \(digitsCSV): line 1: 65 columns; the model takes 5 inputs and 2 outputs"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("o.h5")))
+
+        let bare = scratch.path("bare.json")
+        let network = try Network<Float>(inputWidth: 64, layers: [LayerSpec(10, .softmax)], random: &RandomGeneratorBox.random)
+        try ModelFiles.save(ModelDocument(network: network), to: bare, format: .json)
+        let noLoss = try mlpconv(["finetune", bare, "--data", digitsCSV, "--output", bare])
+        #expect(noLoss.status == 2)
+        #expect(noLoss.stderr == "mlpconv: \(bare): the model has no loss or optimizer stored; give --loss (and optionally --optimizer, --learning-rate)\n")
+        let withLoss = try mlpconv(["finetune", bare, "--data", digitsCSV, "--output", bare, "--loss", "sparse_categorical_crossentropy", "--quiet"])
+        #expect(withLoss.status == 0)
+        #expect(try ModelFiles.load(bare).training?.epochsCompleted == 1)
+
+        let usage = try mlpconv(["finetune", model, "--data", digitsCSV, "--output", model, "--epochs", "0"])
+        #expect(usage.status == 2)
+        #expect(usage.stderr == "mlpconv: --epochs must be at least 1, got 0\n")
+    }
+}
+
+struct InitTests {
+    @Test func createsAReadyToTrainModel() throws {
+        let scratch = try Scratch()
+        let path = scratch.path("new.json")
+        let result = try mlpconv(["init", path, "--inputs", "4", "--layer", "8:relu", "--layer", "3:sigmoid",
+                                  "--initializer", "he_normal", "--seed", "5", "--no-bias", "--learning-rate", "0.01", "--optimizer", "sgd"])
+        #expect(result.status == 0)
+        #expect(result.stdout == "wrote \(path): 4 → 8 (relu) → 3 (sigmoid), 56 parameters; loss binary_crossentropy, optimizer sgd (learning_rate 0.01), seed 5\n")
+        let document = try ModelFiles.load(path)
+        #expect(document.architecture.layers.map(\.useBias) == [false, false])
+        #expect(document.architecture.layers.map(\.kernelInitializer) == [.heNormal, .heNormal])
+        #expect(document.training?.loss == .binaryCrossentropy)
+        #expect(document.metadata["created_by"] == "mlpconv \(MLPConvVersion.string)")
+        // The same seed gives the same weights; another seed does not.
+        let again = scratch.path("again.h5"), other = scratch.path("other.h5")
+        #expect(try mlpconv(["init", again, "--inputs", "4", "--layer", "8:relu", "--layer", "3:sigmoid", "--initializer", "he_normal", "--seed", "5", "--no-bias"]).status == 0)
+        #expect(try mlpconv(["init", other, "--inputs", "4", "--layer", "8:relu", "--layer", "3:sigmoid", "--initializer", "he_normal", "--seed", "6", "--no-bias"]).status == 0)
+        #expect(try ModelFiles.load(again).weights == document.weights)
+        #expect(try ModelFiles.load(other).weights != document.weights)
+    }
+
+    @Test func badArguments() throws {
+        let scratch = try Scratch()
+        let unknown = try mlpconv(["init", scratch.path("m.h5"), "--inputs", "4", "--layer", "8:relux"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.hasPrefix("mlpconv: The value '8:relux' is invalid for '--layer <layer>'"))
+        let noLayers = try mlpconv(["init", scratch.path("m.h5"), "--inputs", "4"])
+        #expect(noLayers.status == 2)
+        let exists = scratch.path("m.json")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: exists))
+        let refused = try mlpconv(["init", exists, "--inputs", "4", "--layer", "2:linear"])
+        #expect(refused.stderr == "mlpconv: \(exists): already exists; use --force to replace it\n")
+        #expect(try String(contentsOfFile: exists, encoding: .utf8) == "{}")
+    }
+}
