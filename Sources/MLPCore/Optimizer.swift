@@ -254,7 +254,7 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
 
     /// One update of every parameter (`parameters` is `network.parameters`, passed in so that the training loop
     /// does not rebuild it each step) from its gradient, in Keras's order: clip → weight decay → update →
-    /// `iterations += 1`. The gradients are clipped in place.
+    /// `iterations += 1`. The gradient buffers are scratch: clipped in place, and RMSprop reuses them for its increments.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     mutating func apply(
@@ -326,48 +326,68 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
                 return
             }
             let mu = T(c.momentum)
-            for i in w.indices {
-                m[i] = m[i] * mu - g[i] * lr
-                w[i] += c.nesterov ? m[i] * mu - g[i] * lr : m[i]
+            if c.nesterov {
+                for i in w.indices {
+                    m[i] = m[i] * mu - g[i] * lr
+                    w[i] += m[i] * mu - g[i] * lr
+                }
+            } else {
+                for i in w.indices {
+                    m[i] = m[i] * mu - g[i] * lr
+                    w[i] += m[i]
+                }
             }
         case .adam, .adamw:
-            guard let m = slots.0, let v = slots.1 else { preconditionFailure("Adam state has no momentum/velocity") }
+            guard let m = slots.0?.baseAddress, let v = slots.1?.baseAddress else {
+                preconditionFailure("Adam state has no momentum/velocity")
+            }
             let beta1Power = T.pow(T(c.beta1), step)
             let beta2Power = T.pow(T(c.beta2), step)
             let alpha = lr * (1 - beta2Power).squareRoot() / (1 - beta1Power)
             let oneMinusBeta1 = T(1 - c.beta1), oneMinusBeta2 = T(1 - c.beta2), eps = T(c.epsilon)
-            let vHat = slots.2
-            for i in w.indices {
-                m[i] += (g[i] - m[i]) * oneMinusBeta1
-                v[i] += (g[i] * g[i] - v[i]) * oneMinusBeta2
-                var denominatorSource = v[i]
-                if let vHat {
+            let count = w.count
+            guard let w = w.baseAddress, let g = g.baseAddress else { return }
+            // Two straight loops rather than an optional inside one, so the compiler vectorizes them.
+            if let vHat = slots.2?.baseAddress {
+                for i in 0..<count {
+                    m[i] += (g[i] - m[i]) * oneMinusBeta1
+                    v[i] += (g[i] * g[i] - v[i]) * oneMinusBeta2
                     vHat[i] = max(vHat[i], v[i])
-                    denominatorSource = vHat[i]
+                    w[i] -= m[i] * alpha / (vHat[i].squareRoot() + eps)
                 }
-                w[i] -= m[i] * alpha / (denominatorSource.squareRoot() + eps)
+            } else {
+                for i in 0..<count {
+                    m[i] += (g[i] - m[i]) * oneMinusBeta1
+                    v[i] += (g[i] * g[i] - v[i]) * oneMinusBeta2
+                    w[i] -= m[i] * alpha / (v[i].squareRoot() + eps)
+                }
             }
         case .rmsprop:
-            guard let velocity = slots.0 else { preconditionFailure("RMSprop state has no velocity") }
-            let momentum = c.momentum > 0 ? slots.1 : nil
-            let average = c.centered ? (c.momentum > 0 ? slots.2 : slots.1) : nil
+            guard let velocity = slots.0?.baseAddress else { preconditionFailure("RMSprop state has no velocity") }
+            let momentum = c.momentum > 0 ? slots.1?.baseAddress : nil
+            let average = c.centered ? (c.momentum > 0 ? slots.2 : slots.1)?.baseAddress : nil
             let rho = T(c.rho), oneMinusRho = T(1 - c.rho), eps = T(c.epsilon), mu = T(c.momentum)
-            for i in w.indices {
+            let count = w.count
+            guard let w = w.baseAddress, let g = g.baseAddress else { return }
+            for i in 0..<count {
                 velocity[i] = rho * velocity[i] + oneMinusRho * (g[i] * g[i])
-                var denominator: T
-                if let average {
+            }
+            // increment = lr·g / √den, computed into the gradient buffer (no longer needed afterwards).
+            if let average {
+                for i in 0..<count {
                     average[i] = rho * average[i] + oneMinusRho * g[i]
-                    denominator = velocity[i] - average[i] * average[i] + eps
-                } else {
-                    denominator = velocity[i] + eps
+                    g[i] = lr * g[i] / (velocity[i] - average[i] * average[i] + eps).squareRoot()
                 }
-                let increment = lr * g[i] / denominator.squareRoot()
-                if let momentum {
-                    momentum[i] = mu * momentum[i] + increment
+            } else {
+                for i in 0..<count { g[i] = lr * g[i] / (velocity[i] + eps).squareRoot() }
+            }
+            if let momentum {
+                for i in 0..<count {
+                    momentum[i] = mu * momentum[i] + g[i]
                     w[i] -= momentum[i]
-                } else {
-                    w[i] -= increment
                 }
+            } else {
+                for i in 0..<count { w[i] -= g[i] }
             }
         case .adagrad:
             guard let accumulator = slots.0 else { preconditionFailure("Adagrad state has no accumulator") }
