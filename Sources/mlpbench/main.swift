@@ -73,7 +73,7 @@ struct Workload {
 
     /// Best samples/s over `repeats` timed epochs of `steps` Adam steps each, after one untimed warm-up epoch.
     func measure(repeats: Int) throws -> Double {
-        let data = syntheticData()
+        let data = try syntheticData()
         var model = try Model<Float>(inputWidth: inputWidth, layers: layers, loss: loss,
                                      optimizer: OptimizerConfig(.adam), seed: 42)
         let options = FitOptions(epochs: 1, batchSize: batchSize, shuffle: true)
@@ -90,7 +90,7 @@ struct Workload {
     }
 
     /// Uniform features in [−1, 1); one-hot classes or uniform regression targets, from a fixed seed.
-    func syntheticData() -> Dataset<Float> {
+    func syntheticData() throws -> Dataset<Float> {
         var random = RandomGenerator(seed: 2024)
         let rows = batchSize * steps
         let outputs = layers[layers.count - 1].units
@@ -103,7 +103,6 @@ struct Workload {
                 for j in 0..<outputs { targets[row * outputs + j] = Float(2 * random.nextUnitDouble() - 1) }
             }
         }
-        // Shapes are consistent by construction.
-        return try! Dataset(features: features, featureWidth: inputWidth, targets: targets, targetWidth: outputs)
+        return try Dataset(features: features, featureWidth: inputWidth, targets: targets, targetWidth: outputs)
     }
 }

@@ -134,3 +134,43 @@ struct InitTests {
         #expect(try String(contentsOfFile: exists, encoding: .utf8) == "{}")
     }
 }
+
+struct TerminalTests {
+    /// On a terminal, progress is a bar redrawn in place. `script` (util-linux) runs the command on a pseudo-terminal.
+    @Test func liveProgressBarOnATerminal() throws {
+        let script = try #require(["/usr/bin/script", "/bin/script"].first { FileManager.default.isExecutableFile(atPath: $0) },
+                                  "util-linux's script is needed to give the command a terminal")
+        let scratch = try Scratch()
+        let model = scratch.path("m.h5")
+        #expect(try mlpconv(["init", model, "--inputs", "64", "--layer", "10:softmax", "--loss", "sparse_categorical_crossentropy"]).status == 0)
+        let command = [mlpconvPath, "finetune", model, "--data", digitsCSV, "--output", model, "--epochs", "2", "--batch-size", "8"]
+            .map { "'\($0)'" }.joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = ["-qefc", command, "/dev/null"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        // Redrawn in place: carriage return and erase-line, a bar, the running loss, throughput and ETA.
+        #expect(text.contains("\r\u{1B}[2Kepoch 1/2 "))
+        #expect(text.contains("█"))
+        #expect(text.contains("samples/s  ETA "))
+        // The finished epoch's line replaces the bar.
+        #expect(text.contains("\r\u{1B}[2Kepoch 2/2 (2 in all)  loss "))
+    }
+
+    @Test func shellCompletions() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let result = try mlpconv(["--generate-completion-script", shell])
+            #expect(result.status == 0)
+            for command in ["inspect", "convert", "gradcheck", "finetune", "init", "predict", "evaluate", "diff"] {
+                #expect(result.stdout.contains(command), "\(shell) completion lacks \(command)")
+            }
+        }
+    }
+}
