@@ -42,7 +42,7 @@ extension DataFiles {
 
     /// CSV text of predictions. Swift's `description` of a Float is the shortest text that reads back to the same
     /// float, so the file round-trips exactly; NaN and infinities (a diverged model) come out as `nan`, `inf`.
-    static func predictionsCSV(_ values: [Float], rows: Int, columns: Int) -> [UInt8] {
+    public static func predictionsCSV(_ values: [Float], rows: Int, columns: Int) -> [UInt8] {
         var text = (0..<columns).map { "output_\($0)" }.joined(separator: ",") + "\n"
         text.reserveCapacity(text.utf8.count + values.count * 12)
         for row in 0..<rows {

@@ -468,35 +468,28 @@ final class HDF5File: HDF5Container {
 
     /// Creates (or truncates) a file with default creation properties, so h5py and Keras read it.
     static func create(at path: String) throws(HDF5Error) -> HDF5File {
-        let site = HDF5Site(file: path, object: "/")
-        if path.utf8.contains(0) { throw site.error(.unsupported, "create file", "path contains a NUL byte") }
-        let fapl = try HDF5PropertyList.fileAccess(site: site)
-        return try hdf5 { () throws(HDF5Error) in
-            let id = try site.id(H5Fcreate(path, mlp_H5F_ACC_TRUNC(), mlp_H5P_DEFAULT(), fapl.id), "create file")
-            return HDF5File(adopting: id, path: path)
-        }
+        try open(path, "create file") { H5Fcreate(path, mlp_H5F_ACC_TRUNC(), mlp_H5P_DEFAULT(), $0) }
     }
 
     /// Opens an existing file read-only.
     static func openReadOnly(at path: String) throws(HDF5Error) -> HDF5File {
-        let site = HDF5Site(file: path, object: "/")
-        if path.utf8.contains(0) { throw site.error(.unsupported, "open file for reading", "path contains a NUL byte") }
-        let fapl = try HDF5PropertyList.fileAccess(site: site)
-        return try hdf5 { () throws(HDF5Error) in
-            let id = try site.id(H5Fopen(path, mlp_H5F_ACC_RDONLY(), fapl.id), "open file for reading")
-            return HDF5File(adopting: id, path: path)
-        }
+        try open(path, "open file for reading") { H5Fopen(path, mlp_H5F_ACC_RDONLY(), $0) }
     }
 
     /// Opens an existing file for reading and writing (to amend a file this toolkit wrote; never used on
     /// untrusted input).
     static func openReadWrite(at path: String) throws(HDF5Error) -> HDF5File {
+        try open(path, "open file for writing") { H5Fopen(path, mlp_H5F_ACC_RDWR(), $0) }
+    }
+
+    /// The shared part of creating and opening: refuse NUL in the path, use mlpconv's file-access properties,
+    /// and adopt the id `call` returns for the file-access property list it is given.
+    private static func open(_ path: String, _ operation: String, _ call: (hid_t) -> hid_t) throws(HDF5Error) -> HDF5File {
         let site = HDF5Site(file: path, object: "/")
-        if path.utf8.contains(0) { throw site.error(.unsupported, "open file for writing", "path contains a NUL byte") }
+        if path.utf8.contains(0) { throw site.error(.unsupported, operation, "path contains a NUL byte") }
         let fapl = try HDF5PropertyList.fileAccess(site: site)
         return try hdf5 { () throws(HDF5Error) in
-            let id = try site.id(H5Fopen(path, mlp_H5F_ACC_RDWR(), fapl.id), "open file for writing")
-            return HDF5File(adopting: id, path: path)
+            HDF5File(adopting: try site.id(call(fapl.id), operation), path: path)
         }
     }
 

@@ -29,15 +29,9 @@ public struct Dense<T: MLPScalar>: Sendable, Equatable {
         guard bias.count == (useBias ? units : 0) else {
             throw .shapeMismatch(tensor: "\(name)/bias", expected: useBias ? [units] : [0], count: bias.count)
         }
-        self.name = name
-        self.inputWidth = inputWidth
-        self.units = units
-        self.activation = activation
-        self.useBias = useBias
-        self.kernel = kernel
-        self.bias = bias
-        self.kernelInitializer = kernelInitializer
-        self.biasInitializer = biasInitializer
+        self.init(
+            unchecked: name, inputWidth: inputWidth, units: units, activation: activation, useBias: useBias,
+            kernel: kernel, bias: bias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
     }
 
     /// A freshly initialized layer.

@@ -69,21 +69,7 @@ struct Predict: ParsableCommand {
             }
             printJSON(["rows": .int(rows), "columns": .int(columns), "predictions": .array(table)])
         } else {
-            print(predictionsCSV(values, rows: rows, columns: columns), terminator: "")
+            print(String(decoding: DataFiles.predictionsCSV(values, rows: rows, columns: columns), as: UTF8.self), terminator: "")
         }
     }
-}
-
-/// The CSV text `DataFiles.writePredictions` writes: `output_0,…` then rows of shortest round-trip float32s.
-func predictionsCSV(_ values: [Float], rows: Int, columns: Int) -> String {
-    var text = (0..<columns).map { "output_\($0)" }.joined(separator: ",") + "\n"
-    text.reserveCapacity(text.utf8.count + values.count * 12)
-    for row in 0..<rows {
-        for column in 0..<columns {
-            if column > 0 { text += "," }
-            text += values[row * columns + column].description
-        }
-        text += "\n"
-    }
-    return text
 }
