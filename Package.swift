@@ -50,7 +50,7 @@ let package = Package(
             dependencies: ["MLPCodecs", "MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mlpbench",
-            dependencies: ["MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MLPCore", "MLPCodecs", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"], resources: []),
         // CHDF5 too: the tests build hostile files (external links, external storage, virtual datasets) that the

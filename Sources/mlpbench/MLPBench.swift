@@ -21,6 +21,15 @@ struct MLPBench: ParsableCommand {
     @Flag(help: "One JSON object per workload on stdout instead of a table.")
     var json = false
 
+    @Option(help: "Instead of training, time saving and loading model files in this folder (JSON lines).")
+    var codecs: String?
+
+    @Option(name: .customLong("peak-rss-load"), help: "Load this model file once and print the peak resident memory.")
+    var peakRSSLoad: String?
+
+    @Option(name: .customLong("convert-to"), help: "With --peak-rss-load: also save the loaded model here (HDF5).")
+    var convertTo: String?
+
     func validate() throws {
         let known = Set(Workload.all.map(\.name))
         if let unknown = workload.first(where: { !known.contains($0) }) {
@@ -30,6 +39,8 @@ struct MLPBench: ParsableCommand {
     }
 
     func run() throws {
+        if let codecs { return try CodecBenchmark.run(directory: codecs, repeats: repeats) }
+        if let peakRSSLoad { return try CodecBenchmark.peakMemory(loading: peakRSSLoad, savingTo: convertTo) }
         BLAS.threads = threads
         if !json {
             print("OpenBLAS core \(BLAS.coreName), \(BLAS.threads) thread(s); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
