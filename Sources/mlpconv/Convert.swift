@@ -46,7 +46,7 @@ struct Convert: ParsableCommand {
             throw CommandError("\(output): already exists; use --force to replace it")
         }
         let inputKind = try ModelFiles.detectKind(at: input)
-        var document = try ModelFiles.load(input)
+        var document = try IsolatedRead.load(input)
         if let dtype { document = document.converted(to: dtype) }
         if dropOptimizer { document.training = nil }
         document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"

@@ -45,9 +45,9 @@ struct Diff: ParsableCommand {
 
     func run() throws {
         let kindA = try ModelFiles.detectKind(at: a)
-        let documentA = try ModelFiles.load(a)
+        let documentA = try IsolatedRead.load(a)
         let kindB = try ModelFiles.detectKind(at: b)
-        let documentB = try ModelFiles.load(b)
+        let documentB = try IsolatedRead.load(b)
         let report = ModelComparison(documentA, documentB, tolerance: ElementTolerance(atol: atol, rtol: rtol),
                                      countMetadata: metadata)
         if json {

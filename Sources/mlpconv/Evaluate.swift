@@ -33,7 +33,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let document = try ModelFiles.load(file)
+        let document = try IsolatedRead.load(file)
         let loss = try resolveLoss(self.loss, document: document, file: file)
         let model = try evaluationModel(document, loss: loss, file: file, as: Float.self)
         let dataset = try loadData(data, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,

@@ -77,7 +77,7 @@ struct Finetune: ParsableCommand {
     func run() throws {
         let inputKind = try ModelFiles.detectKind(at: file)
         let format = try outputFormat(inputKind: inputKind)
-        let document = try ModelFiles.load(file)
+        let document = try IsolatedRead.load(file)
         var notes: [String] = []
         var model = try makeModel(document, notes: &notes)
         let dataset = try DataFiles.load(

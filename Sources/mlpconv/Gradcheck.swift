@@ -77,7 +77,7 @@ struct Gradcheck: ParsableCommand {
     }
 
     func run() throws {
-        let document = try ModelFiles.load(file)
+        let document = try IsolatedRead.load(file)
         let loss = try resolveLoss(self.loss, document: document, file: file)
         for (name, tensor) in zip(document.parameterNames, document.parameterTensors) where tensor.nonFiniteCount > 0 {
             throw CommandError("\(file): weights/\(name): holds \(tensor.nonFiniteCount) NaN or infinite values; gradients cannot be checked")

@@ -19,7 +19,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let kind = try ModelFiles.detectKind(at: file)
-        let document = try ModelFiles.load(file)
+        let document = try IsolatedRead.load(file)
         let bytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
         let report = InspectReport(file: file, kind: kind, bytes: bytes, document: document, includeStats: stats)
         if json { printJSON(report.json) } else { print(report.text, terminator: "") }

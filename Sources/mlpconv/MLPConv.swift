@@ -12,7 +12,7 @@ struct MLPConv: ParsableCommand {
         commandName: "mlpconv",
         abstract: "Inspect and convert multilayer-perceptron model files (mlpconv JSON and HDF5).",
         version: MLPConvVersion.string,
-        subcommands: [Inspect.self, Convert.self, Gradcheck.self, Finetune.self, Init.self, Predict.self, Evaluate.self, Diff.self])
+        subcommands: [Inspect.self, Convert.self, Gradcheck.self, Finetune.self, Init.self, Predict.self, Evaluate.self, Diff.self, ReadCheck.self])
 
     static func main() {
         do {

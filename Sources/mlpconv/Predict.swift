@@ -45,7 +45,7 @@ struct Predict: ParsableCommand {
             try checkOverwrite(output, force: force)
             format = chosen
         }
-        let document = try ModelFiles.load(file)
+        let document = try IsolatedRead.load(file)
         let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
         let dataset = try loadData(data, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
                                    loss: document.training?.loss, requireTargets: false)
