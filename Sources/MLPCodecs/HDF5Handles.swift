@@ -476,6 +476,26 @@ final class HDF5File: HDF5Container {
         try open(path, "open file for reading") { H5Fopen(path, mlp_H5F_ACC_RDONLY(), $0) }
     }
 
+    /// Opens an HDF5 file image held in memory, read-only, through the core driver (`H5Pset_fapl_core` without a
+    /// backing store, `H5Pset_file_image`, which copies the bytes): nothing touches the disk. `name` only names
+    /// the file in messages.
+    static func openReadOnly(image: UnsafeRawBufferPointer, name: String) throws(HDF5Error) -> HDF5File {
+        let site = HDF5Site(file: name, object: "/")
+        let operation = "open in-memory file image"
+        guard let base = image.baseAddress, !image.isEmpty else {
+            throw site.error(.missing, operation, "the file image is empty")
+        }
+        let fapl = try HDF5PropertyList.fileAccess(site: site)
+        return try hdf5 { () throws(HDF5Error) in
+            try site.status(H5Pset_fapl_core(fapl.id, 1 << 16, false), operation)
+            try site.status(H5Pset_file_image(fapl.id, UnsafeMutableRawPointer(mutating: base), image.count), operation)
+            // HDF5 treats two opens of the same name as the same file (it would hand back the image opened
+            // first), so every image gets a name of its own.
+            let id = try site.id(H5Fopen("mlpconv-image-\(UUID().uuidString)", mlp_H5F_ACC_RDONLY(), fapl.id), operation)
+            return HDF5File(adopting: id, path: name)
+        }
+    }
+
     /// Opens an existing file for reading and writing (to amend a file this toolkit wrote; never used on
     /// untrusted input).
     static func openReadWrite(at path: String) throws(HDF5Error) -> HDF5File {

@@ -167,6 +167,10 @@ enum HDF5ModelCodec {
     static func read(path: String, file: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
         let fileSize = try checkFileSize(path: path, file: file, limits: limits)
         let h5 = try open(path: path, file: file)
+        // A Keras `.h5`: no `format` attribute of ours, but Keras's `model_config`.
+        if (try? h5.hasAttribute(Name.format)) == false, KerasH5Reader.isKerasFile(h5) {
+            return try KerasH5Reader.read(h5: h5, file: file, fileSize: fileSize, limits: limits)
+        }
         let reader = Reader(h5: h5, file: file, limits: limits, fileSize: fileSize)
         return try reader.document()
     }

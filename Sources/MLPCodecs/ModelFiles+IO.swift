@@ -14,7 +14,7 @@ extension ModelFiles {
         case .hdf5:
             return try HDF5ModelCodec.read(path: path, file: path, limits: limits)
         case .zip:
-            throw ModelFileError(file: path, reason: "a zip archive (a Keras .keras file?); Keras files are not supported yet")
+            return try KerasZipReader.read(path: path, limits: limits)
         }
     }
 

@@ -74,7 +74,8 @@ struct InspectReport {
     }
 
     var text: String {
-        var out = "\(file): \(formatName), format version \(ModelDocument.formatVersion), \(formatBytes(bytes))\n\n"
+        let format = document.kerasSourceDescription ?? "\(formatName), format version \(ModelDocument.formatVersion)"
+        var out = "\(file): \(format), \(formatBytes(bytes))\n\n"
         out += renderTable(
             header: ["layer", "shape", "activation", "bias", "parameters", "dtype"],
             rows: rows.map { [$0.name, "\($0.inputs) → \($0.units)", $0.activation, $0.bias ? "yes" : "no",

@@ -12,11 +12,12 @@ import Glibc
 /// 1,500 byte-flip mutants of small model files; its checks cannot be relied on for hostile input). So before an
 /// HDF5 file is read in this process, a child — this same executable, `mlpconv read-check` — reads it once under a
 /// memory limit and a time limit. Reading is deterministic, so if the child finishes cleanly, reading here will
-/// too; if it dies or is killed, the file is reported as corrupt. JSON and zip input need no child: their readers
-/// are our own code.
+/// too; if it dies or is killed, the file is reported as corrupt. JSON input needs no child: its reader is our
+/// own code. A zip (`.keras`) does: its `model.weights.h5` is read by the HDF5 library (from memory).
 enum IsolatedRead {
     static func load(_ path: String) throws -> ModelDocument {
-        if try ModelFiles.detectKind(at: path) == .hdf5 { try check(path) }
+        let kind = try ModelFiles.detectKind(at: path)
+        if kind == .hdf5 || kind == .zip { try check(path) }
         return try ModelFiles.load(path)
     }
 

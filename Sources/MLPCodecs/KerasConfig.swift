@@ -1,0 +1,348 @@
+import MLPCore
+
+/// The parts of a Keras model that its JSON configuration describes, shared by the legacy `.h5` and the `.keras`
+/// readers (keras-formats.md §1, §2). Only known layer classes are built; nothing in a configuration is ever
+/// resolved as code (Lambda layers, custom objects and registered names are refused).
+struct KerasModelSpec {
+    /// The model's own name (`config.name`), if any.
+    var modelName: String?
+    var inputWidth: Int
+    /// The Dense layers, with Activation layers folded in and Dropout layers dropped.
+    var layers: [ModelDocument.Layer]
+    /// For each Dense layer, its key under `/layers` in a `.keras` weights file (`dense`, `dense_1`, …).
+    var weightKeys: [String]
+    /// Initializers Keras names that mlpconv does not have (kept as text; the layer uses the default).
+    var metadata: [String: String]
+}
+
+enum KerasConfig {
+    /// Layer classes that carry no computation at inference and no weights.
+    static let identityLayers: Set<String> = ["Dropout"]
+
+    /// Keras's `to_snake_case` (keras/src/utils/naming.py): `RMSprop` → `rm_sprop`, `Dense` → `dense`.
+    static func snakeCase(_ name: String) -> String {
+        let chars = Array(name)
+        var out = ""
+        for (index, char) in chars.enumerated() {
+            if char.isUppercase, index > 0 {
+                let previous = chars[index - 1]
+                let nextIsLower = index + 1 < chars.count && (chars[index + 1].isLowercase || chars[index + 1].isNumber)
+                // `(.)([A-Z][a-z0-9]+)` then `([a-z])([A-Z])`
+                if nextIsLower || previous.isLowercase, !out.hasSuffix("_") {
+                    out.append("_")
+                }
+            }
+            out.append(char)
+        }
+        return out.lowercased()
+    }
+
+    /// A string member, nil when absent or null.
+    static func optionalString(_ object: JSONValue, _ key: String) throws(JSONError) -> String? {
+        guard let value = try object.optionalValue(at: key), !value.isNull else { return nil }
+        return try value.string()
+    }
+
+    /// Refuses objects that name a module outside Keras or a registered (custom) class.
+    static func checkBuiltIn(_ value: JSONValue, modules: Set<String>, what: String) throws(JSONError) {
+        if let module = try value.optionalValue(at: "module"), !module.isNull {
+            let name = try module.string()
+            guard modules.contains(name) else {
+                throw module.error(.value, "\(what) from module \"\(name)\" is refused: only Keras's own "
+                                   + "\(modules.sorted().joined(separator: ", ")) are read, nothing is imported")
+            }
+        }
+        if let registered = try value.optionalValue(at: "registered_name"), !registered.isNull {
+            let name = try registered.string()
+            let className = (try? value.optionalValue(at: "class_name")?.string()) ?? nil
+            if name != className {
+                throw registered.error(.value, "custom object \"\(name)\" is refused: mlpconv never loads custom code")
+            }
+        }
+    }
+
+    /// The model configuration: a Sequential of InputLayer, Dense, Activation and Dropout layers.
+    static func readModel(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> KerasModelSpec {
+        let classValue = try root.value(at: "class_name")
+        let className = try classValue.string()
+        try checkBuiltIn(root, modules: ["keras", "keras.models", "keras.src.models.sequential"], what: "a model")
+        guard className == "Sequential" else {
+            throw classValue.error(.value, className == "Functional" || className == "Model"
+                ? "functional models are not supported yet; mlpconv reads Sequential models"
+                : "model class \"\(className)\" is not supported; mlpconv reads Sequential models")
+        }
+        let config = try root.object(at: "config")
+        let modelName = try optionalString(config, "name")
+        var inputWidth: Int?
+        var layers: [ModelDocument.Layer] = []
+        var weightKeys: [String] = []
+        var metadata: [String: String] = [:]
+        var usedKeys: [String: Int] = [:]
+        /// Whether the last layer kept was a Dense whose activation an Activation layer may replace.
+        var lastFoldable = false
+
+        let list = try config.value(at: "layers").array()
+        // Classes first: an unsupported layer is named before any other detail (an image input shape) fails.
+        for (index, layer) in list.enumerated() {
+            let layerClassValue = try layer.value(at: "class_name")
+            let layerClass = try layerClassValue.string()
+            try checkBuiltIn(layer, modules: ["keras.layers"], what: "a layer")
+            guard !["InputLayer", "Dense", "Activation"].contains(layerClass), !identityLayers.contains(layerClass) else {
+                continue
+            }
+            let layerConfig = try? layer.object(at: "config")
+            let name = (layerConfig.flatMap { try? optionalString($0, "name") }) ?? "layer \(index)"
+            if layerClass == "Lambda" {
+                throw layerClassValue.error(.value, "Lambda layer \"\(name)\" is refused: it holds code, which mlpconv never runs")
+            }
+            throw layerClassValue.error(.value, "layer \"\(name)\" of class \(layerClass) is not supported; mlpconv reads "
+                + "Sequential models of InputLayer, Dense, Activation and Dropout layers")
+        }
+        for (index, layer) in list.enumerated() {
+            let layerClassValue = try layer.value(at: "class_name")
+            let layerClass = try layerClassValue.string()
+            try checkBuiltIn(layer, modules: ["keras.layers"], what: "a layer")
+            let layerConfig = try layer.object(at: "config")
+            let name = try optionalString(layerConfig, "name") ?? "layer \(index)"
+            if layerClass != "InputLayer" {
+                let base = snakeCase(layerClass)
+                if let used = usedKeys[base] {
+                    usedKeys[base] = used + 1
+                    if layerClass == "Dense" { weightKeys.append("\(base)_\(used + 1)") }
+                } else {
+                    usedKeys[base] = 0
+                    if layerClass == "Dense" { weightKeys.append(base) }
+                }
+            }
+            switch layerClass {
+            case "InputLayer":
+                guard layers.isEmpty else {
+                    throw layerClassValue.error(.value, "InputLayer \"\(name)\" after other layers is not supported")
+                }
+                inputWidth = try batchWidth(layerConfig) ?? inputWidth
+            case "Dense":
+                if layers.isEmpty, inputWidth == nil { inputWidth = try batchWidth(layerConfig) }
+                layers.append(try readDense(layerConfig, name: name, isKeras2: isKeras2, metadata: &metadata))
+                lastFoldable = layers.last?.activation == .linear
+            case "Activation":
+                let activationValue = try layerConfig.value(at: "activation")
+                let activation = try readActivation(activationValue, isKeras2: isKeras2)
+                if activation == .linear { continue }
+                guard lastFoldable, !layers.isEmpty else {
+                    throw layerClassValue.error(.value, "Activation layer \"\(name)\" cannot be folded into a preceding "
+                        + "Dense layer (it needs one with a linear activation right before it); not supported")
+                }
+                layers[layers.count - 1].activation = activation
+                lastFoldable = false
+            case _ where identityLayers.contains(layerClass):
+                continue
+            case "Lambda":
+                throw layerClassValue.error(.value, "Lambda layer \"\(name)\" is refused: it holds code, which mlpconv never runs")
+            default:
+                throw layerClassValue.error(.value, "layer \"\(name)\" of class \(layerClass) is not supported; mlpconv reads "
+                    + "Sequential models of InputLayer, Dense, Activation and Dropout layers")
+            }
+        }
+        if inputWidth == nil, let build = try config.optionalValue(at: "build_input_shape"), !build.isNull {
+            inputWidth = try shapeWidth(build)
+        }
+        if inputWidth == nil, let build = try root.optionalValue(at: "build_config"), build.kind == .object,
+           let shape = try build.optionalValue(at: "input_shape"), !shape.isNull {
+            inputWidth = try shapeWidth(shape)
+        }
+        guard !layers.isEmpty else {
+            throw config.error(.value, "the model has no Dense layer")
+        }
+        guard let inputWidth else {
+            throw config.error(.missing, "no input shape (no InputLayer, batch_input_shape or build_input_shape)")
+        }
+        return KerasModelSpec(modelName: modelName, inputWidth: inputWidth, layers: layers, weightKeys: weightKeys,
+                              metadata: metadata)
+    }
+
+    private static func batchWidth(_ layerConfig: JSONValue) throws(JSONError) -> Int? {
+        for key in ["batch_shape", "batch_input_shape"] {
+            if let shape = try layerConfig.optionalValue(at: key), !shape.isNull { return try shapeWidth(shape) }
+        }
+        return nil
+    }
+
+    /// `[null, n]` → n.
+    private static func shapeWidth(_ value: JSONValue) throws(JSONError) -> Int {
+        let dims = try value.array()
+        guard dims.count == 2, dims[0].isNull || dims[0].kind == .integer else {
+            throw value.error(.value, "input shape with \(dims.count) dimensions is not supported; an MLP takes [batch, features]")
+        }
+        return try dims[1].int(in: 1...(1 << 24))
+    }
+
+    private static func readDense(_ config: JSONValue, name: String, isKeras2: Bool,
+                                  metadata: inout [String: String]) throws(JSONError) -> ModelDocument.Layer {
+        let units = try config.value(at: "units").int(in: 1...(1 << 24))
+        var activation = Activation.linear
+        if let value = try config.optionalValue(at: "activation"), !value.isNull {
+            activation = try readActivation(value, isKeras2: isKeras2)
+        }
+        var useBias = true
+        if let value = try config.optionalValue(at: "use_bias") { useBias = try value.bool() }
+        for key in ["kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                    "bias_constraint", "quantization_config"] {
+            if let value = try config.optionalValue(at: key), !value.isNull {
+                throw value.error(.value, "Dense layer \"\(name)\" uses \(key), which is not supported yet")
+            }
+        }
+        if let lora = try config.optionalValue(at: "lora_rank"), !lora.isNull, try lora.int64() != 0 {
+            throw lora.error(.value, "Dense layer \"\(name)\" uses LoRA, which is not supported yet")
+        }
+        if let dtype = try config.optionalValue(at: "dtype"), !dtype.isNull {
+            let dtypeName: String
+            if dtype.kind == .string {
+                dtypeName = try dtype.string()
+            } else {
+                try checkBuiltIn(dtype, modules: ["keras", "keras.mixed_precision"], what: "a dtype policy")
+                dtypeName = try dtype.object(at: "config").value(at: "name").string()
+            }
+            guard dtypeName == "float32" || dtypeName == "float64" else {
+                throw dtype.error(.value, "Dense layer \"\(name)\" has dtype policy \"\(dtypeName)\"; only float32 and float64 are supported")
+            }
+        }
+        var layer = ModelDocument.Layer(name: name, units: units, activation: activation, useBias: useBias)
+        if let value = try config.optionalValue(at: "kernel_initializer") {
+            switch try readInitializer(value) {
+            case .known(let initializer): layer.kernelInitializer = initializer
+            case .unknown(let text): metadata["keras_kernel_initializer.\(name)"] = text
+            }
+        }
+        if let value = try config.optionalValue(at: "bias_initializer") {
+            switch try readInitializer(value) {
+            case .known(let initializer): layer.biasInitializer = initializer
+            case .unknown(let text): metadata["keras_bias_initializer.\(name)"] = text
+            }
+        }
+        return layer
+    }
+
+    static func readActivation(_ value: JSONValue, isKeras2: Bool) throws(JSONError) -> Activation {
+        guard value.kind == .string else {
+            throw value.error(.type, "activation must be a built-in name; custom or serialized activations are refused")
+        }
+        let name = try value.string()
+        if isKeras2, name == "hard_sigmoid" {
+            throw value.error(.value, "hard_sigmoid in a Keras 2 file means clip(0.2x + 0.5, 0, 1), which differs from "
+                              + "Keras 3's (and mlpconv's) relu6(x + 3)/6; not supported")
+        }
+        guard let activation = Activation(name: name) else {
+            throw value.error(.value, "unknown activation \"\(name)\"; supported: \(Activation.acceptedNames.joined(separator: ", "))")
+        }
+        return activation
+    }
+
+    enum InitializerName { case known(Initializer), unknown(String) }
+
+    static func readInitializer(_ value: JSONValue) throws(JSONError) -> InitializerName {
+        if value.isNull { return .unknown("null") }
+        let className: String
+        if value.kind == .string {
+            className = try value.string()
+        } else {
+            try checkBuiltIn(value, modules: ["keras.initializers"], what: "an initializer")
+            className = try value.value(at: "class_name").string()
+        }
+        if let known = Initializer(name: className) ?? Initializer(name: snakeCase(className)) { return .known(known) }
+        return .unknown(className)
+    }
+
+    /// A loss as `compile_config`/`training_config` stores it: a name, or a serialized built-in loss object.
+    static func readLoss(_ value: JSONValue) throws(JSONError) -> Loss {
+        let name: String
+        switch value.kind {
+        case .string:
+            name = try value.string()
+        case .object:
+            try checkBuiltIn(value, modules: ["keras.losses"], what: "a loss")
+            name = snakeCase(try value.value(at: "class_name").string())
+            if let config = try value.optionalValue(at: "config"), config.kind == .object,
+               let logits = try config.optionalValue(at: "from_logits"), logits.kind == .bool, try logits.bool() {
+                throw logits.error(.value, "losses with from_logits are not supported yet")
+            }
+        default:
+            throw value.error(.type, "expected a loss name (multi-output and custom losses are not supported)")
+        }
+        guard let loss = Loss(name: name) else {
+            throw value.error(.value, "unknown loss \"\(name)\"; supported: \(Loss.acceptedNames.joined(separator: ", "))")
+        }
+        return loss
+    }
+
+    /// Optimizer config keys that do not change the update, or only when set (checked below).
+    private static let ignoredOptimizerKeys: Set<String> = [
+        "name", "jit_compile", "is_legacy_optimizer", "ema_momentum", "ema_overwrite_frequency",
+    ]
+
+    /// `{"class_name": "Adam", "config": {...}}` (with or without `module`), Keras 2's `lr` accepted.
+    static func readOptimizer(_ value: JSONValue) throws(JSONError) -> OptimizerConfig {
+        try checkBuiltIn(value, modules: ["keras.optimizers", "keras.optimizers.legacy"], what: "an optimizer")
+        let classValue = try value.value(at: "class_name")
+        var className = try classValue.string()
+        if className.hasPrefix("Custom>") { className.removeFirst("Custom>".count) }
+        guard let kind = OptimizerKind(name: className) else {
+            throw classValue.error(.value, "unknown optimizer \"\(className)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
+        }
+        let config = try value.object(at: "config")
+        let allowed = Set(OptimizerConfig(kind).hyperparameters.map(\.key))
+        var parsed: [String: Hyperparameter] = [:]
+        for (rawKey, member) in try config.members() {
+            let key = rawKey == "lr" ? "learning_rate" : rawKey
+            switch key {
+            case _ where ignoredOptimizerKeys.contains(key):
+                continue
+            case "use_ema":
+                if member.kind == .bool, try member.bool() {
+                    throw member.error(.value, "use_ema (exponential moving average of weights) is not supported yet")
+                }
+            case "loss_scale_factor", "gradient_accumulation_steps":
+                let isOne = member.kind == .integer ? try member.int64() == 1 : false
+                if !member.isNull, !isOne {
+                    throw member.error(.value, "\(key) is not supported yet")
+                }
+            case "decay":
+                if !member.isNull, try member.double() != 0 {
+                    throw member.error(.value, "Keras 2's learning-rate decay is not supported")
+                }
+            case "learning_rate" where member.kind == .object:
+                throw member.error(.value, "learning-rate schedules are not supported yet")
+            case _ where allowed.contains(key):
+                switch member.kind {
+                case .null: parsed[key] = .optionalNumber(nil)
+                case .bool: parsed[key] = .flag(try member.bool())
+                default: parsed[key] = .number(try member.double())
+                }
+            default:
+                throw member.error(.value, "optimizer setting \"\(rawKey)\" is not supported for \(className)")
+            }
+        }
+        do { return try OptimizerConfig(kind, hyperparameters: parsed) } catch {
+            throw config.error(.value, error.description)
+        }
+    }
+}
+
+extension ModelFileError {
+    /// A JSON error inside a Keras configuration stored in `object` (an attribute or a zip member).
+    init(file: String, in object: String, _ error: JSONError) {
+        self.init(file: file, object: "\(object) \(error.path)", reason: error.reason)
+    }
+}
+
+extension ModelDocument {
+    /// Where a model read from a Keras file came from, for `inspect`: "Keras 3.15.1 legacy HDF5 (backend jax)",
+    /// "Keras 3.15.1 .keras archive". Nil for documents that were not read from a Keras file.
+    public var kerasSourceDescription: String? {
+        let version = metadata["keras_version"].map { "Keras \($0)" } ?? "Keras"
+        switch metadata["source_format"] {
+        case "keras-h5": return "\(version) legacy HDF5" + (metadata["backend"].map { " (backend \($0))" } ?? "")
+        case "keras": return "\(version) .keras archive"
+        default: return nil
+        }
+    }
+}

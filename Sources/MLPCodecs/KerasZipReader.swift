@@ -1,0 +1,207 @@
+import Foundation
+import MLPCore
+import ZIPFoundation
+
+/// Keras 3 native `.keras` files (keras-formats.md §2): a zip read entirely in memory. Members are looked up by
+/// exact name (`config.json`, `metadata.json`, `model.weights.h5`); nothing is ever extracted to disk, so names
+/// such as `../x` or `/etc/passwd` are simply never used. The weights file is opened from memory through HDF5's
+/// core driver.
+enum KerasZipReader {
+    /// Most entries accepted in the archive (Keras writes three, plus assets for some layers).
+    static let maxEntries = 1000
+    /// Largest `config.json` / `metadata.json`, decompressed.
+    static let maxJSONBytes = 16 << 20
+
+    static let configName = "config.json"
+    static let metadataName = "metadata.json"
+    static let weightsName = "model.weights.h5"
+
+    static func read(path: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
+        let bytes = try ModelFiles.readWholeFile(path, limit: limits.maxFileBytes)
+        let archive: Archive
+        do {
+            archive = try Archive(data: Data(bytes), accessMode: .read)
+        } catch {
+            throw ModelFileError(file: path, reason: "a zip archive that cannot be read as a .keras file: \(error)")
+        }
+        var entries: [String: Entry] = [:]
+        var count = 0
+        for entry in archive {
+            count += 1
+            if count > maxEntries {
+                throw ModelFileError(file: path, reason: "the archive has more than \(maxEntries) entries; refused")
+            }
+            guard [configName, metadataName, weightsName].contains(entry.path) else { continue }
+            if entries[entry.path] != nil {
+                throw ModelFileError(file: path, object: entry.path, reason: "the archive has two entries with this name")
+            }
+            entries[entry.path] = entry
+        }
+        func member(_ name: String, cap: Int) throws(ModelFileError) -> Data {
+            guard let entry = entries[name] else {
+                throw ModelFileError(file: path, object: name, reason: "missing from the archive (a .keras file holds "
+                                     + "\(configName), \(metadataName) and \(weightsName))")
+            }
+            return try extract(entry, of: archive, cap: cap, file: path)
+        }
+
+        let configData = try member(configName, cap: maxJSONBytes)
+        var metadata: [String: String] = [:]
+        if entries[metadataName] != nil {
+            let data = try member(metadataName, cap: maxJSONBytes)
+            try KerasH5Reader.parse(String(decoding: data, as: UTF8.self), file: path, object: metadataName) {
+                value throws(JSONError) in
+                if let version = try KerasConfig.optionalString(value, "keras_version") { metadata["keras_version"] = version }
+                if let date = try KerasConfig.optionalString(value, "date_saved") { metadata["keras_date_saved"] = date }
+            }
+        }
+        let isKeras2 = metadata["keras_version"].map { !$0.hasPrefix("3.") } ?? false
+        typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?)
+        let (spec, compiled): (KerasModelSpec, Compiled?) = try KerasH5Reader.parse(
+            String(decoding: configData, as: UTF8.self), file: path, object: configName) { root throws(JSONError) in
+            let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
+            guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
+                  let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return (spec, nil) }
+            let loss = try KerasConfig.readLoss(lossValue)
+            var optimizer: OptimizerConfig?
+            if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
+                if value.kind == .string {
+                    let name = try value.string()
+                    guard let kind = OptimizerKind(name: name) else {
+                        throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
+                    }
+                    optimizer = OptimizerConfig(kind)
+                } else {
+                    optimizer = try KerasConfig.readOptimizer(value)
+                }
+            }
+            return (spec, (loss, optimizer))
+        }
+
+        // The weights file can hold no more than the parameters (float64 at most) and up to three optimizer slots
+        // for each, plus HDF5's metadata: anything that inflates past that is refused before it is all in memory.
+        var parameterBytes = 0
+        for (index, layer) in spec.layers.enumerated() {
+            let inputs = index == 0 ? spec.inputWidth : spec.layers[index - 1].units
+            let (kernel, o1) = inputs.multipliedReportingOverflow(by: layer.units)
+            let (sum, o2) = parameterBytes.addingReportingOverflow(kernel + (layer.useBias ? layer.units : 0))
+            guard !o1, !o2 else { throw ModelFileError(file: path, object: configName, reason: "the model is too large to address") }
+            parameterBytes = sum
+        }
+        let (tensorBytes, overflow) = parameterBytes.multipliedReportingOverflow(by: 8 * 5)
+        let weightsCap = min(limits.maxFileBytes, limits.maxTotalBytes, overflow ? Int.max : tensorBytes) + (16 << 20)
+        let weightsData = try member(weightsName, cap: weightsCap)
+        let opened = weightsData.withUnsafeBytes { raw in
+            Result { () throws(HDF5Error) in try HDF5File.openReadOnly(image: raw, name: path) }
+        }
+        let h5: HDF5File
+        switch opened {
+        case .success(let file): h5 = file
+        case .failure(let error):
+            throw ModelFileError(file: path, object: weightsName, reason: "not a readable HDF5 file: \(error.reason)")
+        }
+        var reader = KerasWeightsReader(file: path, objectPrefix: "\(weightsName):", fileSize: weightsData.count,
+                                        limits: limits)
+        var document = ModelDocument(architecture: .init(inputWidth: spec.inputWidth, layers: spec.layers), weights: [])
+        for (index, (layer, key)) in zip(spec.layers, spec.weightKeys).enumerated() {
+            let groupPath = "layers/\(key)/vars"
+            var present = try reader.wrap(h5.hasMember("layers"))
+            if present { present = try reader.wrap(h5.openGroup("layers").hasMember(key)) }
+            guard present else {
+                throw reader.fail("/layers/\(key)", "missing: the weights of Dense layer \"\(layer.name)\"")
+            }
+            let vars = try reader.wrap(h5.openGroup(groupPath))
+            let expected = layer.useBias ? 2 : 1
+            let found = try reader.wrap(vars.members(limit: 64)).count
+            guard found == expected else {
+                throw reader.fail("/\(groupPath)", "holds \(found) variables; Dense layer \"\(layer.name)\" has "
+                                  + "\(expected) (use_bias \(layer.useBias))")
+            }
+            let inputs = document.architecture.inputWidth(ofLayer: index)
+            let kernel = try reader.tensor(in: vars, "0", expected: [inputs, layer.units],
+                                           origin: "layer \"\(layer.name)\" has \(inputs) inputs and \(layer.units) units")
+            let bias = layer.useBias
+                ? try reader.tensor(in: vars, "1", expected: [layer.units], origin: "layer \"\(layer.name)\" has \(layer.units) units")
+                : nil
+            document.weights.append(.init(kernel: kernel, bias: bias))
+        }
+
+        document.metadata = spec.metadata.merging(metadata) { $1 }
+        if let compiled {
+            if let config = compiled.optimizer {
+                document.training = .init(loss: compiled.loss, optimizer: try readOptimizer(
+                    h5, config: config, document: document, reader: &reader))
+            } else {
+                // Without the optimizer's class its variables cannot be interpreted.
+                document.metadata["keras_loss"] = compiled.loss.name
+                document.metadata["keras_optimizer_state"] = "not read: compile_config names no optimizer"
+            }
+        }
+        document.metadata["source_format"] = "keras"
+        if let name = spec.modelName { document.metadata["keras_model_name"] = name }
+        do { try document.validate() } catch { throw ModelFileError(file: path, error) }
+        return document
+    }
+
+    /// `/optimizer/vars/0` iteration, `/1` learning_rate, then the slots in Keras 3's order.
+    private static func readOptimizer(_ h5: HDF5File, config: OptimizerConfig, document: ModelDocument,
+                                      reader: inout KerasWeightsReader) throws(ModelFileError) -> ModelDocument.OptimizerRecord {
+        let order = KerasOptimizerLayout.keras3Order(config, parameterCount: document.parameterShapes.count)
+        var hasVars = try reader.wrap(h5.hasMember("optimizer"))
+        if hasVars { hasVars = try reader.wrap(h5.openGroup("optimizer").hasMember("vars")) }
+        let vars = hasVars ? try reader.wrap(h5.openGroup("optimizer/vars")) : nil
+        var found = 0
+        if let vars { found = try reader.wrap(vars.members(limit: 100_000)).count }
+        if found == 0 {
+            // An optimizer that was never built (compiled, not trained): fresh state, as Keras would start.
+            return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document))
+        }
+        guard let vars, found == 2 + order.count else {
+            throw reader.fail("/optimizer/vars", "holds \(found) variables; \(config.kind.kerasClassName) with these "
+                              + "settings keeps iteration, learning_rate and \(order.count) slot tensors")
+        }
+        let iterations = try reader.integerScalar(in: vars, "0")
+        guard iterations >= 0, let count = Int(exactly: iterations) else {
+            throw reader.fail("/optimizer/vars/0", "iteration count \(iterations) is negative")
+        }
+        let shapes = document.parameterShapes, names = document.parameterNames
+        var slots: [String: [Tensor]] = [:]
+        for (offset, (slot, parameter)) in order.enumerated() {
+            let tensor = try reader.tensor(in: vars, "\(offset + 2)", expected: shapes[parameter],
+                                           origin: "\(slot) of \(names[parameter])")
+            slots[slot, default: []].append(tensor)
+        }
+        return .init(config: config, iterations: count,
+                     slots: config.slotNames.map { .init(name: $0, tensors: slots[$0] ?? []) })
+    }
+
+    /// Decompresses one entry into memory, stopping at `cap` whatever the entry declares (zip bombs lie), and
+    /// checks its CRC.
+    private static func extract(_ entry: Entry, of archive: Archive, cap: Int, file: String) throws(ModelFileError) -> Data {
+        guard entry.type == .file else {
+            throw ModelFileError(file: file, object: entry.path, reason: "not a regular file entry")
+        }
+        if entry.uncompressedSize > UInt64(cap) {
+            throw ModelFileError(file: file, object: entry.path, reason: "declares \(entry.uncompressedSize) bytes "
+                                 + "uncompressed, over the limit of \(cap) bytes")
+        }
+        struct TooLarge: Error {}
+        var buffer = Data()
+        let checksum: CRC32
+        do {
+            checksum = try archive.extract(entry, bufferSize: 1 << 16, skipCRC32: false) { chunk in
+                guard buffer.count + chunk.count <= cap else { throw TooLarge() }
+                buffer.append(chunk)
+            }
+        } catch is TooLarge {
+            throw ModelFileError(file: file, object: entry.path, reason: "decompresses to more than the limit of "
+                                 + "\(cap) bytes (a zip bomb?)")
+        } catch {
+            throw ModelFileError(file: file, object: entry.path, reason: "cannot read the archive entry: \(error)")
+        }
+        guard checksum == entry.checksum else {
+            throw ModelFileError(file: file, object: entry.path, reason: "corrupt (CRC-32 mismatch)")
+        }
+        return buffer
+    }
+}

@@ -1,0 +1,405 @@
+import Foundation
+import MLPCore
+import Testing
+
+@testable import MLPCodecs
+
+/// Files written by real Keras 3.15.1 (JAX) with `fixtures/generate/generate_keras_reader_cases.py`, and what h5py
+/// and `model.predict` saw in them (`expected.json`).
+private let kerasFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("fixtures/keras-reader")
+
+private func fixture(_ name: String) -> String { kerasFixtures.appendingPathComponent(name).path }
+
+private struct ReaderExpectations {
+    let inputs: [[Float]]
+    let cases: [String: Any]
+
+    static func load() throws -> ReaderExpectations {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixture("expected.json")))
+        let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let inputs = try #require(root["inputs"] as? [[Double]]).map { $0.map(Float.init) }
+        return ReaderExpectations(inputs: inputs, cases: try #require(root["cases"] as? [String: Any]))
+    }
+
+    func predictions(_ name: String) throws -> [[Float]] {
+        let entry = try #require(cases[name] as? [String: Any])
+        return try #require(entry["predictions"] as? [[Double]]).map { $0.map(Float.init) }
+    }
+
+    /// The datasets h5py saw, by path: (shape, values as float32).
+    func variables(_ name: String, format: String) throws -> [String: (shape: [Int], values: [Double])] {
+        let entry = try #require(cases[name] as? [String: Any])
+        let vars = try #require(entry[format] as? [String: [String: Any]])
+        var result: [String: (shape: [Int], values: [Double])] = [:]
+        for (path, info) in vars {
+            result[path] = (try #require(info["shape"] as? [Int]), try #require(info["values"] as? [Double]))
+        }
+        return result
+    }
+}
+
+private func floats(_ tensor: Tensor) -> [Double] {
+    switch tensor.storage {
+    case .float32(let values): values.map(Double.init)
+    case .float64(let values): values
+    }
+}
+
+private func expectTensor(_ tensor: Tensor, equals expected: (shape: [Int], values: [Double])?,
+                          _ what: String) throws {
+    let expected = try #require(expected, "no h5py view of \(what)")
+    #expect(tensor.shape == expected.shape, "\(what)")
+    // float32 values widened to double by Python: equal bit for bit after narrowing.
+    #expect(floats(tensor).map { Float($0).bitPattern } == expected.values.map { Float($0).bitPattern }, "\(what)")
+}
+
+private func kerasLoadError(_ path: String) -> String {
+    do {
+        _ = try ModelFiles.load(path)
+        return "(no error)"
+    } catch {
+        return error.description
+    }
+}
+
+@Suite("Keras reader")
+struct KerasReaderTests {
+    /// Predictions of the loaded network equal Keras's `model.predict` to 1e-6.
+    private func checkPredictions(_ document: ModelDocument, _ expected: ReaderExpectations, _ name: String) throws {
+        let network: Network<Float> = try document.network()
+        let outputs = try network.predict(expected.inputs.flatMap { $0 })
+        let want = try expected.predictions(name).flatMap { $0 }
+        #expect(outputs.count == want.count)
+        for (got, keras) in zip(outputs, want) {
+            #expect(abs(got - keras) <= 1e-6, "\(name): \(got) vs Keras \(keras)")
+        }
+    }
+
+    @Test("legacy .h5 files: architecture, weights, training state and predictions",
+          arguments: ["adam", "sgd", "rmsprop", "plain"])
+    func legacyH5(_ name: String) throws {
+        let expected = try ReaderExpectations.load()
+        let document = try ModelFiles.load(fixture("\(name).h5"))
+        let vars = try expected.variables(name, format: "h5")
+        #expect(document.metadata["source_format"] == "keras-h5")
+        #expect(document.metadata["keras_version"] == "3.15.1")
+        #expect(document.metadata["backend"] == "jax")
+        // Weights: /model_weights/<layer>/<model>/<layer>/kernel|bias.
+        let model = try #require(document.metadata["keras_model_name"])
+        for (layer, weights) in zip(document.architecture.layers, document.weights) {
+            try expectTensor(weights.kernel, equals: vars["model_weights/\(layer.name)/\(model)/\(layer.name)/kernel"],
+                             "\(layer.name)/kernel")
+            if let bias = weights.bias {
+                try expectTensor(bias, equals: vars["model_weights/\(layer.name)/\(model)/\(layer.name)/bias"],
+                                 "\(layer.name)/bias")
+            }
+        }
+        try checkPredictions(document, expected, name)
+        if name == "plain" {
+            #expect(document.training == nil)
+            return
+        }
+        let training = try #require(document.training)
+        let prefix = ["adam": "adam", "sgd": "sgd", "rmsprop": "rm_sprop"][name] ?? name
+        let iteration = try #require(vars["optimizer_weights/\(prefix)/iteration"])
+        #expect(Double(training.optimizer.iterations) == iteration.values.first)
+        #expect(training.optimizer.iterations == 4)  // 16 samples, batch 4, one epoch
+        for slot in training.optimizer.slots {
+            for (tensor, parameter) in zip(slot.tensors, document.parameterNames) {
+                let flat = "\(model)_" + parameter.replacingOccurrences(of: "/", with: "_")
+                try expectTensor(tensor, equals: vars["optimizer_weights/\(prefix)/\(flat)_\(slot.name)"],
+                                 "\(slot.name) of \(parameter)")
+            }
+        }
+    }
+
+    @Test("legacy .h5 configurations map to mlpconv's")
+    func legacyConfigs() throws {
+        let adam = try ModelFiles.load(fixture("adam.h5"))
+        #expect(adam.kerasSourceDescription == "Keras 3.15.1 legacy HDF5 (backend jax)")
+        #expect(try ModelFiles.load(fixture("adam.keras")).kerasSourceDescription == "Keras 3.15.1 .keras archive")
+        #expect(adam.architecture.inputWidth == 4)
+        #expect(adam.architecture.layers.map(\.name) == ["hidden", "out"])
+        #expect(adam.architecture.layers.map(\.activation) == [.relu, .softmax])
+        #expect(adam.training?.loss == .categoricalCrossentropy)
+        #expect(adam.training?.optimizer.config.kind == .adam)
+        #expect(adam.training?.optimizer.config.learningRate == Double(Float(0.01)))
+        #expect(adam.training?.optimizer.slots.map(\.name) == ["momentum", "velocity"])
+
+        // Activation folded into the linear Dense before it, Dropout dropped, swish → silu, he_normal kept.
+        let sgd = try ModelFiles.load(fixture("sgd.h5"))
+        #expect(sgd.architecture.layers.map(\.name) == ["lin", "out"])
+        #expect(sgd.architecture.layers.map(\.activation) == [.tanh, .silu])
+        #expect(sgd.architecture.layers.map(\.useBias) == [true, false])
+        #expect(sgd.architecture.layers[0].kernelInitializer == .heNormal)
+        #expect(sgd.training?.loss == .meanSquaredError)
+        let sgdConfig = try #require(sgd.training?.optimizer.config)
+        #expect(sgdConfig.kind == .sgd && sgdConfig.momentum == 0.9 && sgdConfig.nesterov)
+
+        let rms = try ModelFiles.load(fixture("rmsprop.h5"))
+        let rmsConfig = try #require(rms.training?.optimizer.config)
+        #expect(rmsConfig.kind == .rmsprop && rmsConfig.centered && rmsConfig.momentum == 0.5)
+        #expect(rms.training?.optimizer.slots.map(\.name) == ["velocity", "momentum", "average_gradient"])
+        #expect(rms.training?.loss == .binaryCrossentropy)
+        #expect(rms.architecture.layers.map(\.activation) == [.gelu, .sigmoid])
+    }
+
+    @Test(".keras files: weights bit-exact and predictions", arguments: ["adam", "sgd", "rmsprop", "plain"])
+    func kerasZip(_ name: String) throws {
+        let expected = try ReaderExpectations.load()
+        let document = try ModelFiles.load(fixture("\(name).keras"))
+        let vars = try expected.variables(name, format: "keras")
+        #expect(document.metadata["source_format"] == "keras")
+        #expect(document.metadata["keras_version"] == "3.15.1")
+        var keys: [String: Int] = [:]
+        for (layer, weights) in zip(document.architecture.layers, document.weights) {
+            let used = keys["dense"]
+            keys["dense"] = (used ?? -1) + 1
+            let key = used.map { "dense_\($0 + 1)" } ?? "dense"
+            try expectTensor(weights.kernel, equals: vars["layers/\(key)/vars/0"], "\(layer.name)/kernel")
+            if let bias = weights.bias { try expectTensor(bias, equals: vars["layers/\(key)/vars/1"], "\(layer.name)/bias") }
+        }
+        try checkPredictions(document, expected, name)
+        let h5 = try ModelFiles.load(fixture("\(name).h5"))
+        #expect(document.architecture == h5.architecture)
+        #expect(document.weights == h5.weights)
+        if name == "plain" {
+            #expect(document.training == nil)
+        } else {
+            // The optimizer variables /optimizer/vars/N map to the same slots as the .h5 file's named ones.
+            let training = try #require(document.training)
+            #expect(training == h5.training)
+            #expect(Double(training.optimizer.iterations) == vars["optimizer/vars/0"]?.values.first)
+        }
+    }
+
+    @Test("Keras 2 / tf.keras .h5 layouts (TF 2.0–2.10 and 2.11–2.15 optimizers)",
+          arguments: ["keras2_tf20_adam.h5", "keras2_tf211_adam.h5"])
+    func keras2(_ file: String) throws {
+        let expected = try ReaderExpectations.load()
+        let document = try ModelFiles.load(fixture(file))
+        let reference = try ModelFiles.load(fixture("adam.h5"))
+        #expect(document.architecture == reference.architecture)
+        #expect(document.weights == reference.weights)
+        #expect(document.training == reference.training)
+        #expect(document.metadata["keras_version"] == "unknown (Keras 1/2)")
+        #expect(document.metadata["backend"] == "tensorflow")
+        try checkPredictions(document, expected, "adam")
+    }
+
+    @Test("unsupported layers are refused, naming class and layer")
+    func unsupportedLayers() {
+        let lambda = kerasLoadError(fixture("bad_lambda.h5"))
+        #expect(lambda.contains("Lambda") && lambda.contains("\"double\"") && lambda.contains("never runs"), "\(lambda)")
+        #expect(lambda.contains("model_config"), "\(lambda)")
+        let conv = kerasLoadError(fixture("bad_conv.h5"))
+        #expect(conv.contains("Conv2D") && conv.contains("\"conv\""), "\(conv)")
+        let convZip = kerasLoadError(fixture("bad_conv.keras"))
+        #expect(convZip.contains("Conv2D") && convZip.contains("config.json"), "\(convZip)")
+    }
+
+    @Test("kernel shape mismatch names both shapes")
+    func shapeMismatch() {
+        let message = kerasLoadError(fixture("bad_shape.h5"))
+        #expect(message.contains("[4, 7]") && message.contains("[4, 8]") && message.contains("hidden"), "\(message)")
+    }
+
+    @Test("zip members are used by exact name only; nothing is extracted")
+    func zipSlip() throws {
+        let slip = kerasLoadError(fixture("bad_slip.keras"))
+        #expect(slip.contains("config.json") && slip.contains("missing"), "\(slip)")
+        let escaped = kerasFixtures.deletingLastPathComponent().appendingPathComponent("x").path
+        let document = try ModelFiles.load(fixture("extra_slip.keras"))
+        #expect(document.architecture.layers.count == 2)
+        #expect(!FileManager.default.fileExists(atPath: escaped))
+    }
+
+    @Test("zip bombs and missing members are refused")
+    func zipBombAndMissing() {
+        let bomb = kerasLoadError(fixture("bad_bomb.keras"))
+        #expect(bomb.contains("config.json") && bomb.contains("limit"), "\(bomb)")
+        let missing = kerasLoadError(fixture("bad_missing_weights.keras"))
+        #expect(missing.contains("model.weights.h5") && missing.contains("missing"), "\(missing)")
+    }
+
+    @Test("Keras 2 optimizer variable names are classified")
+    func keras2Names() {
+        #expect(KerasOptimizerLayout.classify("Adam/iter:0") == "iteration")
+        #expect(KerasOptimizerLayout.classify("Adam/dense/kernel/m:0") == "momentum")
+        #expect(KerasOptimizerLayout.classify("Adam/dense/kernel/vhat:0") == "velocity_hat")
+        #expect(KerasOptimizerLayout.classify("RMSprop/dense/bias/rms:0") == "velocity")
+        #expect(KerasOptimizerLayout.classify("RMSprop/dense/bias/mg:0") == "average_gradient")
+        #expect(KerasOptimizerLayout.classify("iteration:0") == "iteration")
+        #expect(KerasOptimizerLayout.classify("Adam/m/dense/kernel:0") == "momentum")
+        #expect(KerasOptimizerLayout.classify("Adam/v/dense/bias:0") == "velocity")
+        #expect(KerasOptimizerLayout.classify("adam/mlp_hidden_kernel_velocity") == "velocity")
+        #expect(KerasOptimizerLayout.classify("adam/mlp_hidden_kernel_velocity_hat") == "velocity_hat")
+        #expect(KerasOptimizerLayout.classify("adam/learning_rate") == "learning_rate")
+        #expect(KerasConfig.snakeCase("RMSprop") == "rm_sprop")
+        #expect(KerasConfig.snakeCase("Dense") == "dense")
+        #expect(KerasConfig.snakeCase("GlorotUniform") == "glorot_uniform")
+        #expect(KerasConfig.snakeCase("MeanSquaredError") == "mean_squared_error")
+    }
+}
+
+/// The shared interop fixtures (`fixtures/keras/`, written by `fixtures/generate/generate_keras.py`).
+private let sharedKerasFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("fixtures/keras")
+
+private func sharedModels() -> [[String: Any]] {
+    guard let data = try? Data(contentsOf: sharedKerasFixtures.appendingPathComponent("expected.json")),
+          let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+          let models = root["models"] as? [[String: Any]] else { return [] }
+    return models
+}
+
+@Suite("Keras reader on the shared fixtures")
+struct KerasSharedFixtureTests {
+    @Test("every model loads from .h5 and .keras with Keras's weights, state and predictions",
+          arguments: sharedModels().compactMap { $0["name"] as? String })
+    func model(_ name: String) throws {
+        let entry = try #require(sharedModels().first { $0["name"] as? String == name })
+        let inputs = try #require(entry["inputs"] as? [Double]).map(Float.init)
+        let outputs = try #require(entry["outputs"] as? [Double]).map(Float.init)
+        let weights = try #require(entry["weights"] as? [[String: Any]])
+        let saved = (entry["optimizer_variables_saved"] as? [[String: Any]]) ?? []
+        var savedByPath: [String: [Double]] = [:]
+        for variable in saved {
+            savedByPath[try #require(variable["path"] as? String)] = try #require(variable["values"] as? [Double])
+        }
+        var documents: [ModelDocument] = []
+        for key in ["h5", "keras"] {
+            let file = try #require(entry[key] as? String)
+            let document = try ModelFiles.load(sharedKerasFixtures.appendingPathComponent(file).path)
+            documents.append(document)
+            #expect(document.architecture.inputWidth == entry["input_width"] as? Int, "\(file)")
+            #expect(document.architecture.layers.map(\.name) == weights.compactMap { $0["layer"] as? String }, "\(file)")
+            for (layerWeights, expected) in zip(document.weights, weights) {
+                let kernel = try #require(expected["kernel"] as? [Double]).map { Float($0).bitPattern }
+                #expect(floats(layerWeights.kernel).map { Float($0).bitPattern } == kernel, "\(file) kernel")
+                let bias = (expected["bias"] as? [Double])?.map { Float($0).bitPattern }
+                #expect(layerWeights.bias.map { floats($0).map { Float($0).bitPattern } } == bias, "\(file) bias")
+            }
+            let network: Network<Float> = try document.network()
+            let predicted = try network.predict(inputs)
+            #expect(predicted.count == outputs.count)
+            for (got, keras) in zip(predicted, outputs) { #expect(abs(got - keras) <= 1e-6, "\(file): \(got) vs \(keras)") }
+
+            guard entry["compiled"] as? Bool == true else {
+                #expect(document.training == nil, "\(file)")
+                continue
+            }
+            let training = try #require(document.training, "\(file): no training state")
+            #expect(training.loss.name == entry["loss"] as? String || Loss(name: entry["loss"] as? String ?? "") == training.loss)
+            #expect(training.optimizer.iterations == entry["iterations"] as? Int, "\(file)")
+            let prefix = try #require(saved.first.flatMap { ($0["path"] as? String)?.split(separator: "/").first })
+            for slot in training.optimizer.slots {
+                for (tensor, parameter) in zip(slot.tensors, document.parameterNames) {
+                    let path = "\(prefix)/\(name)_" + parameter.replacingOccurrences(of: "/", with: "_") + "_\(slot.name)"
+                    let expected = try #require(savedByPath[path], "\(file): no saved \(path)")
+                    #expect(floats(tensor).map { Float($0).bitPattern } == expected.map { Float($0).bitPattern }, "\(file) \(path)")
+                }
+            }
+        }
+        if documents.count == 2 {
+            #expect(documents[0].training == documents[1].training, "\(name): .h5 and .keras training state differ")
+        }
+    }
+
+    @Test("malformed files are refused with clear messages")
+    func bad() throws {
+        let folder = sharedKerasFixtures.appendingPathComponent("bad")
+        guard FileManager.default.fileExists(atPath: folder.path) else { return }
+        func message(_ name: String) -> String { kerasLoadError(folder.appendingPathComponent(name).path) }
+        let lambda = message("lambda_layer.keras")
+        #expect(lambda.contains("Lambda") && lambda.contains("lambda_layer"), "\(lambda)")
+        let conv = message("conv2d_layer.keras")
+        #expect(conv.contains("Conv2D") && conv.contains("\"conv\""), "\(conv)")
+        let shape = message("kernel_shape_mismatch.h5")
+        #expect(shape.contains("[4, 9]") && shape.contains("[4, 8]") && shape.contains("hidden"), "\(shape)")
+        for bomb in ["zip_bomb.keras", "zip_bomb_declared.keras"] {
+            let text = message(bomb)
+            #expect(text.contains("model.weights.h5") && text.contains("limit"), "\(text)")
+        }
+        // A `../evil` member is never used nor written anywhere: the model itself loads.
+        _ = try ModelFiles.load(folder.appendingPathComponent("zip_slip.keras").path)
+        #expect(!FileManager.default.fileExists(atPath: sharedKerasFixtures.appendingPathComponent("evil").path))
+        #expect(!FileManager.default.fileExists(atPath: sharedKerasFixtures.deletingLastPathComponent().appendingPathComponent("evil").path))
+    }
+}
+
+@Suite("Keras configurations")
+struct KerasConfigTests {
+    private func model(_ text: String, keras2: Bool = true) throws(JSONError) -> KerasModelSpec {
+        let document = try JSONDocument.parse(Array(text.utf8), file: "m.h5")
+        return try KerasConfig.readModel(document.root, isKeras2: keras2)
+    }
+
+    private func failure(_ text: String) -> String {
+        do { _ = try model(text); return "(no error)" } catch { return "\(error.path): \(error.reason)" }
+    }
+
+    @Test("Keras 2 variants: batch_input_shape on the first Dense, string dtype and initializers")
+    func keras2Config() throws {
+        let spec = try model("""
+            {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+              {"class_name": "Dense", "config": {"name": "dense", "batch_input_shape": [null, 3], "dtype": "float32",
+               "units": 2, "activation": "linear", "use_bias": true, "kernel_initializer": "he_uniform",
+               "bias_initializer": {"class_name": "Zeros", "config": {}}}},
+              {"class_name": "Activation", "config": {"name": "act", "activation": "swish"}},
+              {"class_name": "Dense", "config": {"name": "dense_1", "units": 1,
+               "kernel_initializer": {"class_name": "VarianceScaling", "config": {}}}}]}}
+            """)
+        #expect(spec.inputWidth == 3)
+        #expect(spec.layers.map(\.activation) == [.silu, .linear])
+        #expect(spec.layers[0].kernelInitializer == .heUniform)
+        #expect(spec.metadata["keras_kernel_initializer.dense_1"] == "VarianceScaling")
+        #expect(spec.weightKeys == ["dense", "dense_1"])
+    }
+
+    @Test("refusals name the JSON path and the reason")
+    func refusals() {
+        let custom = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"module": "my_package", "class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
+            """)
+        #expect(custom.contains("my_package") && custom.contains("refused"), "\(custom)")
+        let registered = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"class_name": "MyDense", "registered_name": "pkg>MyDense", "config": {"name": "d"}}]}}
+            """)
+        #expect(registered.contains("pkg>MyDense"), "\(registered)")
+        let functional = failure(#"{"class_name": "Functional", "config": {"layers": []}}"#)
+        #expect(functional.contains("functional models are not supported yet"), "\(functional)")
+        let fold = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"class_name": "InputLayer", "config": {"batch_shape": [null, 2]}},
+              {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "relu"}},
+              {"class_name": "Activation", "config": {"name": "a", "activation": "tanh"}}]}}
+            """)
+        #expect(fold.contains("$.config.layers[2]") && fold.contains("cannot be folded"), "\(fold)")
+        let regularized = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"class_name": "InputLayer", "config": {"batch_shape": [null, 2]}},
+              {"class_name": "Dense", "config": {"name": "d", "units": 2, "kernel_regularizer": {"class_name": "L2"}}}]}}
+            """)
+        #expect(regularized.contains("kernel_regularizer"), "\(regularized)")
+    }
+
+    @Test("optimizer configurations: Keras 2's lr, unsupported settings")
+    func optimizers() throws {
+        func optimizer(_ text: String) throws(JSONError) -> OptimizerConfig {
+            try KerasConfig.readOptimizer(try JSONDocument.parse(Array(text.utf8), file: "m.h5").root)
+        }
+        let old = try optimizer(#"{"class_name": "SGD", "config": {"name": "SGD", "lr": 0.5, "decay": 0.0, "momentum": 0.25, "nesterov": false}}"#)
+        #expect(old.kind == .sgd && old.learningRate == 0.5 && old.momentum == 0.25)
+        #expect(throws: JSONError.self) {
+            try optimizer(#"{"class_name": "Adam", "config": {"learning_rate": {"class_name": "ExponentialDecay", "config": {}}}}"#)
+        }
+        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true}}"#) }
+        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Nadam", "config": {}}"#) }
+        let loss = try KerasConfig.readLoss(try JSONDocument.parse(Array(#""mae""#.utf8), file: "m").root)
+        #expect(loss == .meanAbsoluteError)
+    }
+}
