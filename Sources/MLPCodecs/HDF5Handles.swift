@@ -344,13 +344,13 @@ struct HDF5Member: Sendable, Equatable {
 }
 
 /// The element types the codecs store: float32 and float64 tensors, int64 counters, uint32 checksums and
-/// uint64 generator words.
+/// uint64 generator words (and int32 for Keras's optimizer iteration counter).
 enum HDF5ElementType: Sendable, Equatable, CustomStringConvertible {
-    case float32, float64, int64, uint32, uint64
+    case float32, float64, int32, int64, uint32, uint64
 
     var size: Int {
         switch self {
-        case .float32, .uint32: 4
+        case .float32, .int32, .uint32: 4
         case .float64, .int64, .uint64: 8
         }
     }
@@ -360,6 +360,7 @@ enum HDF5ElementType: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .float32: mlp_H5T_NATIVE_FLOAT()
         case .float64: mlp_H5T_NATIVE_DOUBLE()
+        case .int32: mlp_H5T_NATIVE_INT32()
         case .int64: mlp_H5T_NATIVE_INT64()
         case .uint32: mlp_H5T_NATIVE_UINT32()
         case .uint64: mlp_H5T_NATIVE_UINT64()
@@ -371,6 +372,7 @@ enum HDF5ElementType: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .float32: mlp_H5T_IEEE_F32LE()
         case .float64: mlp_H5T_IEEE_F64LE()
+        case .int32: mlp_H5T_STD_I32LE()
         case .int64: mlp_H5T_STD_I64LE()
         case .uint32: mlp_H5T_STD_U32LE()
         case .uint64: mlp_H5T_STD_U64LE()
@@ -381,6 +383,7 @@ enum HDF5ElementType: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .float32: "float32"
         case .float64: "float64"
+        case .int32: "int32"
         case .int64: "int64"
         case .uint32: "uint32"
         case .uint64: "uint64"
@@ -394,6 +397,7 @@ protocol HDF5Element: BitwiseCopyable {
 }
 extension Float: HDF5Element { static var hdf5Type: HDF5ElementType { .float32 } }
 extension Double: HDF5Element { static var hdf5Type: HDF5ElementType { .float64 } }
+extension Int32: HDF5Element { static var hdf5Type: HDF5ElementType { .int32 } }
 extension Int64: HDF5Element { static var hdf5Type: HDF5ElementType { .int64 } }
 extension UInt32: HDF5Element { static var hdf5Type: HDF5ElementType { .uint32 } }
 extension UInt64: HDF5Element { static var hdf5Type: HDF5ElementType { .uint64 } }
@@ -980,6 +984,7 @@ extension HDF5Dataset {
         default:
             let expected = switch type {
             case .float32, .float64: "floating-point numbers"
+            case .int32: "integers that fit in int32"
             case .int64: "integers that fit in int64"
             case .uint32, .uint64: "unsigned integers of at most \(type.size * 8) bits"
             }

@@ -34,6 +34,10 @@ extension ModelFiles {
                 try result.get()
             case .h5:
                 try HDF5ModelCodec.write(document, toPath: temporaryPath, file: path, options: options)
+            case .kerasH5:
+                try KerasH5Writer.write(document, toPath: temporaryPath, file: path)
+            case .keras:
+                try KerasZipWriter.write(document, toPath: temporaryPath, file: path)
             }
         }
     }

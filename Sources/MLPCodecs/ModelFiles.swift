@@ -13,13 +13,20 @@ public enum ModelFileKind: String, Sendable, CaseIterable {
 /// The formats mlpconv writes.
 public enum ModelFormat: String, Sendable, CaseIterable {
     case json
+    /// mlpconv's native HDF5 layout.
     case h5
+    /// Keras's legacy `.h5` layout, as Keras 3 writes it.
+    case kerasH5 = "keras-h5"
+    /// Keras 3's native `.keras` zip.
+    case keras
 
-    /// The format an output path's extension names, if any: `.json` → json, `.h5`/`.hdf5` → h5.
+    /// The format an output path's extension names, if any: `.json` → json, `.h5`/`.hdf5` → h5 (mlpconv's own
+    /// layout; Keras's needs `--to keras-h5`), `.keras` → keras.
     public init?(pathExtension: String) {
         switch pathExtension.lowercased() {
         case "json": self = .json
         case "h5", "hdf5": self = .h5
+        case "keras": self = .keras
         default: return nil
         }
     }

@@ -7,7 +7,8 @@ struct Convert: ParsableCommand {
         abstract: "Convert a model file to another format, losslessly unless a flag asks otherwise.",
         discussion: """
             The input format is detected from the file's content. The output format is taken from --to, or else \
-            from OUTPUT's extension (.json → json, .h5/.hdf5 → h5). The output is written atomically: an existing \
+            from OUTPUT's extension (.json → json, .h5/.hdf5 → h5, .keras → keras). Use --to keras-h5 for Keras's \
+            legacy .h5 layout. The output is written atomically: an existing \
             file is replaced only once the new one is complete, and only with --force.
             """)
 
@@ -17,7 +18,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "The file to write.")
     var output: String
 
-    @Option(help: "Output format: json or h5 (default: from OUTPUT's extension).")
+    @Option(help: "Output format: json, h5, keras or keras-h5 (default: from OUTPUT's extension).")
     var to: ModelFormat?
 
     @Option(help: "Store every tensor as float32 or float64 (default: keep each tensor's dtype).")
@@ -40,7 +41,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         guard let format = to ?? ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
-            throw CommandError("\(output): cannot tell the output format from the extension; use --to json or --to h5")
+            throw CommandError("\(output): cannot tell the output format from the extension; use --to json, h5, keras or keras-h5")
         }
         if FileManager.default.fileExists(atPath: output) && !force {
             throw CommandError("\(output): already exists; use --force to replace it")

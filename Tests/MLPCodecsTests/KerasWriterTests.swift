@@ -1,0 +1,128 @@
+import Foundation
+import MLPCore
+import Testing
+
+@testable import MLPCodecs
+
+private let kerasFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("fixtures/keras")
+
+/// Every Keras file in fixtures/keras (written by real Keras 3.15.1).
+private let kerasFixtureFiles: [String] = {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: kerasFolder.path)) ?? []
+    return names.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".keras") }.sorted()
+}()
+
+/// Copies a written file into `MLPCONV_INTEROP_DIR`, when set, for scripts/keras_interop_check.py.
+private func exportForKerasInterop(_ path: String, name: String) throws {
+    guard let folder = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !folder.isEmpty else { return }
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let target = URL(fileURLWithPath: folder).appendingPathComponent(name).path
+    try? FileManager.default.removeItem(atPath: target)
+    try FileManager.default.copyItem(atPath: path, toPath: target)
+}
+
+private func bits(_ tensor: Tensor) -> [UInt64] {
+    switch tensor.storage {
+    case .float32(let values): values.map { UInt64($0.bitPattern) }
+    case .float64(let values): values.map(\.bitPattern)
+    }
+}
+
+/// What Keras keeps of a training record: the learning rate as float32, no epochs, generator or history.
+private func kerasView(_ training: ModelDocument.TrainingRecord?) -> ModelDocument.TrainingRecord? {
+    guard var training else { return nil }
+    training.optimizer.config.learningRate = Double(Float(training.optimizer.config.learningRate))
+    return ModelDocument.TrainingRecord(loss: training.loss, optimizer: training.optimizer)
+}
+
+/// Writes `document` as keras-h5 and keras, reads both back and checks weights (bit for bit), architecture and
+/// training state.
+private func expectKerasRoundTrip(_ document: ModelDocument, name: String) throws {
+    let folder = try TemporaryFolder()
+    for (format, fileName) in [(ModelFormat.kerasH5, "\(name).keras.h5"), (.keras, "\(name).keras")] {
+        let path = folder.path(fileName)
+        try ModelFiles.save(document, to: path, format: format)
+        let back = try ModelFiles.load(path)
+        #expect(back.architecture == document.architecture, "\(fileName)")
+        #expect(back.weights.count == document.weights.count, "\(fileName)")
+        for (a, b) in zip(back.weights, document.weights) {
+            #expect(a.kernel.shape == b.kernel.shape && bits(a.kernel) == bits(b.kernel), "\(fileName) kernel")
+            #expect(a.bias.map(bits) == b.bias.map(bits), "\(fileName) bias")
+        }
+        #expect(kerasView(back.training) == kerasView(document.training), "\(fileName) training state")
+        #expect(back.metadata["source_format"] == (format == .keras ? "keras" : "keras-h5"))
+        try exportForKerasInterop(path, name: fileName)
+    }
+}
+
+struct KerasWriterTests {
+    @Test func fixturesArePresent() {
+        #expect(kerasFixtureFiles.count == 20)
+    }
+
+    @Test("Keras file → keras-h5 and keras → equal document", arguments: kerasFixtureFiles)
+    func kerasFixtureRoundTrip(_ fileName: String) throws {
+        let document = try ModelFiles.load(kerasFolder.appendingPathComponent(fileName).path)
+        try expectKerasRoundTrip(document, name: "rt_" + fileName.replacingOccurrences(of: ".", with: "_"))
+    }
+
+    @Test("native model with optimizer state → keras-h5 and keras → equal document",
+          arguments: [OptimizerConfig(.adam), OptimizerConfig(.adamw), OptimizerConfig(.sgd), OptimizerConfig(.adagrad),
+                      { var c = OptimizerConfig(.adam); c.amsgrad = true; return c }(),
+                      { var c = OptimizerConfig(.sgd, learningRate: 0.05); c.momentum = 0.9; c.nesterov = true; return c }(),
+                      OptimizerConfig(.rmsprop),
+                      { var c = OptimizerConfig(.rmsprop); c.momentum = 0.5; c.centered = true; return c }()])
+    func nativeRoundTrip(_ config: OptimizerConfig) throws {
+        var model = try Model<Float>(inputWidth: 3, layers: [LayerSpec(4, .relu), LayerSpec(2, .softmax)],
+                                     loss: .categoricalCrossentropy, optimizer: config, seed: 7)
+        let data = try Dataset<Float>(features: [0.1, 0.2, 0.3, -1, 0, 1, 2, 2, 2, 0.5, -0.5, 0],
+                                      featureWidth: 3, targets: [1, 0, 0, 1, 1, 0, 0, 1], targetWidth: 2)
+        _ = try model.fit(data, options: FitOptions(epochs: 2, batchSize: 2))
+        let document = ModelDocument(model: model)
+        #expect(document.training?.optimizer.iterations == 4)
+        let name = "native_\(config.kind.name)_\(config.slotNames.joined(separator: "_"))"
+            + (config.nesterov ? "_nesterov" : "")
+        try expectKerasRoundTrip(document, name: name)
+    }
+
+    @Test func float64AndNoBiasAndUncompiled() throws {
+        var random = RandomGenerator(seed: 3)
+        let network = try Network<Double>(inputWidth: 5, layers: [LayerSpec(3, .tanh, useBias: false), LayerSpec(1, .linear)],
+                                          random: &random)
+        try expectKerasRoundTrip(ModelDocument(network: network), name: "native_f64_uncompiled")
+    }
+
+    @Test func refusesWhatKerasCannotLoad() throws {
+        let model = try Model<Float>(inputWidth: 2, layers: [LayerSpec(1, .linear)], loss: .halfSquaredError,
+                                     optimizer: OptimizerConfig(.sgd), seed: 1)
+        let folder = try TemporaryFolder()
+        let error = expectError(ModelFileError.self) {
+            try ModelFiles.save(ModelDocument(model: model), to: folder.path("x.keras"), format: .keras)
+        }
+        #expect(error?.description.contains("half_squared_error") == true)
+        #expect(!FileManager.default.fileExists(atPath: folder.path("x.keras")))
+    }
+
+    @Test func kerasLayout() throws {
+        let document = try ModelFiles.load(kerasFolder.appendingPathComponent("adam_amsgrad_elu_tanh_linear.h5").path)
+        let folder = try TemporaryFolder()
+        let path = folder.path("m.h5")
+        try ModelFiles.save(document, to: path, format: .kerasH5)
+        let h5 = try HDF5File.openReadOnly(at: path)
+        #expect(try h5.stringAttribute("keras_version") == "3.15.1")
+        #expect(try h5.stringAttribute("backend") == "jax")
+        let weights = try h5.openGroup("model_weights")
+        #expect(try weights.stringArrayAttribute("layer_names") == ["h1", "h2", "out"])
+        #expect(try weights.openGroup("h1").stringArrayAttribute("weight_names")
+                == ["adam_amsgrad_elu_tanh_linear/h1/kernel", "adam_amsgrad_elu_tanh_linear/h1/bias"])
+        let names = try h5.openGroup("optimizer_weights").stringArrayAttribute("weight_names")
+        #expect(names.prefix(4) == ["adam/iteration", "adam/learning_rate",
+                                    "adam/adam_amsgrad_elu_tanh_linear_h1_kernel_momentum",
+                                    "adam/adam_amsgrad_elu_tanh_linear_h1_kernel_velocity"])
+        #expect(names.last == "adam/adam_amsgrad_elu_tanh_linear_out_bias_velocity_hat")
+        #expect(names.count == 20)
+        let iteration = try h5.openGroup("optimizer_weights").openDataset("adam/iteration").info()
+        #expect(iteration.type.size == 4 && iteration.type.typeClass == .integer)
+    }
+}
