@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Loads every Keras file mlpconv wrote into a folder with real Keras 3 and checks it.
 
-Usage: KERAS_BACKEND=jax python scripts/keras_interop_check.py FOLDER
+Usage: KERAS_BACKEND=jax python scripts/keras_interop_check.py FOLDER   (FOLDER = $MLPCONV_INTEROP_DIR/keras)
 
-The Swift tests write copies of the files they produce into MLPCONV_INTEROP_DIR when it is set
+The Swift tests write copies of the files they produce into MLPCONV_INTEROP_DIR/keras when it is set
 (Tests/MLPCodecsTests/KerasWriterTests.swift). For every `*.keras` and `*keras*.h5` file in FOLDER:
 
 - Keras loads it (`keras.models.load_model`) and predicts on fixed inputs; the weights Keras holds are the ones

@@ -13,9 +13,11 @@ private let kerasFixtureFiles: [String] = {
     return names.filter { $0.hasSuffix(".h5") || $0.hasSuffix(".keras") }.sorted()
 }()
 
-/// Copies a written file into `MLPCONV_INTEROP_DIR`, when set, for scripts/keras_interop_check.py.
+/// Copies a written file into `MLPCONV_INTEROP_DIR/keras`, when set, for scripts/keras_interop_check.py (a folder of
+/// its own: the other interop scripts read the top level as mlpconv's formats).
 private func exportForKerasInterop(_ path: String, name: String) throws {
-    guard let folder = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !folder.isEmpty else { return }
+    guard let root = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !root.isEmpty else { return }
+    let folder = URL(fileURLWithPath: root).appendingPathComponent("keras").path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let target = URL(fileURLWithPath: folder).appendingPathComponent(name).path
     try? FileManager.default.removeItem(atPath: target)
