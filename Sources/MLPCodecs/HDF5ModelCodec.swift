@@ -463,17 +463,10 @@ private struct Reader {
         let path = HDF5Path.join(parent, name)
         let dataset = try wrap(group.openDataset(name))
         let info = try wrap(dataset.info())  // refuses virtual datasets
-        if info.externalFileCount > 0 {
-            throw fail(path, "stores its data in \(info.externalFileCount) external file(s); external raw storage is refused")
-        }
-        guard info.type.typeClass == .float, info.type.isIEEE, info.type.byteOrder == .littleEndian,
-              info.type.size == 4 || info.type.size == 8 else {
-            throw fail(path, "unsupported dtype \(info.type); tensors must be IEEE float32 or float64, little-endian")
-        }
-        let dtype: Tensor.DType = info.type.size == 4 ? .float32 : .float64
-        guard info.extent.kind == .simple, info.shape == expected.map({ UInt64($0) }) else {
-            let found = info.extent.kind == .scalar ? "a scalar" : "shape \(info.shape)"
-            throw fail(path, "\(found) does not match the architecture, which needs \(expected) (\(origin))")
+        let dtype: Tensor.DType
+        switch info.floatTensorDType(expected: expected, origin: origin) {
+        case .success(let found): dtype = found
+        case .failure(let problem): throw fail(path, problem.reason)
         }
         // The architecture bounds each width by 2^24, so this cannot overflow; checked all the same.
         guard let count = Tensor.elementCount(of: expected),
@@ -709,5 +702,29 @@ private struct Reader {
         case .int64(let value): return value
         case let other: throw fail(attributePath, "expected an integer, found \(other)")
         }
+    }
+}
+
+/// Why a dataset cannot be read as a float tensor of a given shape.
+struct TensorDatasetProblem: Error {
+    let reason: String
+}
+
+extension HDF5DatasetInfo {
+    /// The dtype of a dataset that must hold a tensor of shape `expected` (`origin` says where that shape comes
+    /// from), or why it cannot: external raw storage, a dtype other than IEEE little-endian float32/float64, or
+    /// another shape. Both HDF5 readers — mlpconv's layout and Keras's — check datasets this way before reading.
+    func floatTensorDType(expected: [Int], origin: String) -> Result<Tensor.DType, TensorDatasetProblem> {
+        if externalFileCount > 0 {
+            return .failure(.init(reason: "stores its data in \(externalFileCount) external file(s); external raw storage is refused"))
+        }
+        guard type.typeClass == .float, type.isIEEE, type.byteOrder == .littleEndian, type.size == 4 || type.size == 8 else {
+            return .failure(.init(reason: "unsupported dtype \(type); tensors must be IEEE float32 or float64, little-endian"))
+        }
+        guard extent.kind == .simple, shape == expected.map({ UInt64($0) }) else {
+            let found = extent.kind == .scalar ? "a scalar" : "shape \(shape)"
+            return .failure(.init(reason: "\(found) does not match the architecture, which needs \(expected) (\(origin))"))
+        }
+        return .success(type.size == 4 ? .float32 : .float64)
     }
 }

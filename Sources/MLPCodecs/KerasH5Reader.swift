@@ -38,17 +38,10 @@ struct KerasWeightsReader {
         let path = HDF5Path.join(group.objectPath, name)
         let dataset = try wrap(group.openDataset(name))
         let info = try wrap(dataset.info())
-        if info.externalFileCount > 0 {
-            throw fail(path, "stores its data in external file(s); external raw storage is refused")
-        }
-        guard info.type.typeClass == .float, info.type.isIEEE, info.type.byteOrder == .littleEndian,
-              info.type.size == 4 || info.type.size == 8 else {
-            throw fail(path, "unsupported dtype \(info.type); weights must be IEEE float32 or float64, little-endian")
-        }
-        let dtype: Tensor.DType = info.type.size == 4 ? .float32 : .float64
-        guard info.extent.kind == .simple, info.shape == expected.map({ UInt64($0) }) else {
-            let found = info.extent.kind == .scalar ? "a scalar" : "shape \(info.shape)"
-            throw fail(path, "\(found) does not match the architecture, which needs \(expected) (\(origin))")
+        let dtype: Tensor.DType
+        switch info.floatTensorDType(expected: expected, origin: origin) {
+        case .success(let found): dtype = found
+        case .failure(let problem): throw fail(path, problem.reason)
         }
         let bytes = try checkSize(info, dtype: dtype, shape: expected, path: path)
         let count = bytes / dtype.byteSize

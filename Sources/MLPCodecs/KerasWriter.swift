@@ -175,7 +175,8 @@ enum KerasWriting {
         writer.endObject()
     }
 
-    /// The compile settings after the optimizer, shared by `training_config` and `compile_config`.
+    /// The compile settings besides the optimizer, shared by `training_config` (where they come first, as in
+    /// Keras's files) and `compile_config` (where they follow the optimizer).
     private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, to writer: inout JSONWriter) {
         writer.key("loss"); writer.string(training.loss.name)
         writer.key("loss_weights"); writer.null()
@@ -190,13 +191,7 @@ enum KerasWriting {
     static func trainingConfigText(_ training: ModelDocument.TrainingRecord) -> String {
         var writer = JSONWriter()
         writer.beginObject()
-        writer.key("loss"); writer.string(training.loss.name)
-        writer.key("loss_weights"); writer.null()
-        writer.key("metrics"); writer.null()
-        writer.key("weighted_metrics"); writer.null()
-        writer.key("run_eagerly"); writer.bool(false)
-        writer.key("steps_per_execution"); writer.integer(1)
-        writer.key("jit_compile"); writer.bool(true)
+        writeCompileRest(training, to: &writer)
         writer.key("optimizer_config"); writeOptimizer(training.optimizer.config, native: false, to: &writer)
         writer.endObject()
         return String(decoding: writer.finish(), as: UTF8.self)
