@@ -4,19 +4,26 @@
 Usage: KERAS_BACKEND=jax python scripts/keras_interop_check.py FOLDER   (FOLDER = $MLPCONV_INTEROP_DIR/keras)
 
 The Swift tests write copies of the files they produce into MLPCONV_INTEROP_DIR/keras when it is set
-(Tests/MLPCodecsTests/KerasWriterTests.swift). For every `*.keras` and `*keras*.h5` file in FOLDER:
+(Tests/MLPCodecsTests/KerasWriterTests.swift), each with NAME.expected.json: mlpconv's predictions on fixed inputs
+and, for trainable models, mlpconv's weights after one epoch (batch size 2, no shuffling) on fixed targets. For
+every `*.keras` and `*keras*.h5` file in FOLDER:
 
-- Keras loads it (`keras.models.load_model`) and predicts on fixed inputs; the weights Keras holds are the ones
-  in the file (read with h5py / zipfile), so predictions are Keras's own for mlpconv's weights;
-- for `.keras` files of compiled models: the optimizer has the iteration count stored in the file and exactly the
-  stored variables (no "Skipping variable loading for optimizer" reset), and `fit()` continues for one step,
-  raising the iteration count by one;
-- for `.h5` files of compiled models: `training_config` loads (Keras 3 restores only iteration and learning_rate
-  from a legacy `.h5`).
+- Keras loads it (`keras.models.load_model`) and predicts on the same inputs; its predictions must equal mlpconv's
+  to 1e-6 (relative to max(1, |y|));
+- for `.keras` files of compiled models: the optimizer has exactly the variables stored in the file (no "Skipping
+  variable loading for optimizer" reset);
+- for `.h5` files of compiled models: Keras 3 restores only the iteration and learning rate from a legacy `.h5`
+  and cannot `fit()` after loading one (its own files included: "optimizer was built with 0 variables"). The
+  check does what a user resuming from a `.h5` in Keras must do: a fresh optimizer from the stored config, built
+  on the model, every variable assigned from `/optimizer_weights` by name (each stored name must be the name
+  Keras gives that variable, in Keras's order);
+- for compiled models: Keras's `fit()` on the same data then continues from the stored optimizer state; the
+  iteration count must rise by the number of steps, and the weights must equal mlpconv's continuation to 1e-5.
 
 Exits non-zero when any file fails.
 """
 import io
+import json
 import os
 import sys
 import warnings
@@ -39,39 +46,85 @@ def stored_keras_optimizer(path):
         return [np.array(group[str(i)]) for i in range(len(group))]
 
 
+def restore_h5_optimizer(model, path):
+    """Replaces the optimizer Keras loaded from a legacy .h5 by one holding every stored variable."""
+    with h5py.File(path, "r") as h5:
+        group = h5["optimizer_weights"]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["weight_names"]]
+        values = [np.array(group[name]) for name in names]
+    loaded = model.optimizer
+    stored_iterations = int(values[names.index(loaded.iterations.path)])
+    if int(loaded.iterations) != stored_iterations:
+        raise AssertionError(f"Keras restored iteration {int(loaded.iterations)}, the file holds {stored_iterations}")
+    optimizer = type(loaded).from_config(loaded.get_config())
+    model.compile(optimizer=optimizer, loss=model.loss)
+    optimizer.build(model.trainable_variables)
+    paths = [variable.path for variable in optimizer.variables]
+    if paths != names:
+        raise AssertionError(f"/optimizer_weights names {names} are not Keras's {paths}")
+    for variable, value in zip(optimizer.variables, values):
+        variable.assign(value)
+    return len(values)
+
+
+def assert_close(what, actual, expected, tolerance):
+    actual = np.asarray(actual, dtype=np.float64).ravel()
+    expected = np.asarray(expected, dtype=np.float64).ravel()
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: Keras has {actual.size} values, mlpconv {expected.size}")
+    error = float(np.max(np.abs(actual - expected) / np.maximum(1.0, np.abs(expected)), initial=0.0))
+    if not error <= tolerance:
+        raise AssertionError(f"{what}: Keras and mlpconv differ by {error:.3g} (tolerance {tolerance:g})")
+    return error
+
+
 def check(path):
+    with open(path + ".expected.json") as handle:
+        expected = json.load(handle)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = keras.models.load_model(path)
     skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
     if skipped:
         raise AssertionError("Keras reset state: " + "; ".join(skipped))
-    width = model.inputs[0].shape[-1]
-    x = np.linspace(-1, 1, 5 * width, dtype=np.float32).reshape(5, width)
+    width = expected["input_width"]
+    if model.inputs[0].shape[-1] != width:
+        raise AssertionError(f"Keras model takes {model.inputs[0].shape[-1]} inputs, mlpconv's {width}")
+    x = np.asarray(expected["x"], dtype=np.float32).reshape(expected["rows"], width)
     y = model.predict(x, verbose=0)
-    if not np.all(np.isfinite(y)):
-        raise AssertionError("non-finite predictions")
-    notes = [f"predict {y.shape}"]
+    error = assert_close("predictions", y, expected["predictions"], 1e-6)
+    notes = [f"predictions within {error:.1e}"]
+    continuation = expected.get("continuation")
+    if continuation is None or getattr(model, "optimizer", None) is None:
+        if continuation is not None:
+            raise AssertionError("mlpconv saw a compiled model, Keras loaded none")
+        return ", ".join(notes)
     if path.endswith(".keras"):
         stored = stored_keras_optimizer(path)
-        if stored is not None and getattr(model, "optimizer", None) is not None:
+        if stored is not None:
             variables = model.optimizer.variables
             if len(variables) != len(stored):
                 raise AssertionError(f"optimizer has {len(variables)} variables, the file {len(stored)}")
             for index, (variable, value) in enumerate(zip(variables, stored)):
                 if not np.array_equal(np.asarray(variable), value.astype(np.asarray(variable).dtype)):
                     raise AssertionError(f"optimizer variable {index} ({variable.path}) differs from the file")
-            iterations = int(model.optimizer.iterations)
-            targets = np.zeros_like(y)
-            if model.loss == "sparse_categorical_crossentropy":
-                targets = np.zeros((y.shape[0],), dtype=np.int32)
-            model.fit(x, targets, epochs=1, batch_size=5, verbose=0, shuffle=False)
-            if int(model.optimizer.iterations) != iterations + 1:
-                raise AssertionError(f"fit() went from iteration {iterations} to {int(model.optimizer.iterations)}")
-            notes.append(f"optimizer {type(model.optimizer).__name__}: iteration {iterations}, "
-                         f"{len(stored)} variables restored, fit() continued")
-    elif getattr(model, "optimizer", None) is not None:
-        notes.append(f"compiled ({type(model.optimizer).__name__}, iteration {int(model.optimizer.iterations)})")
+            notes.append(f"{len(stored)} optimizer variables restored")
+    else:
+        notes.append(f"{restore_h5_optimizer(model, path)} optimizer variables assigned by name")
+    targets = np.asarray(continuation["y"], dtype=np.float32).reshape(expected["rows"], continuation["target_width"])
+    if model.loss == "sparse_categorical_crossentropy":
+        targets = targets.astype(np.int32)
+    model.fit(x, targets, epochs=continuation["epochs"], batch_size=continuation["batch_size"], verbose=0,
+              shuffle=False)
+    iterations = int(model.optimizer.iterations)
+    if iterations != continuation["iterations_after"]:
+        raise AssertionError(f"fit() ended at iteration {iterations}, mlpconv at {continuation['iterations_after']}")
+    weights = model.get_weights()
+    if len(weights) != len(continuation["weights"]):
+        raise AssertionError(f"Keras has {len(weights)} weight tensors, mlpconv {len(continuation['weights'])}")
+    worst = max(assert_close(f"weight {i} after fit()", w, e, 1e-5)
+                for i, (w, e) in enumerate(zip(weights, continuation["weights"])))
+    notes.append(f"{type(model.optimizer).__name__} continuation within {worst:.1e} of mlpconv's")
     return ", ".join(notes)
 
 

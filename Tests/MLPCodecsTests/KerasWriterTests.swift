@@ -24,6 +24,58 @@ private func exportForKerasInterop(_ path: String, name: String) throws {
     try FileManager.default.copyItem(atPath: path, toPath: target)
 }
 
+/// Fixed inputs for the Keras interop check: 5 rows spread over [-1, 1].
+private func interopInputs(width: Int) -> [Float] {
+    let count = 5 * width
+    return (0..<count).map { Float(-1 + 2 * Double($0) / Double(max(count - 1, 1))) }
+}
+
+/// Targets that suit `loss` for the rows of `interopInputs`: one-hot or class indices for the cross-entropies,
+/// 0/1 for binary ones, smooth values otherwise. Returned as mlpconv's dataset columns.
+private func interopTargets(loss: Loss, outputWidth: Int) -> (values: [Float], width: Int) {
+    let rows = 5
+    switch loss {
+    case .sparseCategoricalCrossentropy:
+        return ((0..<rows).map { Float($0 % outputWidth) }, 1)
+    case .categoricalCrossentropy:
+        return ((0..<rows).flatMap { r in (0..<outputWidth).map { $0 == r % outputWidth ? Float(1) : 0 } }, outputWidth)
+    case .binaryCrossentropy:
+        return ((0..<rows * outputWidth).map { Float($0 % 2) }, outputWidth)
+    default:
+        return ((0..<rows * outputWidth).map { Float(0.5 * sin(Double($0))) }, outputWidth)
+    }
+}
+
+/// Next to each exported Keras file, `NAME.expected.json` holds what mlpconv computes from the file it just read
+/// back: predictions on fixed inputs and, for a trainable model, the weights after one epoch (batch size 2, no
+/// shuffling: three steps, the last one partial) continued from the stored optimizer state. The Keras interop
+/// check runs the same in Keras and compares.
+private func exportExpectations(of document: ModelDocument, name: String) throws {
+    guard let root = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !root.isEmpty else { return }
+    let width = document.architecture.inputWidth
+    let x = interopInputs(width: width)
+    let network: Network<Float> = try document.network(as: Float.self)
+    var expected: [String: Any] = [
+        "x": x.map(Double.init), "rows": 5, "input_width": width,
+        "predictions": try network.predict(x).map(Double.init),
+    ]
+    if let training = document.training {
+        var model = try document.model(as: Float.self)
+        let targets = interopTargets(loss: training.loss, outputWidth: network.outputWidth)
+        let data = try Dataset(features: x, featureWidth: width, targets: targets.values, targetWidth: targets.width)
+        try model.fit(data, options: FitOptions(epochs: 1, batchSize: 2, shuffle: false))
+        let after = ModelDocument(model: model)
+        expected["continuation"] = [
+            "y": targets.values.map(Double.init), "target_width": targets.width, "batch_size": 2, "epochs": 1,
+            "iterations_after": training.optimizer.iterations + 3,
+            "weights": after.weights.flatMap { [$0.kernel.values(as: Double.self)] + ($0.bias.map { [$0.values(as: Double.self)] } ?? []) },
+        ] as [String: Any]
+    }
+    let folder = URL(fileURLWithPath: root).appendingPathComponent("keras")
+    let data = try JSONSerialization.data(withJSONObject: expected, options: [.sortedKeys])
+    try data.write(to: folder.appendingPathComponent(name + ".expected.json"))
+}
+
 private func bits(_ tensor: Tensor) -> [UInt64] {
     switch tensor.storage {
     case .float32(let values): values.map { UInt64($0.bitPattern) }
@@ -55,6 +107,7 @@ private func expectKerasRoundTrip(_ document: ModelDocument, name: String) throw
         #expect(kerasView(back.training) == kerasView(document.training), "\(fileName) training state")
         #expect(back.metadata["source_format"] == (format == .keras ? "keras" : "keras-h5"))
         try exportForKerasInterop(path, name: fileName)
+        try exportExpectations(of: back, name: fileName)
     }
 }
 
