@@ -3,9 +3,11 @@ import MLPCore
 import ZIPFoundation
 
 /// Keras 3 native `.keras` files (keras-formats.md §2): a zip read entirely in memory. Members are looked up by
-/// exact name (`config.json`, `metadata.json`, `model.weights.h5`); nothing is ever extracted to disk, so names
-/// such as `../x` or `/etc/passwd` are simply never used. The weights file is opened from memory through HDF5's
-/// core driver.
+/// exact name (`config.json`, `metadata.json`, `model.weights.h5`) and nothing is ever extracted to disk. An
+/// archive with a member that could escape a folder it were unpacked into (`../x`, `/etc/passwd`) or a symbolic
+/// link is refused all the same: Keras never writes one, so the file was crafted, and whoever runs `inspect` on
+/// it should hear so rather than have it pass on. The weights file is opened from memory through HDF5's core
+/// driver.
 enum KerasZipReader {
     /// Most entries accepted in the archive (Keras writes three, plus assets for some layers).
     static let maxEntries = 1000
@@ -30,6 +32,10 @@ enum KerasZipReader {
             count += 1
             if count > maxEntries {
                 throw ModelFileError(file: path, reason: "the archive has more than \(maxEntries) entries; refused")
+            }
+            if let reason = unsafeMemberReason(entry) {
+                throw ModelFileError(file: path, object: "zip member \"\(entry.path)\"", reason: reason
+                                     + "; Keras never writes such a member, so the archive is refused (nothing is extracted)")
             }
             guard [configName, metadataName, weightsName].contains(entry.path) else { continue }
             if entries[entry.path] != nil {
@@ -173,6 +179,20 @@ enum KerasZipReader {
         }
         return .init(config: config, iterations: count,
                      slots: config.slotNames.map { .init(name: $0, tensors: slots[$0] ?? []) })
+    }
+
+    /// Why a member could not be unpacked safely: a symbolic link, an absolute name or a `..` component (zip
+    /// slip). Backslashes count as separators, as Windows unzippers treat them.
+    static func unsafeMemberReason(_ entry: Entry) -> String? {
+        if entry.type == .symlink { return "a symbolic link" }
+        let name = entry.path
+        let components = name.split(separator: "/", omittingEmptySubsequences: false)
+            .flatMap { $0.split(separator: "\\", omittingEmptySubsequences: false) }
+        if name.hasPrefix("/") || name.hasPrefix("\\") || components.first?.last == ":" {
+            return "an absolute path"
+        }
+        if components.contains("..") { return "a name that climbs out of the archive with \"..\" (zip slip)" }
+        return nil
     }
 
     /// Decompresses one entry into memory, stopping at `cap` whatever the entry declares (zip bombs lie), and

@@ -1,6 +1,7 @@
 import Foundation
 import MLPCore
 import Testing
+import ZIPFoundation
 
 @testable import MLPCodecs
 
@@ -205,14 +206,56 @@ struct KerasReaderTests {
         #expect(message.contains("[4, 7]") && message.contains("[4, 8]") && message.contains("hidden"), "\(message)")
     }
 
-    @Test("zip members are used by exact name only; nothing is extracted")
+    @Test("members that could escape an unpacking folder are refused, naming the member; nothing is extracted")
     func zipSlip() throws {
         let slip = kerasLoadError(fixture("bad_slip.keras"))
-        #expect(slip.contains("config.json") && slip.contains("missing"), "\(slip)")
+        #expect(slip.contains("\"../config.json\"") && slip.contains("zip slip"), "\(slip)")
         let escaped = kerasFixtures.deletingLastPathComponent().appendingPathComponent("x").path
-        let document = try ModelFiles.load(fixture("extra_slip.keras"))
-        #expect(document.architecture.layers.count == 2)
+        let extra = kerasLoadError(fixture("extra_slip.keras"))
+        #expect(extra.contains("zip member \"../x\"") && extra.contains("refused"), "\(extra)")
         #expect(!FileManager.default.fileExists(atPath: escaped))
+    }
+
+    @Test("unsafe member kinds: parent components, absolute names, backslashes, drive letters, symbolic links",
+          arguments: [("../x", "zip slip"), ("assets/../../x", "zip slip"), ("..\\x", "zip slip"),
+                      ("/etc/x", "absolute"), ("\\x", "absolute"), ("C:\\x", "absolute"), ("C:/x", "absolute"),
+                      ("link", "symbolic link")])
+    func unsafeMembers(name: String, reason: String) throws {
+        let valid = try Archive(url: URL(fileURLWithPath: fixture("extra_slip.keras")), accessMode: .read)
+        let archive = try Archive(accessMode: .create)
+        for entry in valid where entry.path != "../x" {
+            var data = Data()
+            _ = try valid.extract(entry) { data.append($0) }
+            try archive.addEntry(with: entry.path, type: .file, uncompressedSize: Int64(data.count)) { position, size in
+                data.subdata(in: Int(position)..<Int(position) + size)
+            }
+        }
+        let target = Data("/etc/passwd".utf8)
+        try archive.addEntry(with: name, type: reason == "symbolic link" ? .symlink : .file,
+                             uncompressedSize: Int64(target.count)) { position, size in
+            target.subdata(in: Int(position)..<Int(position) + size)
+        }
+        let folder = try TemporaryFolder()
+        let path = try folder.write("m.keras", [UInt8](try #require(archive.data)))
+        let message = kerasLoadError(path)
+        #expect(message.contains("zip member \"\(name)\"") && message.contains(reason), "\(message)")
+    }
+
+    @Test("names that only look like parent components are fine")
+    func dotsInsideNames() throws {
+        let valid = try Archive(url: URL(fileURLWithPath: fixture("extra_slip.keras")), accessMode: .read)
+        let archive = try Archive(accessMode: .create)
+        for entry in valid {
+            var data = Data()
+            _ = try valid.extract(entry) { data.append($0) }
+            let name = entry.path == "../x" ? "assets/a..b/..c" : entry.path
+            try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count)) { position, size in
+                data.subdata(in: Int(position)..<Int(position) + size)
+            }
+        }
+        let folder = try TemporaryFolder()
+        let document = try ModelFiles.load(try folder.write("m.keras", [UInt8](try #require(archive.data))))
+        #expect(document.architecture.layers.count == 2)
     }
 
     @Test("zip bombs and missing members are refused")
@@ -322,8 +365,9 @@ struct KerasSharedFixtureTests {
             let text = message(bomb)
             #expect(text.contains("model.weights.h5") && text.contains("limit"), "\(text)")
         }
-        // A `../evil` member is never used nor written anywhere: the model itself loads.
-        _ = try ModelFiles.load(folder.appendingPathComponent("zip_slip.keras").path)
+        // A `../evil` member: refused, and never written anywhere.
+        let slip = message("zip_slip.keras")
+        #expect(slip.contains("zip member \"../evil\"") && slip.contains("zip slip"), "\(slip)")
         #expect(!FileManager.default.fileExists(atPath: sharedKerasFixtures.appendingPathComponent("evil").path))
         #expect(!FileManager.default.fileExists(atPath: sharedKerasFixtures.deletingLastPathComponent().appendingPathComponent("evil").path))
     }
