@@ -153,8 +153,10 @@ enum KerasOptimizerLayout {
                                            "accumulator": "accumulator"]
         if last == "iteration" || last == "iter" { return "iteration" }
         if last == "learning_rate" || last == "lr" { return "learning_rate" }
-        if parts.count >= 3, let slot = tokens[parts[1]] { return slot }  // TF 2.11–2.15
+        // The TF 2.0–2.10 form first: its second part is a layer name, which may itself be `m` or `v`
+        // (`Adam/v/kernel/m:0` is layer v's momentum), while a TF 2.11–2.15 name ends in `kernel`/`bias`.
         if parts.count >= 2, let slot = tokens[last] { return slot }      // TF 2.0–2.10
+        if parts.count >= 3, let slot = tokens[parts[1]] { return slot }  // TF 2.11–2.15
         for suffix in ["velocity_hat", "average_gradient", "momentum", "velocity", "accumulator"]
         where last.hasSuffix("_" + suffix) {
             return suffix
@@ -274,6 +276,10 @@ enum KerasH5Reader {
                 iterations = try reader.integerScalar(in: group, name)
             case "learning_rate":
                 continue  // the configuration's learning_rate is the same value
+            case "momentum" where config.kind == .sgd && config.momentum == 0:
+                // Keras 2.11–2.15's SGD builds `SGD/m/...` even with momentum 0 (it then holds the last step's
+                // −lr·g, which momentum 0 never feeds back): no state, so not read.
+                continue
             default:
                 guard config.slotNames.contains(kind) else {
                     throw reader.fail(object, "a \(kind) slot, but \(settings)")
