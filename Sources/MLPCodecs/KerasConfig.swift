@@ -327,6 +327,29 @@ enum KerasConfig {
     }
 }
 
+extension KerasConfig {
+    /// Where an optimizer's update differs from the Keras 3 rule mlpconv continues with, for the metadata.
+    ///
+    /// TF 2.0–2.10's optimizers (OptimizerV2, also `tf.keras.optimizers.legacy` up to TF 2.15; their configs
+    /// always carry `decay`) put ε outside the square root in two places: Adagrad divides by √acc + ε, RMSprop
+    /// without momentum by √den + ε, where Keras 3 (and Keras 2.11+'s new optimizers) use √(acc + ε) and
+    /// √(den + ε). Measured on fixtures/keras2: up to 1.7e-5 (scaled) apart after one epoch.
+    static func legacyRuleNote(_ value: JSONValue, config: OptimizerConfig) throws(JSONError) -> String? {
+        guard let settings = try value.optionalValue(at: "config"), settings.kind == .object,
+              try settings.optionalValue(at: "decay") != nil else { return nil }
+        let rule: String
+        switch config.kind {
+        case .adagrad: rule = "Adagrad divides by sqrt(accumulator) + epsilon"
+        case .rmsprop where config.momentum == 0: rule = "RMSprop without momentum divides by sqrt(velocity) + epsilon"
+        default: return nil
+        }
+        return "TF 2.0-2.10 (OptimizerV2) \(rule); mlpconv continues with Keras 3's rule, epsilon inside the "
+            + "square root, as Keras 3 does (the two differ by about epsilon/sqrt(v) per step)"
+    }
+
+    static let legacyRuleKey = "keras_optimizer_rule"
+}
+
 extension ModelFileError {
     /// A JSON error inside a Keras configuration stored in `object` (an attribute or a zip member).
     init(file: String, in object: String, _ error: JSONError) {

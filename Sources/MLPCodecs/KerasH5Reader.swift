@@ -220,12 +220,16 @@ enum KerasH5Reader {
         }
 
         // training_config + /optimizer_weights.
+        var legacyRuleNote: String?
         if try reader.wrap(h5.hasAttribute("training_config")) {
             let text = try reader.wrap(h5.stringAttribute("training_config"))
-            let (loss, config) = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
-                (try KerasConfig.readLoss(try value.value(at: "loss")),
-                 try KerasConfig.readOptimizer(try value.object(at: "optimizer_config")))
+            let (loss, config, ruleNote) = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
+                let optimizer = try value.object(at: "optimizer_config")
+                let config = try KerasConfig.readOptimizer(optimizer)
+                return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
+                        try KerasConfig.legacyRuleNote(optimizer, config: config))
             }
+            legacyRuleNote = ruleNote
             var optimizer = ModelDocument.OptimizerRecord(config: config, iterations: 0, slots: zeroSlots(config, document))
             if try reader.wrap(h5.hasMember("optimizer_weights")) {
                 optimizer = try readOptimizerWeights(h5, config: config, document: document, reader: &reader)
@@ -238,6 +242,11 @@ enum KerasH5Reader {
         document.metadata["keras_version"] = version ?? "unknown (Keras 1/2)"
         if let backend { document.metadata["backend"] = backend }
         if let name = spec.modelName { document.metadata["keras_model_name"] = name }
+        if let legacyRuleNote { document.metadata[KerasConfig.legacyRuleKey] = legacyRuleNote }
+        if try reader.wrap(h5.hasAttribute(KerasExtras.key)) {
+            let text = try reader.wrap(h5.stringAttribute(KerasExtras.key))
+            try KerasExtras.read(text: text, file: file, object: "/@\(KerasExtras.key)").apply(to: &document)
+        }
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
         return document
     }
@@ -339,11 +348,11 @@ enum KerasH5Reader {
     }
 
     /// Parses a JSON configuration text with the hardened parser; errors name `object` and the JSON path.
-    static func parse<T>(_ text: String, file: String, object: String,
+    static func parse<T>(_ text: String, file: String, object: String, maxBytes: Int = 16 << 20,
                          _ body: (JSONValue) throws(JSONError) -> T) throws(ModelFileError) -> T {
         do {
             let document = try JSONDocument.parse(Array(text.utf8), file: file,
-                                                  limits: JSONLimits(maxBytes: 16 << 20, maxDepth: 32))
+                                                  limits: JSONLimits(maxBytes: maxBytes, maxDepth: 32))
             return try body(document.root)
         } catch {
             throw ModelFileError(file: file, in: object, error)

@@ -245,11 +245,13 @@ enum KerasH5Writer {
         if let training = document.training {
             try h5.setAttribute("training_config", .string(KerasWriting.trainingConfigText(training)))
         }
+        let extras = KerasExtras(document)
+        if !extras.isEmpty { try h5.setAttribute(KerasExtras.key, .string(extras.text)) }
 
         let weights = try h5.createGroup("model_weights")
         try weights.setAttribute("backend", .string(KerasWriting.backend))
         try weights.setAttribute("keras_version", .string(KerasWriting.kerasVersion))
-        try weights.setAttribute("layer_names", .strings(document.architecture.layers.map(\.name)))
+        try setNames(document.architecture.layers.map(\.name), "layer_names", on: weights)
         for (layer, tensors) in zip(document.architecture.layers, document.weights) {
             let group = try weights.createGroup(layer.name)
             let kernelName = "\(model)/\(layer.name)/kernel", biasName = "\(model)/\(layer.name)/bias"
@@ -274,7 +276,25 @@ enum KerasH5Writer {
             try KerasWriting.writeTensor(variable.tensor, at: path, in: group)
             names.append(path)
         }
-        try group.setAttribute("weight_names", .strings(names))
+        try setNames(names, "weight_names", on: group)
+    }
+
+    /// Names per attribute. An attribute must fit in its object's 64 KiB header, so Keras splits long name lists
+    /// into `layer_names0`, `layer_names1`, … (`save_attributes_to_hdf5_group`) and its readers (and ours) join
+    /// them. Ours are variable-length strings, 16 bytes each in the header: the split is by count.
+    static let namesPerAttribute = 2048
+
+    private static func setNames(_ names: [String], _ attribute: String, on object: some HDF5Object) throws(HDF5Error) {
+        guard names.count > namesPerAttribute else {
+            try object.setAttribute(attribute, .strings(names))
+            return
+        }
+        // Equal parts, as numpy's array_split gives Keras.
+        let parts = (names.count + namesPerAttribute - 1) / namesPerAttribute
+        for part in 0..<parts {
+            let range = (names.count * part / parts)..<(names.count * (part + 1) / parts)
+            try object.setAttribute("\(attribute)\(part)", .strings(Array(names[range])))
+        }
     }
 }
 
@@ -292,6 +312,8 @@ enum KerasZipWriter {
         metadataWriter.beginObject()
         metadataWriter.key("keras_version"); metadataWriter.string(KerasWriting.kerasVersion)
         metadataWriter.key("date_saved"); metadataWriter.string(formatter.string(from: Date()))
+        let extras = KerasExtras(document)
+        if !extras.isEmpty { metadataWriter.key(KerasExtras.key); extras.write(to: &metadataWriter) }
         metadataWriter.endObject()
         let members: [(String, Data)] = [
             (KerasZipReader.metadataName, Data(metadataWriter.finish())),

@@ -53,16 +53,20 @@ enum KerasZipReader {
 
         let configData = try member(configName, cap: maxJSONBytes)
         var metadata: [String: String] = [:]
+        var extras: KerasExtras?
         if entries[metadataName] != nil {
-            let data = try member(metadataName, cap: maxJSONBytes)
-            try KerasH5Reader.parse(String(decoding: data, as: UTF8.self), file: path, object: metadataName) {
-                value throws(JSONError) in
+            // mlpconv's record (KerasExtras) may hold a long history: its own cap.
+            let cap = KerasExtras.maxBytes + maxJSONBytes
+            let data = try member(metadataName, cap: cap)
+            try KerasH5Reader.parse(String(decoding: data, as: UTF8.self), file: path, object: metadataName,
+                                    maxBytes: cap) { value throws(JSONError) in
                 if let version = try KerasConfig.optionalString(value, "keras_version") { metadata["keras_version"] = version }
                 if let date = try KerasConfig.optionalString(value, "date_saved") { metadata["keras_date_saved"] = date }
+                if let record = try value.optionalValue(at: KerasExtras.key) { extras = try KerasExtras.read(record) }
             }
         }
         let isKeras2 = metadata["keras_version"].map { !$0.hasPrefix("3.") } ?? false
-        typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?)
+        typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?, legacyRuleNote: String?)
         let (spec, compiled): (KerasModelSpec, Compiled?) = try KerasH5Reader.parse(
             String(decoding: configData, as: UTF8.self), file: path, object: configName) { root throws(JSONError) in
             let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
@@ -70,6 +74,7 @@ enum KerasZipReader {
                   let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return (spec, nil) }
             let loss = try KerasConfig.readLoss(lossValue)
             var optimizer: OptimizerConfig?
+            var note: String?
             if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
                 if value.kind == .string {
                     let name = try value.string()
@@ -78,10 +83,12 @@ enum KerasZipReader {
                     }
                     optimizer = OptimizerConfig(kind)
                 } else {
-                    optimizer = try KerasConfig.readOptimizer(value)
+                    let config = try KerasConfig.readOptimizer(value)
+                    optimizer = config
+                    note = try KerasConfig.legacyRuleNote(value, config: config)
                 }
             }
-            return (spec, (loss, optimizer))
+            return (spec, (loss, optimizer, note))
         }
 
         // The weights file can hold no more than the parameters (float64 at most) and up to three optimizer slots
@@ -134,6 +141,7 @@ enum KerasZipReader {
 
         document.metadata = spec.metadata.merging(metadata) { $1 }
         if let compiled {
+            if let note = compiled.legacyRuleNote { document.metadata[KerasConfig.legacyRuleKey] = note }
             if let config = compiled.optimizer {
                 document.training = .init(loss: compiled.loss, optimizer: try readOptimizer(
                     h5, config: config, document: document, reader: &reader))
@@ -145,6 +153,7 @@ enum KerasZipReader {
         }
         document.metadata["source_format"] = "keras"
         if let name = spec.modelName { document.metadata["keras_model_name"] = name }
+        extras?.apply(to: &document)
         do { try document.validate() } catch { throw ModelFileError(file: path, error) }
         return document
     }

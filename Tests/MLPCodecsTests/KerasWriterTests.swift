@@ -1,6 +1,7 @@
 import Foundation
 import MLPCore
 import Testing
+import ZIPFoundation
 
 @testable import MLPCodecs
 
@@ -83,15 +84,14 @@ private func bits(_ tensor: Tensor) -> [UInt64] {
     }
 }
 
-/// What Keras keeps of a training record: the learning rate as float32, no epochs, generator or history.
-private func kerasView(_ training: ModelDocument.TrainingRecord?) -> ModelDocument.TrainingRecord? {
-    guard var training else { return nil }
-    training.optimizer.config.learningRate = Double(Float(training.optimizer.config.learningRate))
-    return ModelDocument.TrainingRecord(loss: training.loss, optimizer: training.optimizer)
+/// Metadata that is not the reader's own description of the file it read.
+private func userMetadata(_ metadata: [String: String]) -> [String: String] {
+    metadata.filter { !KerasExtras.derivedMetadataKeys.contains($0.key) }
 }
 
-/// Writes `document` as keras-h5 and keras, reads both back and checks weights (bit for bit), architecture and
-/// training state.
+/// Writes `document` as keras-h5 and keras, reads both back and checks weights (bit for bit), architecture,
+/// training state (all of it: Keras's own part and the mlpconv record's epochs, generator, history and float64
+/// learning rate) and metadata.
 private func expectKerasRoundTrip(_ document: ModelDocument, name: String) throws {
     let folder = try TemporaryFolder()
     for (format, fileName) in [(ModelFormat.kerasH5, "\(name).keras.h5"), (.keras, "\(name).keras")] {
@@ -104,7 +104,8 @@ private func expectKerasRoundTrip(_ document: ModelDocument, name: String) throw
             #expect(a.kernel.shape == b.kernel.shape && bits(a.kernel) == bits(b.kernel), "\(fileName) kernel")
             #expect(a.bias.map(bits) == b.bias.map(bits), "\(fileName) bias")
         }
-        #expect(kerasView(back.training) == kerasView(document.training), "\(fileName) training state")
+        #expect(back.training == document.training, "\(fileName) training state")
+        #expect(userMetadata(back.metadata) == userMetadata(document.metadata), "\(fileName) metadata")
         #expect(back.metadata["source_format"] == (format == .keras ? "keras" : "keras-h5"))
         try exportForKerasInterop(path, name: fileName)
         try exportExpectations(of: back, name: fileName)
@@ -134,7 +135,8 @@ struct KerasWriterTests {
         let data = try Dataset<Float>(features: [0.1, 0.2, 0.3, -1, 0, 1, 2, 2, 2, 0.5, -0.5, 0],
                                       featureWidth: 3, targets: [1, 0, 0, 1, 1, 0, 0, 1], targetWidth: 2)
         _ = try model.fit(data, options: FitOptions(epochs: 2, batchSize: 2))
-        let document = ModelDocument(model: model)
+        var document = ModelDocument(model: model)
+        document.metadata["experiment"] = "keras round trip \u{1F9EA}"
         #expect(document.training?.optimizer.iterations == 4)
         let name = "native_\(config.kind.name)_\(config.slotNames.joined(separator: "_"))"
             + (config.nesterov ? "_nesterov" : "")
@@ -146,6 +148,98 @@ struct KerasWriterTests {
         let network = try Network<Double>(inputWidth: 5, layers: [LayerSpec(3, .tanh, useBias: false), LayerSpec(1, .linear)],
                                           random: &random)
         try expectKerasRoundTrip(ModelDocument(network: network), name: "native_f64_uncompiled")
+    }
+
+    /// A `.keras` file of `document` whose metadata.json has had `edit` applied to its text.
+    private func kerasFile(_ document: ModelDocument, editingMetadata edit: (String) -> String,
+                           in folder: TemporaryFolder) throws -> String {
+        let original = folder.path("original.keras")
+        try ModelFiles.save(document, to: original, format: .keras)
+        let source = try Archive(url: URL(fileURLWithPath: original), accessMode: .read)
+        let archive = try Archive(accessMode: .create)
+        for entry in source {
+            var data = Data()
+            _ = try source.extract(entry) { data.append($0) }
+            if entry.path == "metadata.json" { data = Data(edit(String(decoding: data, as: UTF8.self)).utf8) }
+            try archive.addEntry(with: entry.path, type: .file, uncompressedSize: Int64(data.count)) { position, size in
+                data.subdata(in: Int(position)..<Int(position) + size)
+            }
+        }
+        return try folder.write("edited.keras", [UInt8](try #require(archive.data)))
+    }
+
+    private func trainedDocument() throws -> ModelDocument {
+        var model = try Model<Float>(inputWidth: 2, layers: [LayerSpec(3, .tanh), LayerSpec(1, .sigmoid)],
+                                     loss: .binaryCrossentropy, optimizer: OptimizerConfig(.adam), seed: 5)
+        let data = try Dataset<Float>(features: [0, 1, 1, 0, 1, 1], featureWidth: 2, targets: [1, 1, 0], targetWidth: 1)
+        _ = try model.fit(data, options: FitOptions(epochs: 3, batchSize: 2))
+        var document = ModelDocument(model: model)
+        document.metadata["owner"] = "lab 7"
+        return document
+    }
+
+    @Test("the mlpconv record: Keras's metadata.json and root attributes carry epochs, generator, history, metadata")
+    func recordLocations() throws {
+        let document = try trainedDocument()
+        let folder = try TemporaryFolder()
+        try ModelFiles.save(document, to: folder.path("m.h5"), format: .kerasH5)
+        let record = try HDF5File.openReadOnly(at: folder.path("m.h5")).stringAttribute("mlpconv")
+        #expect(record.contains("\"epochs_completed\":3") && record.contains("\"owner\":\"lab 7\""), "\(record)")
+        // A model with nothing Keras lacks gets no record: Keras → mlpconv → Keras adds nothing.
+        let plain = try ModelFiles.load(kerasFolder.appendingPathComponent("sgd_relu_softmax.h5").path)
+        try ModelFiles.save(plain, to: folder.path("plain.h5"), format: .kerasH5)
+        #expect(try !HDF5File.openReadOnly(at: folder.path("plain.h5")).hasAttribute("mlpconv"))
+    }
+
+    @Test("a record written at another iteration keeps its metadata but not its training part, and says so")
+    func staleRecord() throws {
+        let document = try trainedDocument()
+        let folder = try TemporaryFolder()
+        let path = try kerasFile(document, editingMetadata: {
+            $0.replacingOccurrences(of: "\"iterations\":6", with: "\"iterations\":5")
+        }, in: folder)
+        let back = try ModelFiles.load(path)
+        #expect(back.training?.optimizer.iterations == 6)
+        #expect(back.training?.epochsCompleted == 0 && back.training?.history == [] && back.training?.randomState == nil)
+        #expect(back.metadata["owner"] == "lab 7")
+        #expect(back.metadata["mlpconv_record"]?.contains("iteration 5") == true, "\(back.metadata)")
+    }
+
+    @Test("a malformed or newer record is refused with its place in metadata.json",
+          arguments: [("\"format_version\":1", "\"format_version\":2", "upgrade mlpconv"),
+                      ("\"epochs_completed\":3", "\"epochs_completed\":-3", "epochs_completed"),
+                      ("\"owner\":\"lab 7\"", "\"owner\":7", "owner")])
+    func badRecord(find: String, replace: String, expected: String) throws {
+        let folder = try TemporaryFolder()
+        let path = try kerasFile(try trainedDocument(), editingMetadata: {
+            $0.replacingOccurrences(of: find, with: replace)
+        }, in: folder)
+        let message = expectError(ModelFileError.self) { _ = try ModelFiles.load(path) }?.description ?? ""
+        #expect(message.contains("metadata.json") && message.contains("mlpconv") && message.contains(expected), "\(message)")
+    }
+
+    /// More names than fit one attribute in an object header are split as Keras splits them (`layer_names0`, …).
+    @Test func longNameListsAreChunked() throws {
+        let layers = (0..<2100).map { _ in LayerSpec(1, .linear) }
+        let model = try Model<Float>(inputWidth: 1, layers: layers, loss: .meanSquaredError,
+                                     optimizer: OptimizerConfig(.adam), seed: 2)
+        let document = ModelDocument(model: model)
+        let folder = try TemporaryFolder()
+        let path = folder.path("deep.h5")
+        try ModelFiles.save(document, to: path, format: .kerasH5)
+        let h5 = try HDF5File.openReadOnly(at: path)
+        let weights = try h5.openGroup("model_weights")
+        #expect(try !weights.hasAttribute("layer_names"))
+        #expect(try weights.stringArrayAttribute("layer_names0").count == 1050)
+        #expect(try weights.stringArrayAttribute("layer_names1").count == 1050)
+        let optimizer = try h5.openGroup("optimizer_weights")
+        // 2 + 2100 layers × 2 parameters × 2 slots = 8402 names: five parts of at most 2048.
+        let parts = try (0..<5).map { part in try optimizer.stringArrayAttribute("weight_names\(part)").count }
+        #expect(parts.reduce(0, +) == 8402 && parts.allSatisfy { $0 <= KerasH5Writer.namesPerAttribute })
+        #expect(try !optimizer.hasAttribute("weight_names5"))
+        let back = try ModelFiles.load(path)
+        #expect(back.architecture == document.architecture)
+        #expect(back.training == document.training)
     }
 
     @Test func refusesWhatKerasCannotLoad() throws {
