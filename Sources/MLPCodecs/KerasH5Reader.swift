@@ -221,15 +221,18 @@ enum KerasH5Reader {
 
         // training_config + /optimizer_weights.
         var legacyRuleNote: String?
+        var metrics: String?
         if try reader.wrap(h5.hasAttribute("training_config")) {
             let text = try reader.wrap(h5.stringAttribute("training_config"))
-            let (loss, config, ruleNote) = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
+            let (loss, config, ruleNote, metricNames) = try parse(text, file: file, object: "/@training_config") {
+                value throws(JSONError) in
                 let optimizer = try value.object(at: "optimizer_config")
                 let config = try KerasConfig.readOptimizer(optimizer)
                 return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
-                        try KerasConfig.legacyRuleNote(optimizer, config: config))
+                        try KerasConfig.legacyRuleNote(optimizer, config: config), try KerasConfig.readMetrics(value))
             }
             legacyRuleNote = ruleNote
+            metrics = metricNames
             var optimizer = ModelDocument.OptimizerRecord(config: config, iterations: 0, slots: zeroSlots(config, document))
             if try reader.wrap(h5.hasMember("optimizer_weights")) {
                 optimizer = try readOptimizerWeights(h5, config: config, document: document, reader: &reader)
@@ -243,6 +246,7 @@ enum KerasH5Reader {
         if let backend { document.metadata["backend"] = backend }
         if let name = spec.modelName { document.metadata["keras_model_name"] = name }
         if let legacyRuleNote { document.metadata[KerasConfig.legacyRuleKey] = legacyRuleNote }
+        if let metrics { document.metadata[KerasConfig.metricsKey] = metrics }
         if try reader.wrap(h5.hasAttribute(KerasExtras.key)) {
             let text = try reader.wrap(h5.stringAttribute(KerasExtras.key))
             try KerasExtras.read(text: text, file: file, object: "/@\(KerasExtras.key)").apply(to: &document)

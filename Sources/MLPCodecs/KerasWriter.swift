@@ -129,7 +129,7 @@ enum KerasWriting {
             if let training = document.training {
                 writer.key("compile_config"); writer.beginObject()
                 writer.key("optimizer"); writeOptimizer(training.optimizer.config, native: true, to: &writer)
-                writeCompileRest(training, to: &writer)
+                writeCompileRest(training, metrics: metrics(document), to: &writer)
                 writer.endObject()
             }
         }
@@ -177,21 +177,38 @@ enum KerasWriting {
 
     /// The compile settings besides the optimizer, shared by `training_config` (where they come first, as in
     /// Keras's files) and `compile_config` (where they follow the optimizer).
-    private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, to writer: inout JSONWriter) {
+    private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, metrics: [String],
+                                         to writer: inout JSONWriter) {
         writer.key("loss"); writer.string(training.loss.name)
         writer.key("loss_weights"); writer.null()
-        writer.key("metrics"); writer.null()
+        writer.key("metrics")
+        if metrics.isEmpty {
+            writer.null()
+        } else {
+            writer.beginArray(inline: true)
+            for name in metrics { writer.string(name) }
+            writer.endArray()
+        }
         writer.key("weighted_metrics"); writer.null()
         writer.key("run_eagerly"); writer.bool(false)
         writer.key("steps_per_execution"); writer.integer(1)
         writer.key("jit_compile"); writer.bool(true)
     }
 
+    /// The metrics to compile with: those the model was read with from a Keras file, else `accuracy` when the
+    /// loss has one — what mlpconv records in the history, so Keras's `fit()` reports the same.
+    static func metrics(_ document: ModelDocument) -> [String] {
+        if let names = document.metadata[KerasConfig.metricsKey] {
+            return names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return document.training?.loss.accuracyKind != nil ? ["accuracy"] : []
+    }
+
     /// The legacy `.h5` `training_config`.
-    static func trainingConfigText(_ training: ModelDocument.TrainingRecord) -> String {
+    static func trainingConfigText(_ document: ModelDocument, _ training: ModelDocument.TrainingRecord) -> String {
         var writer = JSONWriter()
         writer.beginObject()
-        writeCompileRest(training, to: &writer)
+        writeCompileRest(training, metrics: metrics(document), to: &writer)
         writer.key("optimizer_config"); writeOptimizer(training.optimizer.config, native: false, to: &writer)
         writer.endObject()
         return String(decoding: writer.finish(), as: UTF8.self)
@@ -243,7 +260,7 @@ enum KerasH5Writer {
         try h5.setAttribute("keras_version", .string(KerasWriting.kerasVersion))
         try h5.setAttribute("model_config", .string(KerasWriting.modelConfigText(document, native: false)))
         if let training = document.training {
-            try h5.setAttribute("training_config", .string(KerasWriting.trainingConfigText(training)))
+            try h5.setAttribute("training_config", .string(KerasWriting.trainingConfigText(document, training)))
         }
         let extras = KerasExtras(document)
         if !extras.isEmpty { try h5.setAttribute(KerasExtras.key, .string(extras.text)) }

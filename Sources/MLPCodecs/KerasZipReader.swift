@@ -66,7 +66,7 @@ enum KerasZipReader {
             }
         }
         let isKeras2 = metadata["keras_version"].map { !$0.hasPrefix("3.") } ?? false
-        typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?, legacyRuleNote: String?)
+        typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?, legacyRuleNote: String?, metrics: String?)
         let (spec, compiled): (KerasModelSpec, Compiled?) = try KerasH5Reader.parse(
             String(decoding: configData, as: UTF8.self), file: path, object: configName) { root throws(JSONError) in
             let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
@@ -88,7 +88,7 @@ enum KerasZipReader {
                     note = try KerasConfig.legacyRuleNote(value, config: config)
                 }
             }
-            return (spec, (loss, optimizer, note))
+            return (spec, (loss, optimizer, note, try KerasConfig.readMetrics(compile)))
         }
 
         // The weights file can hold no more than the parameters (float64 at most) and up to three optimizer slots
@@ -142,6 +142,7 @@ enum KerasZipReader {
         document.metadata = spec.metadata.merging(metadata) { $1 }
         if let compiled {
             if let note = compiled.legacyRuleNote { document.metadata[KerasConfig.legacyRuleKey] = note }
+            if let metrics = compiled.metrics { document.metadata[KerasConfig.metricsKey] = metrics }
             if let config = compiled.optimizer {
                 document.training = .init(loss: compiled.loss, optimizer: try readOptimizer(
                     h5, config: config, document: document, reader: &reader))
