@@ -115,12 +115,8 @@ struct KerasExtras: Equatable {
     }
 
     static func read(text: String, file: String, object: String) throws(ModelFileError) -> KerasExtras {
-        do {
-            let document = try JSONDocument.parse(Array(text.utf8), file: file,
-                                                  limits: JSONLimits(maxBytes: maxBytes, maxDepth: 8))
-            return try read(document.root)
-        } catch {
-            throw ModelFileError(file: file, in: object, error)
+        try KerasH5Reader.parse(text, file: file, object: object, maxBytes: maxBytes) { value throws(JSONError) in
+            try read(value)
         }
     }
 

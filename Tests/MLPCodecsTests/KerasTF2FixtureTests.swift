@@ -12,31 +12,20 @@ private struct KerasTF2Expectations: Decodable {
             let className: String
             let name: String
         }
-        struct Train: Decodable, Sendable {
-            let batchSize: Int
-            let x: [Double]
-            let xShape: [Int]
-            let y: [Double]
-            let yShape: [Int]
-        }
         struct Optimizer: Decodable, Sendable {
             let className: String
-        }
-        struct Weights: Decodable, Sendable {
-            let kernel: [Double]
-            let bias: [Double]?
         }
         /// TensorFlow's continuation from the same saved state with the Keras 2.11+ class of the same name, recorded
         /// for legacy optimizers whose update rule differs from it (and from Keras 3's, which mlpconv implements).
         struct NewRule: Decodable, Sendable {
             let optimizer: String
             let maxScaledDifference: Double
-            let weights: [Weights]
+            let weights: [KerasFixtureWeights]
         }
         struct Continuation: Decodable, Sendable {
             let reproducible: Bool
             let iterations: Int
-            let weights: [Weights]
+            let weights: [KerasFixtureWeights]
             let newRule: NewRule?
         }
         let name: String
@@ -46,7 +35,7 @@ private struct KerasTF2Expectations: Decodable {
         let compiled: Bool
         let optimizer: Optimizer?
         let iterations: Int?
-        let train: Train?
+        let train: KerasFixtureTraining?
         let inputs: [Double]
         let outputs: [Double]
         let continuation: Continuation?
@@ -63,21 +52,10 @@ private struct KerasTF2Expectations: Decodable {
 private let keras2Folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("fixtures/keras2")
 
-private let keras2Fixtures: KerasTF2Expectations? = {
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    guard let data = try? Data(contentsOf: keras2Folder.appendingPathComponent("expected.json")) else { return nil }
-    return try? decoder.decode(KerasTF2Expectations.self, from: data)
-}()
+private let keras2Fixtures = decodeKerasFixture(KerasTF2Expectations.self,
+                                                at: keras2Folder.appendingPathComponent("expected.json"))
 
 private let keras2Models: [KerasTF2Expectations.Model] = keras2Fixtures?.models ?? []
-
-/// max|a − e| / max(max|e|, 1): the tensor-scale error the tolerances are stated in.
-private func scaledError(_ actual: [Float], _ expected: [Double]) -> Double {
-    guard actual.count == expected.count else { return .infinity }
-    let scale = max(expected.map(abs).max() ?? 0, 1)
-    return zip(actual, expected).map { abs(Double($0) - $1) }.max().map { $0 / scale } ?? 0
-}
 
 struct KerasTF2FixtureTests {
     @Test func fixturesArePresent() throws {
@@ -126,11 +104,7 @@ struct KerasTF2FixtureTests {
         let train = try #require(model.train)
         let document = try ModelFiles.load(keras2Folder.appendingPathComponent(model.h5).path)
         #expect(document.training?.optimizer.iterations == model.iterations, "iterations")
-        var trained: Model<Float> = try document.model()
-        let width = train.yShape.count == 1 ? 1 : train.yShape[1]
-        let data = try Dataset(features: train.x.map { Float($0) }, featureWidth: train.xShape[1],
-                               targets: train.y.map { Float($0) }, targetWidth: width)
-        try trained.fit(data, options: FitOptions(epochs: 1, batchSize: train.batchSize, shuffle: false))
+        let trained = try continueOneEpoch(document, on: train)
         #expect(trained.training.optimizer.state.iterations == continuation.iterations, "iterations after")
 
         var references = [("TensorFlow", continuation.weights, 1e-5)]
@@ -140,15 +114,7 @@ struct KerasTF2FixtureTests {
                           ("TensorFlow with \(rule.optimizer)", rule.weights, 1e-5)]
         }
         for (reference, weights, tolerance) in references {
-            #expect(trained.network.layers.count == weights.count)
-            for (layer, expected) in zip(trained.network.layers, weights) {
-                let kernelError = scaledError(layer.kernel, expected.kernel)
-                #expect(kernelError <= tolerance, "\(reference): \(layer.name)/kernel: \(kernelError)")
-                if let bias = expected.bias {
-                    let biasError = scaledError(layer.bias, bias)
-                    #expect(biasError <= tolerance, "\(reference): \(layer.name)/bias: \(biasError)")
-                }
-            }
+            expectWeights(of: trained.network, equal: weights, within: tolerance, reference)
         }
     }
 

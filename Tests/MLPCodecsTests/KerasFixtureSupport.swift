@@ -1,0 +1,63 @@
+import Foundation
+import MLPCodecs
+import MLPCore
+import Testing
+
+/// What the Keras fixture generators (generate_keras.py, generate_tf_keras.py) record about training: the data a
+/// model was fitted on and, after one more epoch, the weights.
+struct KerasFixtureTraining: Decodable, Sendable {
+    let batchSize: Int
+    let x: [Double]
+    let xShape: [Int]
+    let y: [Double]
+    let yShape: [Int]
+
+    var dataset: Dataset<Float> {
+        get throws {
+            try Dataset(features: x.map { Float($0) }, featureWidth: xShape[1], targets: y.map { Float($0) },
+                        targetWidth: yShape.count == 1 ? 1 : yShape[1])
+        }
+    }
+}
+
+struct KerasFixtureWeights: Decodable, Sendable {
+    let kernel: [Double]
+    let bias: [Double]?
+}
+
+/// Decodes a fixture's expected.json (snake_case keys); nil when it is missing or unreadable, which the suites'
+/// `fixturesArePresent` tests turn into failures.
+func decodeKerasFixture<T: Decodable>(_ type: T.Type, at url: URL) -> T? {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    guard let data = try? Data(contentsOf: url) else { return nil }
+    return try? decoder.decode(type, from: data)
+}
+
+/// max|a − e| / max(max|e|, 1): the tensor-scale error the tolerances are stated in.
+func scaledError(_ actual: [Float], _ expected: [Double]) -> Double {
+    guard actual.count == expected.count else { return .infinity }
+    let scale = max(expected.map(abs).max() ?? 0, 1)
+    return zip(actual, expected).map { abs(Double($0) - $1) }.max().map { $0 / scale } ?? 0
+}
+
+/// One more epoch, without shuffling, from the training state stored in `document`.
+func continueOneEpoch(_ document: ModelDocument, on training: KerasFixtureTraining) throws -> Model<Float> {
+    var model: Model<Float> = try document.model()
+    try model.fit(try training.dataset, options: FitOptions(epochs: 1, batchSize: training.batchSize, shuffle: false))
+    return model
+}
+
+/// Every kernel and bias of `network` within `tolerance` (scaled error) of `expected`.
+func expectWeights(of network: Network<Float>, equal expected: [KerasFixtureWeights], within tolerance: Double,
+                   _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(network.layers.count == expected.count, "\(label): layer count", sourceLocation: sourceLocation)
+    for (layer, weights) in zip(network.layers, expected) {
+        let kernelError = scaledError(layer.kernel, weights.kernel)
+        #expect(kernelError <= tolerance, "\(label): \(layer.name)/kernel: \(kernelError)", sourceLocation: sourceLocation)
+        if let bias = weights.bias {
+            let biasError = scaledError(layer.bias, bias)
+            #expect(biasError <= tolerance, "\(label): \(layer.name)/bias: \(biasError)", sourceLocation: sourceLocation)
+        }
+    }
+}
