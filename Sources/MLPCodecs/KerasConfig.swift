@@ -61,15 +61,17 @@ enum KerasConfig {
         }
     }
 
-    /// The model configuration: a Sequential of InputLayer, Dense, Activation and Dropout layers.
+    /// The model configuration: InputLayer, Dense, Activation and Dropout layers, as a Sequential model or as a
+    /// functional one that is a chain (see `checkChain`).
     static func readModel(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> KerasModelSpec {
         let classValue = try root.value(at: "class_name")
         let className = try classValue.string()
-        try checkBuiltIn(root, modules: ["keras", "keras.models", "keras.src.models.sequential"], what: "a model")
-        guard className == "Sequential" else {
-            throw classValue.error(.value, className == "Functional" || className == "Model"
-                ? "functional models are not supported yet; mlpconv reads Sequential models"
-                : "model class \"\(className)\" is not supported; mlpconv reads Sequential models")
+        try checkBuiltIn(root, modules: ["keras", "keras.models", "keras.src.models.sequential",
+                                         "keras.src.models.functional"], what: "a model")
+        let isFunctional = className == "Functional" || className == "Model"
+        guard className == "Sequential" || isFunctional else {
+            throw classValue.error(.value, "model class \"\(className)\" is not supported; mlpconv reads Sequential "
+                                   + "models and functional models that are a chain of layers")
         }
         let config = try root.object(at: "config")
         let modelName = try optionalString(config, "name")
@@ -98,6 +100,7 @@ enum KerasConfig {
             throw layerClassValue.error(.value, "layer \"\(name)\" of class \(layerClass) is not supported; mlpconv reads "
                 + "Sequential models of InputLayer, Dense, Activation and Dropout layers")
         }
+        if isFunctional { try checkChain(config, layers: list) }
         for (index, layer) in list.enumerated() {
             let layerClassValue = try layer.value(at: "class_name")
             let layerClass = try layerClassValue.string()
@@ -158,6 +161,89 @@ enum KerasConfig {
         }
         return KerasModelSpec(modelName: modelName, inputWidth: inputWidth, layers: layers, weightKeys: weightKeys,
                               metadata: metadata)
+    }
+
+    /// A functional model is read when it is a chain, the graph a Sequential model has: one input layer first,
+    /// each later layer called exactly once on the output of the layer listed before it, and the last layer the
+    /// only output. Anything else (several inputs or outputs, a layer called twice, a skip connection) is refused
+    /// with the layer that breaks the chain.
+    private static func checkChain(_ config: JSONValue, layers list: [JSONValue]) throws(JSONError) {
+        let notChain = "; mlpconv reads functional models that are a chain (one input, one output, each layer called "
+            + "once on the output of the layer before it)"
+        var names: [String] = []
+        for (index, layer) in list.enumerated() {
+            var name = try optionalString(layer, "name")
+            if name == nil { name = try optionalString(try layer.object(at: "config"), "name") }
+            guard let name else {
+                throw layer.error(.missing, "layer \(index) of a functional model has no name")
+            }
+            names.append(name)
+        }
+        let inputsValue = try config.value(at: "input_layers"), outputsValue = try config.value(at: "output_layers")
+        let inputs = try endpointNames(inputsValue), outputs = try endpointNames(outputsValue)
+        guard inputs.count == 1 else {
+            throw inputsValue.error(.value, "the model has \(inputs.count) inputs (\(inputs.joined(separator: ", ")))" + notChain)
+        }
+        guard outputs.count == 1 else {
+            throw outputsValue.error(.value, "the model has \(outputs.count) outputs (\(outputs.joined(separator: ", ")))" + notChain)
+        }
+        guard names.count >= 2, names.first == inputs[0], names.last == outputs[0] else {
+            throw config.error(.value, "the input \"\(inputs[0])\" and output \"\(outputs[0])\" are not the first and "
+                               + "last of the layers [\(names.joined(separator: ", "))]" + notChain)
+        }
+        for index in list.indices {
+            let nodes = try list[index].optionalValue(at: "inbound_nodes").map { value throws(JSONError) in try value.array() } ?? []
+            let expected = index == 0 ? 0 : 1
+            guard nodes.count == expected else {
+                throw list[index].error(.value, index == 0
+                    ? "the input layer \"\(names[0])\" is itself called on another layer" + notChain
+                    : "layer \"\(names[index])\" is called \(nodes.count) times" + notChain)
+            }
+            guard let node = nodes.first else { continue }
+            var sources: [String] = []
+            try collectSources(node, into: &sources)
+            guard sources == [names[index - 1]] else {
+                throw node.error(.value, "layer \"\(names[index])\" takes its input from [\(sources.joined(separator: ", "))], "
+                                 + "not from the layer before it (\"\(names[index - 1])\")" + notChain)
+            }
+        }
+    }
+
+    /// `input_layers` / `output_layers`: `[["name", 0, 0], …]`, or Keras 3's single `["name", 0, 0]`.
+    private static func endpointNames(_ value: JSONValue) throws(JSONError) -> [String] {
+        let entries = try value.array()
+        if let first = entries.first, first.kind == .string { return [try first.string()] }
+        var names: [String] = []
+        for entry in entries {
+            guard let name = try entry.array().first else { throw entry.error(.value, "an empty layer reference") }
+            names.append(try name.string())
+        }
+        return names
+    }
+
+    /// The layers a call node reads from. Keras 3: `{"args": [...], "kwargs": {...}}` with `__keras_tensor__`
+    /// objects whose `keras_history` starts with the layer name, anywhere in args or kwargs. Keras 2: a list of
+    /// `["name", node, tensor, kwargs]`.
+    private static func collectSources(_ node: JSONValue, into sources: inout [String]) throws(JSONError) {
+        switch node.kind {
+        case .object:
+            if try optionalString(node, "class_name") == "__keras_tensor__" {
+                let history = try node.object(at: "config").value(at: "keras_history").array()
+                guard let name = history.first else { throw node.error(.value, "a tensor without its layer") }
+                sources.append(try name.string())
+                return
+            }
+            for (_, member) in try node.members() { try collectSources(member, into: &sources) }
+        case .array:
+            let elements = try node.array()
+            if let first = elements.first, first.kind == .string, elements.count >= 3 {
+                sources.append(try first.string())  // Keras 2's ["name", node, tensor, kwargs]
+                return
+            }
+            for element in elements { try collectSources(element, into: &sources) }
+        default:
+            return
+        }
     }
 
     private static func batchWidth(_ layerConfig: JSONValue) throws(JSONError) -> Int? {

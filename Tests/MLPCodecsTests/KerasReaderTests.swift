@@ -402,6 +402,45 @@ struct KerasConfigTests {
         #expect(spec.weightKeys == ["dense", "dense_1"])
     }
 
+    /// A functional config in Keras 2's form (nested endpoint lists, `[name, node, tensor, kwargs]` nodes) or
+    /// Keras 3's (flat endpoints, `__keras_tensor__` args), with the layers `d1` → `d2` by default.
+    private func functional(keras3: Bool, inputs: String? = nil, outputs: String? = nil,
+                            d2Nodes: String? = nil) -> String {
+        func node(_ source: String) -> String {
+            keras3 ? #"{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 2], "keras_history": ["\#(source)", 0, 0]}}], "kwargs": {}}"#
+                : #"[["\#(source)", 0, 0, {}]]"#
+        }
+        let ends = keras3 ? (#"["x", 0, 0]"#, #"["d2", 0, 0]"#) : (#"[["x", 0, 0]]"#, #"[["d2", 0, 0]]"#)
+        return """
+            {"class_name": "Functional", "config": {"name": "f", "layers": [
+              {"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [null, 3], "name": "x"}, "inbound_nodes": []},
+              {"class_name": "Dense", "name": "d1", "config": {"name": "d1", "units": 2, "activation": "relu"},
+               "inbound_nodes": [\(node("x"))]},
+              {"class_name": "Dense", "name": "d2", "config": {"name": "d2", "units": 1},
+               "inbound_nodes": [\(d2Nodes ?? node("d1"))]}],
+             "input_layers": \(inputs ?? ends.0), "output_layers": \(outputs ?? ends.1)}}
+            """
+    }
+
+    @Test("functional chains are read in both Keras forms; other graphs are refused naming what breaks the chain",
+          arguments: [false, true])
+    func functionalChains(keras3: Bool) throws {
+        let spec = try model(functional(keras3: keras3), keras2: !keras3)
+        #expect(spec.inputWidth == 3 && spec.layers.map(\.name) == ["d1", "d2"] && spec.weightKeys == ["dense", "dense_1"])
+        let skip = failure(functional(keras3: keras3, d2Nodes: keras3
+            ? #"{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}], "kwargs": {}}"#
+            : #"[["x", 0, 0, {}]]"#))
+        #expect(skip.contains("layers[2]") && skip.contains("takes its input from [x]") && skip.contains("\"d1\""), "\(skip)")
+        let twice = failure(functional(keras3: keras3, d2Nodes: keras3
+            ? #"{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["d1", 0, 0]}}]}, {"args": []}"#
+            : #"[["d1", 0, 0, {}]], [["d1", 1, 0, {}]]"#))
+        #expect(twice.contains("\"d2\" is called 2 times"), "\(twice)")
+        let twoInputs = failure(functional(keras3: keras3, inputs: #"[["x", 0, 0], ["y", 0, 0]]"#))
+        #expect(twoInputs.contains("input_layers") && twoInputs.contains("2 inputs (x, y)"), "\(twoInputs)")
+        let wrongOutput = failure(functional(keras3: keras3, outputs: #"[["d1", 0, 0]]"#))
+        #expect(wrongOutput.contains("are not the first and last"), "\(wrongOutput)")
+    }
+
     @Test("refusals name the JSON path and the reason")
     func refusals() {
         let custom = failure("""
@@ -414,8 +453,8 @@ struct KerasConfigTests {
               {"class_name": "MyDense", "registered_name": "pkg>MyDense", "config": {"name": "d"}}]}}
             """)
         #expect(registered.contains("pkg>MyDense"), "\(registered)")
-        let functional = failure(#"{"class_name": "Functional", "config": {"layers": []}}"#)
-        #expect(functional.contains("functional models are not supported yet"), "\(functional)")
+        let subclassed = failure(#"{"class_name": "MyModel", "config": {"layers": []}}"#)
+        #expect(subclassed.contains("\"MyModel\" is not supported"), "\(subclassed)")
         let fold = failure("""
             {"class_name": "Sequential", "config": {"layers": [
               {"class_name": "InputLayer", "config": {"batch_shape": [null, 2]}},
