@@ -123,6 +123,13 @@ struct KerasWriterTests {
         try expectKerasRoundTrip(document, name: "rt_" + fileName.replacingOccurrences(of: ".", with: "_"))
     }
 
+    @Test("functional chain → keras-h5 and keras (written as Sequential) → equal document",
+          arguments: ["functional_chain.keras", "functional_chain.h5", "functional_chain_tf2.h5", "functional_uncompiled.keras"])
+    func functionalRoundTrip(_ fileName: String) throws {
+        let path = kerasFolder.deletingLastPathComponent().appendingPathComponent("keras-functional/\(fileName)").path
+        try expectKerasRoundTrip(try ModelFiles.load(path), name: "rt_" + fileName.replacingOccurrences(of: ".", with: "_"))
+    }
+
     @Test("native model with optimizer state → keras-h5 and keras → equal document",
           arguments: [OptimizerConfig(.adam), OptimizerConfig(.adamw), OptimizerConfig(.sgd), OptimizerConfig(.adagrad),
                       { var c = OptimizerConfig(.adam); c.amsgrad = true; return c }(),
