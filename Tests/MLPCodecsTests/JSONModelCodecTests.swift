@@ -15,7 +15,7 @@ private func encodeJSON(_ document: ModelDocument, _ encoding: JSONTensorEncodin
 }
 
 /// Valid documents go to the top of the folder as `json-codec-<name>`; documents the schema must reject go to
-/// its `json-codec-invalid` subfolder (scripts/validate_json_models.py checks both).
+/// its `json-codec-invalid` subfolder (scripts/interop_check.py checks both).
 private func writeInteropFile(_ bytes: [UInt8], name: String, invalid: Bool = false) throws {
     guard let root = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !root.isEmpty else { return }
     var directory = URL(fileURLWithPath: root, isDirectory: true)

@@ -15,7 +15,7 @@ private let kerasFixtureFiles: [String] = {
 }()
 
 /// Copies a written file into `MLPCONV_INTEROP_DIR/keras`, when set, for scripts/keras_interop_check.py (a folder of
-/// its own: the other interop scripts read the top level as mlpconv's formats).
+/// its own: scripts/interop_check.py reads the top level as mlpconv's formats).
 private func exportForKerasInterop(_ path: String, name: String) throws {
     guard let root = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !root.isEmpty else { return }
     let folder = URL(fileURLWithPath: root).appendingPathComponent("keras").path
