@@ -60,7 +60,10 @@ let package = Package(
             name: "MLPCodecsTests",
             dependencies: ["MLPCodecs", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // End-to-end tests run the built `mlpconv` binary.
-        .testTarget(name: "MLPConvTests", dependencies: ["mlpconv", "MLPCodecs", "MLPCore"]),
+        // ZIPFoundation to build mutated .keras archives.
+        .testTarget(
+            name: "MLPConvTests",
+            dependencies: ["mlpconv", "MLPCodecs", "MLPCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
     ],
     swiftLanguageModes: [.v6]
 )
