@@ -35,15 +35,11 @@ let package = Package(
                 "CBLAS",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]),
-        // CRC-32C for the checksums model files carry (SSE4.2 when available, slicing-by-8 otherwise).
-        .target(name: "CChecksum"),
+        // CRC-32C for the checksums model files carry (SSE4.2 when available, slicing-by-8 otherwise); zlib's
+        // CRC-32 and raw inflate for the zip archives (.keras, .npz) that MLPCodecs reads and writes itself.
+        .target(name: "CChecksum", linkerSettings: [.linkedLibrary("z")]),
         // Model files: HDF5 and json-c wrappers live here, private to the codecs.
-        .target(
-            name: "MLPCodecs",
-            dependencies: [
-                "MLPCore", "CHDF5", "CJSONC", "CChecksum",
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ]),
+        .target(name: "MLPCodecs", dependencies: ["MLPCore", "CHDF5", "CJSONC", "CChecksum"]),
 
         .executableTarget(
             name: "mlpconv",

@@ -3,7 +3,7 @@
 # is missing. Debian/Ubuntu only; uses sudo when not root. Safe to run repeatedly.
 set -euo pipefail
 
-packages=(libhdf5-dev libjson-c-dev libopenblas-dev pkg-config hdf5-tools)
+packages=(libhdf5-dev libjson-c-dev libopenblas-dev zlib1g-dev pkg-config hdf5-tools)
 
 missing=()
 for package in "${packages[@]}"; do

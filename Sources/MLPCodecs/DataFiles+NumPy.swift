@@ -1,6 +1,5 @@
 import Foundation
 import MLPCore
-import ZIPFoundation
 
 // NumPy data files: a lone `.npy` (features only) and `.npz` archives holding `x.npy` and, optionally, `y.npy`.
 //
@@ -429,29 +428,24 @@ extension DataFiles {
     /// An `.npz` archive with `x.npy` and optionally `y.npy`, read in memory (never extracted to disk).
     static func loadNPZ(_ path: String, shape: ModelShape, limits: DataLimits) throws(DataFileError) -> Dataset<Float> {
         let bytes = try InputFile(path: path).readAll(maxBytes: limits.maxBytes)
-        let archive: Archive
+        let archive: ZipReader
         do {
-            archive = try Archive(data: Data(bytes.dropLast()), accessMode: .read)
+            // The entry count is checked against the cap before any entry is parsed.
+            archive = try ZipReader(Data(bytes.dropLast()), maxEntries: limits.maxArchiveEntries)
+        } catch where error.isOverLimit {
+            throw DataFileError(file: path, reason: "\(error); refused (an .npz holds one entry per array)")
         } catch {
             throw DataFileError(file: path, reason: "not a readable zip archive (.npz): \(error)")
         }
-
-        // Walk the central directory once, counting entries against the cap before looking at any of them.
-        var entries: [String: Entry] = [:]
+        var entries: [String: ZipReader.Entry] = [:]
         var names: [String] = []
-        var count = 0
-        for entry in archive {
-            count += 1
-            if count > limits.maxArchiveEntries {
-                throw DataFileError(file: path, reason: "the archive has more than \(limits.maxArchiveEntries) entries; "
-                                        + "refused (an .npz holds one entry per array)")
-            }
-            names.append(entry.path)
-            if entry.path == "x.npy" || entry.path == "y.npy" {
-                if entries[entry.path] != nil {
-                    throw DataFileError(file: path, reason: "the archive has two entries named \(entry.path)")
+        for entry in archive.entries {
+            names.append(entry.name)
+            if entry.name == "x.npy" || entry.name == "y.npy" {
+                if entries[entry.name] != nil {
+                    throw DataFileError(file: path, reason: "the archive has two entries named \(entry.name)")
                 }
-                entries[entry.path] = entry
+                entries[entry.name] = entry
             }
         }
         func listing() -> String {
@@ -502,9 +496,9 @@ extension DataFiles {
 
     /// Decompresses one `.npy` entry into memory, stopping as soon as it outgrows what its own header declares
     /// or the byte cap (a zip bomb's declared sizes are not trusted), and checks its CRC.
-    private static func readEntry(_ entry: Entry, of archive: Archive, site: NPYSite,
+    private static func readEntry(_ entry: ZipReader.Entry, of archive: ZipReader, site: NPYSite,
                                   limits: DataLimits) throws(DataFileError) -> (NPYHeader, Data) {
-        guard entry.type == .file else { throw site.error("the archive entry \(entry.path) is not a file") }
+        guard !entry.isDirectory, !entry.isSymbolicLink else { throw site.error("the archive entry \(entry.name) is not a file") }
         if entry.uncompressedSize > UInt64(limits.maxBytes) {
             throw site.error("the entry declares \(entry.uncompressedSize) bytes uncompressed, over the limit of "
                                  + "\(limits.maxBytes) bytes")
@@ -515,9 +509,8 @@ extension DataFiles {
         var buffer = Data()
         var header: NPYHeader?
         var allowed = limits.maxBytes
-        let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, bufferSize: 1 << 16, skipCRC32: false) { chunk in
+            try archive.read(entry, chunkSize: 1 << 16) { chunk in
                 func tooLarge() -> Stop {
                     Stop(error: site.error(header.map { header in
                         "decompresses to more than its header declares (shape \(shapeText(header.shape)) of "
@@ -525,7 +518,7 @@ extension DataFiles {
                     } ?? "decompresses to more than the limit of \(allowed) bytes"))
                 }
                 guard buffer.count + chunk.count <= allowed else { throw tooLarge() }
-                buffer.append(chunk)
+                buffer.append(contentsOf: chunk)
                 if header == nil {
                     do {
                         let parsed = try buffer.withUnsafeBytes { raw in
@@ -550,10 +543,7 @@ extension DataFiles {
         } catch let stop as Stop {
             throw stop.error
         } catch {
-            throw site.error("cannot read the archive entry \(entry.path): \(error)")
-        }
-        guard checksum == entry.checksum else {
-            throw site.error("the archive entry \(entry.path) is corrupt (CRC-32 mismatch)")
+            throw site.error("the archive entry \(entry.name): \(error)")
         }
         guard let header else { throw site.error("truncated .npy header") }
         try checkDataSize(header, available: buffer.count - header.dataOffset, site: site)

@@ -475,6 +475,35 @@ final class HDF5File: HDF5Container {
         try open(path, "create file") { H5Fcreate(path, mlp_H5F_ACC_TRUNC(), mlp_H5P_DEFAULT(), $0) }
     }
 
+    /// Creates a file that lives only in memory (the core driver without a backing store); `image()` gives its
+    /// bytes. `name` only names the file in messages.
+    static func createInMemory(name: String) throws(HDF5Error) -> HDF5File {
+        let site = HDF5Site(file: name, object: "/")
+        let fapl = try HDF5PropertyList.fileAccess(site: site)
+        return try hdf5 { () throws(HDF5Error) in
+            try site.status(H5Pset_fapl_core(fapl.id, 1 << 20, false), "create in-memory file")
+            // A name of its own: HDF5 treats two files of the same name as one.
+            let id = try site.id(H5Fcreate("mlpconv-memory-\(UUID().uuidString)", mlp_H5F_ACC_TRUNC(), mlp_H5P_DEFAULT(),
+                                           fapl.id), "create in-memory file")
+            return HDF5File(adopting: id, path: name)
+        }
+    }
+
+    /// The file's bytes as they would be on disk (`H5Fget_file_image`, which flushes first).
+    func image() throws(HDF5Error) -> Data {
+        let site = self.site
+        return try hdf5 { () throws(HDF5Error) in
+            // Metadata may still sit in HDF5's cache; the image is taken from the driver's memory.
+            try site.status(H5Fflush(id, H5F_SCOPE_GLOBAL), "flush before taking the file image")
+            let size = H5Fget_file_image(id, nil, 0)
+            guard size > 0 else { throw site.error(.library, "get file image", "HDF5 reports no image (size \(size))") }
+            var data = Data(count: size)
+            let copied = data.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, size) }
+            guard copied == size else { throw site.error(.library, "get file image", "copied \(copied) of \(size) bytes") }
+            return data
+        }
+    }
+
     /// Opens an existing file read-only.
     static func openReadOnly(at path: String) throws(HDF5Error) -> HDF5File {
         try open(path, "open file for reading") { H5Fopen(path, mlp_H5F_ACC_RDONLY(), $0) }

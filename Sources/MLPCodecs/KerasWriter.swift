@@ -1,6 +1,5 @@
 import Foundation
 import MLPCore
-import ZIPFoundation
 
 /// What both Keras writers share: the JSON configurations and names Keras 3.15.1 writes (keras-formats.md §1, §2),
 /// mirroring what `KerasConfig` and the readers understand.
@@ -317,10 +316,21 @@ enum KerasH5Writer {
 
 /// Keras 3's native `.keras` zip (keras-formats.md §2): entries stored uncompressed, in Keras's order.
 enum KerasZipWriter {
-    static func write(_ document: ModelDocument, toPath path: String, file: String) throws(ModelFileError) {
+    static func write(_ document: ModelDocument, toPath path: String, file: String,
+                      forceZip64: Bool = false) throws(ModelFileError) {
         try KerasWriting.check(document, file: file)
-        let weightsBytes = try weightsFile(document, temporaryPath: path + ".weights.h5", file: file)
+        // model.weights.h5 is built in memory (HDF5's core driver) and goes into the archive as bytes.
+        let weightsBytes: Data
+        do throws(HDF5Error) {
+            let h5 = try HDF5File.createInMemory(name: "\(file):\(KerasZipReader.weightsName)")
+            try writeWeights(document, to: h5)
+            weightsBytes = try h5.image()
+            try h5.close()
+        } catch {
+            throw ModelFileError(file: file, hdf5: error)
+        }
 
+        let saved = Date()
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -328,57 +338,19 @@ enum KerasZipWriter {
         var metadataWriter = JSONWriter()
         metadataWriter.beginObject()
         metadataWriter.key("keras_version"); metadataWriter.string(KerasWriting.kerasVersion)
-        metadataWriter.key("date_saved"); metadataWriter.string(formatter.string(from: Date()))
+        metadataWriter.key("date_saved"); metadataWriter.string(formatter.string(from: saved))
         let extras = KerasExtras(document)
         if !extras.isEmpty { metadataWriter.key(KerasExtras.key); extras.write(to: &metadataWriter) }
         metadataWriter.endObject()
-        let members: [(String, Data)] = [
-            (KerasZipReader.metadataName, Data(metadataWriter.finish())),
-            (KerasZipReader.configName, Data(KerasWriting.modelConfigText(document, native: true).utf8)),
-            (KerasZipReader.weightsName, weightsBytes),
-        ]
-        let archiveData: Data
-        do {
-            let archive = try Archive(data: Data(), accessMode: .create)
-            for (name, data) in members {
-                try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count),
-                                     compressionMethod: .none) { position, size in
-                    let start = Int(position)
-                    return data.subdata(in: start..<min(data.count, start + size))
-                }
-            }
-            guard let data = archive.data else {
-                throw ModelFileError(file: file, reason: "cannot build the zip archive in memory")
-            }
-            archiveData = data
-        } catch let error as ModelFileError {
-            throw error
-        } catch {
-            throw ModelFileError(file: file, reason: "cannot build the zip archive: \(error)")
-        }
-        let result = archiveData.withUnsafeBytes { raw in
+        let archive = StoredZip(modified: saved, forceZip64: forceZip64).archive([
+            .init(name: KerasZipReader.metadataName, data: Data(metadataWriter.finish())),
+            .init(name: KerasZipReader.configName, data: Data(KerasWriting.modelConfigText(document, native: true).utf8)),
+            .init(name: KerasZipReader.weightsName, data: weightsBytes),
+        ])
+        let result = archive.withUnsafeBytes { raw in
             Result { () throws(ModelFileError) in try AtomicFile.writeBytes(raw, to: path, file: file) }
         }
         try result.get()
-    }
-
-    /// `model.weights.h5`, written with HDF5 to `temporaryPath` (removed afterwards) and returned as bytes.
-    private static func weightsFile(_ document: ModelDocument, temporaryPath: String,
-                                    file: String) throws(ModelFileError) -> Data {
-        defer { try? FileManager.default.removeItem(atPath: temporaryPath) }
-        do throws(HDF5Error) {
-            let h5 = try HDF5File.create(at: temporaryPath)
-            try writeWeights(document, to: h5)
-            try h5.close()
-        } catch {
-            throw ModelFileError(file: file, hdf5: error)
-        }
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: temporaryPath))
-        } catch {
-            throw ModelFileError(file: file, reason: "cannot read back the weights written to \(temporaryPath): "
-                                 + error.localizedDescription)
-        }
     }
 
     private static func writeWeights(_ document: ModelDocument, to h5: HDF5File) throws(HDF5Error) {

@@ -1,6 +1,5 @@
 import Foundation
 import MLPCore
-import ZIPFoundation
 
 /// Keras 3 native `.keras` files (keras-formats.md §2): a zip read entirely in memory. Members are looked up by
 /// exact name (`config.json`, `metadata.json`, `model.weights.h5`) and nothing is ever extracted to disk. An
@@ -19,29 +18,26 @@ enum KerasZipReader {
     static let weightsName = "model.weights.h5"
 
     static func read(path: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
-        let bytes = try ModelFiles.readWholeFile(path, limit: limits.maxFileBytes)
-        let archive: Archive
+        let bytes = try ModelFiles.readWholeFileData(path, limit: limits.maxFileBytes)
+        let archive: ZipReader
         do {
-            archive = try Archive(data: Data(bytes), accessMode: .read)
+            archive = try ZipReader(bytes, maxEntries: maxEntries)
+        } catch where error.isOverLimit {
+            throw ModelFileError(file: path, reason: "\(error); refused (a .keras file holds a few)")
         } catch {
             throw ModelFileError(file: path, reason: "a zip archive that cannot be read as a .keras file: \(error)")
         }
-        var entries: [String: Entry] = [:]
-        var count = 0
-        for entry in archive {
-            count += 1
-            if count > maxEntries {
-                throw ModelFileError(file: path, reason: "the archive has more than \(maxEntries) entries; refused")
-            }
+        var entries: [String: ZipReader.Entry] = [:]
+        for entry in archive.entries {
             if let reason = unsafeMemberReason(entry) {
-                throw ModelFileError(file: path, object: "zip member \"\(entry.path)\"", reason: reason
+                throw ModelFileError(file: path, object: "zip member \"\(entry.name)\"", reason: reason
                                      + "; Keras never writes such a member, so the archive is refused (nothing is extracted)")
             }
-            guard [configName, metadataName, weightsName].contains(entry.path) else { continue }
-            if entries[entry.path] != nil {
-                throw ModelFileError(file: path, object: entry.path, reason: "the archive has two entries with this name")
+            guard [configName, metadataName, weightsName].contains(entry.name) else { continue }
+            if entries[entry.name] != nil {
+                throw ModelFileError(file: path, object: entry.name, reason: "the archive has two entries with this name")
             }
-            entries[entry.path] = entry
+            entries[entry.name] = entry
         }
         func member(_ name: String, cap: Int) throws(ModelFileError) -> Data {
             guard let entry = entries[name] else {
@@ -193,9 +189,9 @@ enum KerasZipReader {
 
     /// Why a member could not be unpacked safely: a symbolic link, an absolute name or a `..` component (zip
     /// slip). Backslashes count as separators, as Windows unzippers treat them.
-    static func unsafeMemberReason(_ entry: Entry) -> String? {
-        if entry.type == .symlink { return "a symbolic link" }
-        let name = entry.path
+    static func unsafeMemberReason(_ entry: ZipReader.Entry) -> String? {
+        if entry.isSymbolicLink { return "a symbolic link" }
+        let name = entry.name
         let components = name.split(separator: "/", omittingEmptySubsequences: false)
             .flatMap { $0.split(separator: "\\", omittingEmptySubsequences: false) }
         if name.hasPrefix("/") || name.hasPrefix("\\") || components.first?.last == ":" {
@@ -205,33 +201,17 @@ enum KerasZipReader {
         return nil
     }
 
-    /// Decompresses one entry into memory, stopping at `cap` whatever the entry declares (zip bombs lie), and
-    /// checks its CRC.
-    private static func extract(_ entry: Entry, of archive: Archive, cap: Int, file: String) throws(ModelFileError) -> Data {
-        guard entry.type == .file else {
-            throw ModelFileError(file: file, object: entry.path, reason: "not a regular file entry")
+    /// One member's content, at most `cap` bytes whatever it declares (zip bombs lie); the reader checks the
+    /// declared size and CRC-32.
+    private static func extract(_ entry: ZipReader.Entry, of archive: ZipReader, cap: Int,
+                                file: String) throws(ModelFileError) -> Data {
+        guard !entry.isDirectory else {
+            throw ModelFileError(file: file, object: entry.name, reason: "not a regular file entry")
         }
-        if entry.uncompressedSize > UInt64(cap) {
-            throw ModelFileError(file: file, object: entry.path, reason: "declares \(entry.uncompressedSize) bytes "
-                                 + "uncompressed, over the limit of \(cap) bytes")
-        }
-        struct TooLarge: Error {}
-        var buffer = Data()
-        let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, bufferSize: 1 << 16, skipCRC32: false) { chunk in
-                guard buffer.count + chunk.count <= cap else { throw TooLarge() }
-                buffer.append(chunk)
-            }
-        } catch is TooLarge {
-            throw ModelFileError(file: file, object: entry.path, reason: "decompresses to more than the limit of "
-                                 + "\(cap) bytes (a zip bomb?)")
+            return try archive.contents(of: entry, cap: cap)
         } catch {
-            throw ModelFileError(file: file, object: entry.path, reason: "cannot read the archive entry: \(error)")
+            throw ModelFileError(file: file, object: entry.name, reason: error.description)
         }
-        guard checksum == entry.checksum else {
-            throw ModelFileError(file: file, object: entry.path, reason: "corrupt (CRC-32 mismatch)")
-        }
-        return buffer
     }
 }

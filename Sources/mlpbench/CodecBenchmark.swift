@@ -28,6 +28,23 @@ enum CodecBenchmark {
         report("h5-load", floats: big.parameterCount, seconds: try best(repeats) { _ = try ModelFiles.load(path) })
     }
 
+    /// Load time of a Keras file (`.keras` or legacy `.h5`) and save time of the loaded model in the same format,
+    /// best of `repeats`; Benchmarks/keras_peers.py times Keras itself on the same files in the same run.
+    static func keras(_ path: String, repeats: Int) throws {
+        let document = try ModelFiles.load(path)
+        let floats = document.parameterTensors.reduce(0) { $0 + $1.count }
+            + (document.training?.optimizer.slots.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.count } } ?? 0)
+        let isZip = path.hasSuffix(".keras")
+        let kind = isZip ? "keras" : "keras-h5"
+        report("\(kind)-load", floats: floats, seconds: try best(repeats) { _ = try ModelFiles.load(path) })
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("mlpbench-\(UUID().uuidString)"
+                                                                                   + (isZip ? ".keras" : ".h5")).path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        report("\(kind)-save", floats: floats, seconds: try best(repeats) {
+            try ModelFiles.save(document, to: output, format: isZip ? .keras : .kerasH5)
+        })
+    }
+
     /// Loads (and optionally re-saves) a file once and reports the process's peak resident memory.
     static func peakMemory(loading path: String, savingTo output: String?) throws {
         let document = try ModelFiles.load(path)

@@ -24,6 +24,9 @@ struct MLPBench: ParsableCommand {
     @Option(help: "Instead of training, time saving and loading model files in this folder (JSON lines).")
     var codecs: String?
 
+    @Option(help: "Instead of training, time loading this Keras file and saving it again in its format (JSON lines).")
+    var keras: String?
+
     @Option(name: .customLong("peak-rss-load"), help: "Load this model file once and print the peak resident memory.")
     var peakRSSLoad: String?
 
@@ -40,6 +43,7 @@ struct MLPBench: ParsableCommand {
 
     func run() throws {
         if let codecs { return try CodecBenchmark.run(directory: codecs, repeats: repeats) }
+        if let keras { return try CodecBenchmark.keras(keras, repeats: repeats) }
         if let peakRSSLoad { return try CodecBenchmark.peakMemory(loading: peakRSSLoad, savingTo: convertTo) }
         BLAS.threads = threads
         if !json {

@@ -391,7 +391,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let x = npy(descr: "<f4", shape: "(1, 1)", data: float32Bytes([1]))
         let many = try folder.write("many.npz", try npz((0..<20).map { ("a\($0).npy", x) } + [("x.npy", x)]))
         #expect(loadError(many, inputs: 1, outputs: 1, limits: limits)
-            == "\(many): the archive has more than 8 entries; refused (an .npz holds one entry per array)")
+            == "\(many): the archive has 21 entries, over the limit of 8; refused (an .npz holds one entry per array)")
     }
 
     /// Rewrites the uncompressed-size fields of every local header and central directory record.

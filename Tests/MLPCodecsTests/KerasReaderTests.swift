@@ -241,6 +241,40 @@ struct KerasReaderTests {
         #expect(message.contains("zip member \"\(name)\"") && message.contains(reason), "\(message)")
     }
 
+    /// The zip layer is mlpconv's own (ZipReader): bit flips anywhere in a .keras archive, plain or ZIP64, end as a
+    /// refusal or the same model — in process, no crash. Member data is covered by the CRC-32, so HDF5 never sees
+    /// a flipped weights file.
+    @Test("bit flips in .keras archives are refused or harmless, in process", arguments: [false, true])
+    func archiveBitFlips(zip64: Bool) throws {
+        let original = try ModelFiles.load(fixture("adam.keras"))
+        let folder = try TemporaryFolder()
+        let path = folder.path("clean.keras")
+        try AtomicFile.replace(path) { temporary throws(ModelFileError) in
+            try KerasZipWriter.write(original, toPath: temporary, file: path, forceZip64: zip64)
+        }
+        let clean = try ModelFiles.load(path)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        var random = RandomGenerator(seed: zip64 ? 64 : 32)
+        var outcomes = (same: 0, refused: 0)
+        // Half the flips land in the last 600 bytes: the central directory and end records.
+        for attempt in 0..<400 {
+            var mutant = bytes
+            let position = attempt % 2 == 0 ? random.nextInt(below: bytes.count)
+                : bytes.count - 1 - random.nextInt(below: min(600, bytes.count))
+            mutant[position] ^= UInt8(1 << random.nextInt(below: 8))
+            let mutantPath = try folder.write("m.keras", [UInt8](mutant))
+            do {
+                let document = try ModelFiles.load(mutantPath)
+                #expect(document.weights == clean.weights && document.training == clean.training,
+                        "flip at \(position) changed the model")
+                outcomes.same += 1
+            } catch {
+                outcomes.refused += 1
+            }
+        }
+        #expect(outcomes.same > 0 && outcomes.refused > 0)
+    }
+
     @Test("names that only look like parent components are fine")
     func dotsInsideNames() throws {
         let valid = try Archive(url: URL(fileURLWithPath: fixture("extra_slip.keras")), accessMode: .read)

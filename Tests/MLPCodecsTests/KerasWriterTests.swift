@@ -225,6 +225,23 @@ struct KerasWriterTests {
         #expect(message.contains("metadata.json") && message.contains("mlpconv") && message.contains(expected), "\(message)")
     }
 
+    /// Archives past 4 GiB need ZIP64 records; forcing them on a small archive tests that path: our reader loads it,
+    /// and the CI Keras check has Keras (Python's zipfile) load it too.
+    @Test func zip64RecordsAreReadable() throws {
+        let document = try ModelFiles.load(kerasFolder.appendingPathComponent("adam_gelu_softmax_sparse.keras").path)
+        let folder = try TemporaryFolder()
+        let path = folder.path("zip64.keras")
+        try AtomicFile.replace(path) { temporary throws(ModelFileError) in
+            try KerasZipWriter.write(document, toPath: temporary, file: path, forceZip64: true)
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(bytes.range(of: Data([0x50, 0x4b, 0x06, 0x06])) != nil, "no ZIP64 end of central directory record")
+        let back = try ModelFiles.load(path)
+        #expect(back.weights == document.weights && back.training == document.training)
+        try exportForKerasInterop(path, name: "zip64_forced.keras")
+        try exportExpectations(of: back, name: "zip64_forced.keras")
+    }
+
     /// More names than fit one attribute in an object header are split as Keras splits them (`layer_names0`, …).
     @Test func longNameListsAreChunked() throws {
         let layers = (0..<2100).map { _ in LayerSpec(1, .linear) }

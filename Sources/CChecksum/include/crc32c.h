@@ -26,6 +26,10 @@ int mlp_crc32c_hardware_available(void);
 /// architectures it is the software implementation.
 uint32_t mlp_crc32c_hardware(uint32_t crc, const void *data, size_t length);
 
+/// CRC-32 (the zip/gzip polynomial, reflected 0xEDB88320), through zlib. "123456789" → 0xCBF43926. Continues a
+/// running CRC like the functions above.
+uint32_t mlp_crc32_zip(uint32_t crc, const void *data, size_t length);
+
 #ifdef __cplusplus
 }
 #endif
