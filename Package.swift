@@ -54,7 +54,7 @@ let package = Package(
         // ZIPFoundation to build .npz fixtures (zip bombs included) in the tests themselves.
         .testTarget(
             name: "MLPCodecsTests",
-            dependencies: ["MLPCodecs", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+            dependencies: ["MLPCodecs", "CHDF5", "CChecksum", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // End-to-end tests run the built `mlpconv` binary.
         // ZIPFoundation to build mutated .keras archives.
         .testTarget(
