@@ -17,20 +17,12 @@ import json
 import os
 import pathlib
 import subprocess
-import time
 
 import h5py
 import numpy as np
 import orjson
 
-
-def best(repeats, body):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        body()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from bench_common import best, ensure_mlpbench
 
 
 def tensors_from(document):
@@ -102,8 +94,7 @@ def main():
     args = parser.parse_args()
     folder = pathlib.Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
-    if not pathlib.Path(args.mlpbench).exists():
-        subprocess.run(["swift", "build", "-c", "release", "--product", "mlpbench"], check=True)
+    ensure_mlpbench(args.mlpbench)
 
     ours = {}
     run = subprocess.run([args.mlpbench, "--codecs", str(folder), "--repeats", str(args.repeats)],

@@ -21,22 +21,13 @@ import os
 import pathlib
 import subprocess
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from bench_common import ROOT, best, ensure_mlpbench  # noqa: E402
 
-
-def best(repeats, body):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        body()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def build(widths):
@@ -59,9 +50,7 @@ def main():
     args = parser.parse_args()
     folder = pathlib.Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
-    if not pathlib.Path(args.mlpbench).exists():
-        subprocess.run(["swift", "build", "-c", "release", "--product", "mlpbench", "--scratch-path",
-                        str(pathlib.Path(args.mlpbench).parent.parent)], check=True, cwd=ROOT)
+    ensure_mlpbench(args.mlpbench)
 
     print(f"Keras {keras.__version__} ({keras.backend.backend()}), numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs, best of {args.repeats}")

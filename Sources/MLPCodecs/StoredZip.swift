@@ -30,17 +30,22 @@ struct StoredZip {
             let crc = member.data.withUnsafeBytes { mlp_crc32_zip(0, $0.baseAddress, $0.count) }
             let zip64 = forceZip64 || size >= Self.limit32 || offset >= Self.limit32
 
+            // From "version needed" to the extra field's length, both headers hold the same fields.
+            func appendSharedFields(to header: inout Data, extraLength: UInt16) {
+                header.append(le16: zip64 ? 45 : 20)
+                header.append(le16: 0)  // flags
+                header.append(le16: 0)  // stored
+                header.append(le16: time); header.append(le16: date)
+                header.append(le32: crc)
+                header.append(le32: zip64 ? UInt32.max : UInt32(size))
+                header.append(le32: zip64 ? UInt32.max : UInt32(size))
+                header.append(le16: UInt16(name.count))
+                header.append(le16: zip64 ? extraLength : 0)
+            }
+
             // Local file header; ZIP64 sizes in its extra field.
             out.append(le32: 0x0403_4b50)
-            out.append(le16: zip64 ? 45 : 20)
-            out.append(le16: 0)  // flags
-            out.append(le16: 0)  // stored
-            out.append(le16: time); out.append(le16: date)
-            out.append(le32: crc)
-            out.append(le32: zip64 ? UInt32.max : UInt32(size))
-            out.append(le32: zip64 ? UInt32.max : UInt32(size))
-            out.append(le16: UInt16(name.count))
-            out.append(le16: zip64 ? 20 : 0)
+            appendSharedFields(to: &out, extraLength: 20)
             out.append(contentsOf: name)
             if zip64 {
                 out.append(le16: 0x0001); out.append(le16: 16)
@@ -51,14 +56,7 @@ struct StoredZip {
             // Its central directory entry; ZIP64 sizes and offset in its extra field.
             central.append(le32: 0x0201_4b50)
             central.append(le16: (3 << 8) | (zip64 ? 45 : 20))  // made by Unix
-            central.append(le16: zip64 ? 45 : 20)
-            central.append(le16: 0); central.append(le16: 0)
-            central.append(le16: time); central.append(le16: date)
-            central.append(le32: crc)
-            central.append(le32: zip64 ? UInt32.max : UInt32(size))
-            central.append(le32: zip64 ? UInt32.max : UInt32(size))
-            central.append(le16: UInt16(name.count))
-            central.append(le16: zip64 ? 28 : 0)
+            appendSharedFields(to: &central, extraLength: 28)
             central.append(le16: 0)  // comment
             central.append(le16: 0)  // disk
             central.append(le16: 0)  // internal attributes
