@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up, build mlpconv (release) and run a real session on the bundled digits dataset —
 # create a model, fine-tune it with checkpoints, inspect it, convert it to JSON, check its gradients,
-# evaluate it, predict with it, and confirm the two formats hold the same model.
+# evaluate it, predict with it, confirm the two formats hold the same model, and take it through Keras's
+# .keras format and back without losing anything (optimizer state, epochs, history).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,4 +24,8 @@ step gradcheck "$work/digits.json" --data "$data" --samples 8
 step evaluate "$work/digits.json" --data "$data"
 step predict "$work/digits.json" --data fixtures/data/digits.csv --output "$work/predictions.npy" --force
 step diff "$work/digits.h5" "$work/digits.json"
+step convert "$work/digits.h5" "$work/digits.keras" --force
+step inspect "$work/digits.keras"
+step convert "$work/digits.keras" "$work/digits-from-keras.h5" --force
+step diff "$work/digits.h5" "$work/digits-from-keras.h5"
 printf '\nfiles in %s: %s\n' "$work" "$(cd "$work" && ls | tr '\n' ' ')"
