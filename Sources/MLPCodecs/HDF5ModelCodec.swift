@@ -362,6 +362,13 @@ private struct Reader {
 
     func checkFormat() throws(ModelFileError) {
         guard try wrap(h5.hasAttribute(Name.format)) else {
+            // Keras's model.save_weights() files: /layers/<key>/vars (Keras 3) or layer_names on the root (Keras 2).
+            var weightsOnly = try wrap(h5.hasAttribute("layer_names"))
+            if !weightsOnly, try wrap(h5.hasMember("layers")) { weightsOnly = try wrap(h5.hasMember("vars")) }
+            if weightsOnly {
+                throw fail(nil, "a Keras weights-only file (model.save_weights): it holds weights but no architecture "
+                           + "or optimizer, so there is no model to read; save the whole model with model.save(\"m.keras\")")
+            }
             throw fail(nil, "not an mlpconv model (no format attribute; a Keras file?)")
         }
         let format = try wrap(h5.attribute(Name.format))

@@ -292,6 +292,12 @@ struct KerasReaderTests {
         #expect(document.architecture.layers.count == 2)
     }
 
+    @Test("a weights-only file (model.save_weights) is named as such")
+    func weightsOnly() {
+        let message = kerasLoadError(fixture("weights_only.weights.h5"))
+        #expect(message.contains("weights-only") && message.contains("model.save("), "\(message)")
+    }
+
     @Test("zip bombs and missing members are refused")
     func zipBombAndMissing() {
         let bomb = kerasLoadError(fixture("bad_bomb.keras"))
