@@ -451,6 +451,16 @@ extension KerasConfig {
     }
 
     static let metricsKey = "keras_metrics"
+
+    /// Metadata saying why a compiled Keras model was read without its training state: a loss, optimizer or
+    /// setting mlpconv cannot train with (`from_logits`, Nadam, a learning-rate schedule…). The architecture and
+    /// weights are read all the same, so such files can be inspected, converted and used for predictions;
+    /// `finetune` then asks for a loss and optimizer.
+    static let trainingNotReadKey = "keras_training_state"
+
+    static func trainingNotReadNote(_ error: ModelFileError) -> String {
+        "not read: \(error.object.map { "\($0): " } ?? "")\(error.reason)"
+    }
 }
 
 extension ModelFileError {

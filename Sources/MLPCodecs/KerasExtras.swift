@@ -21,7 +21,8 @@ struct KerasExtras: Equatable {
     /// Metadata the Keras readers derive from the file itself; the record does not repeat it.
     static let derivedMetadataKeys: Set<String> = [
         "source_format", "keras_version", "keras_date_saved", "backend", "keras_model_name", "keras_loss",
-        "keras_optimizer_state", KerasConfig.legacyRuleKey, KerasConfig.metricsKey, mismatchKey,
+        "keras_optimizer_state", KerasConfig.legacyRuleKey, KerasConfig.metricsKey,
+        KerasConfig.trainingNotReadKey, mismatchKey,
     ]
     static let mismatchKey = "mlpconv_record"
 

@@ -222,22 +222,31 @@ enum KerasH5Reader {
         // training_config + /optimizer_weights.
         var legacyRuleNote: String?
         var metrics: String?
+        var trainingNotRead: String?
         if try reader.wrap(h5.hasAttribute("training_config")) {
             let text = try reader.wrap(h5.stringAttribute("training_config"))
-            let (loss, config, ruleNote, metricNames) = try parse(text, file: file, object: "/@training_config") {
-                value throws(JSONError) in
-                let optimizer = try value.object(at: "optimizer_config")
-                let config = try KerasConfig.readOptimizer(optimizer)
-                return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
-                        try KerasConfig.legacyRuleNote(optimizer, config: config), try KerasConfig.readMetrics(value))
+            var compiled: (loss: Loss, config: OptimizerConfig, ruleNote: String?, metrics: String?)?
+            do {
+                compiled = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
+                    let optimizer = try value.object(at: "optimizer_config")
+                    let config = try KerasConfig.readOptimizer(optimizer)
+                    return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
+                            try KerasConfig.legacyRuleNote(optimizer, config: config), try KerasConfig.readMetrics(value))
+                }
+            } catch {
+                // The model itself is fine; only its training setup is one mlpconv cannot continue.
+                trainingNotRead = KerasConfig.trainingNotReadNote(error)
             }
-            legacyRuleNote = ruleNote
-            metrics = metricNames
-            var optimizer = ModelDocument.OptimizerRecord(config: config, iterations: 0, slots: zeroSlots(config, document))
-            if try reader.wrap(h5.hasMember("optimizer_weights")) {
-                optimizer = try readOptimizerWeights(h5, config: config, document: document, reader: &reader)
+            if let compiled {
+                legacyRuleNote = compiled.ruleNote
+                metrics = compiled.metrics
+                var optimizer = ModelDocument.OptimizerRecord(config: compiled.config, iterations: 0,
+                                                              slots: zeroSlots(compiled.config, document))
+                if try reader.wrap(h5.hasMember("optimizer_weights")) {
+                    optimizer = try readOptimizerWeights(h5, config: compiled.config, document: document, reader: &reader)
+                }
+                document.training = .init(loss: compiled.loss, optimizer: optimizer)
             }
-            document.training = .init(loss: loss, optimizer: optimizer)
         }
 
         document.metadata = spec.metadata
@@ -246,6 +255,7 @@ enum KerasH5Reader {
         if let backend { document.metadata["backend"] = backend }
         if let name = spec.modelName { document.metadata["keras_model_name"] = name }
         if let legacyRuleNote { document.metadata[KerasConfig.legacyRuleKey] = legacyRuleNote }
+        if let trainingNotRead { document.metadata[KerasConfig.trainingNotReadKey] = trainingNotRead }
         if let metrics { document.metadata[KerasConfig.metricsKey] = metrics }
         if try reader.wrap(h5.hasAttribute(KerasExtras.key)) {
             let text = try reader.wrap(h5.stringAttribute(KerasExtras.key))

@@ -63,28 +63,38 @@ enum KerasZipReader {
         }
         let isKeras2 = metadata["keras_version"].map { !$0.hasPrefix("3.") } ?? false
         typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?, legacyRuleNote: String?, metrics: String?)
-        let (spec, compiled): (KerasModelSpec, Compiled?) = try KerasH5Reader.parse(
-            String(decoding: configData, as: UTF8.self), file: path, object: configName) { root throws(JSONError) in
-            let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
-            guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
-                  let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return (spec, nil) }
-            let loss = try KerasConfig.readLoss(lossValue)
-            var optimizer: OptimizerConfig?
-            var note: String?
-            if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
-                if value.kind == .string {
-                    let name = try value.string()
-                    guard let kind = OptimizerKind(name: name) else {
-                        throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
+        let configText = String(decoding: configData, as: UTF8.self)
+        let spec = try KerasH5Reader.parse(configText, file: path, object: configName) { root throws(JSONError) in
+            try KerasConfig.readModel(root, isKeras2: isKeras2)
+        }
+        var trainingNotRead: String?
+        let compiled: Compiled?
+        do {
+            compiled = try KerasH5Reader.parse(configText, file: path, object: configName) { root throws(JSONError) -> Compiled? in
+                guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
+                      let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
+                let loss = try KerasConfig.readLoss(lossValue)
+                var optimizer: OptimizerConfig?
+                var note: String?
+                if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
+                    if value.kind == .string {
+                        let name = try value.string()
+                        guard let kind = OptimizerKind(name: name) else {
+                            throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
+                        }
+                        optimizer = OptimizerConfig(kind)
+                    } else {
+                        let config = try KerasConfig.readOptimizer(value)
+                        optimizer = config
+                        note = try KerasConfig.legacyRuleNote(value, config: config)
                     }
-                    optimizer = OptimizerConfig(kind)
-                } else {
-                    let config = try KerasConfig.readOptimizer(value)
-                    optimizer = config
-                    note = try KerasConfig.legacyRuleNote(value, config: config)
                 }
+                return (loss, optimizer, note, try KerasConfig.readMetrics(compile))
             }
-            return (spec, (loss, optimizer, note, try KerasConfig.readMetrics(compile)))
+        } catch {
+            // The model itself is fine; only its training setup is one mlpconv cannot continue.
+            trainingNotRead = KerasConfig.trainingNotReadNote(error)
+            compiled = nil
         }
 
         // The weights file can hold no more than the parameters (float64 at most) and up to three optimizer slots
@@ -136,6 +146,7 @@ enum KerasZipReader {
         }
 
         document.metadata = spec.metadata.merging(metadata) { $1 }
+        if let trainingNotRead { document.metadata[KerasConfig.trainingNotReadKey] = trainingNotRead }
         if let compiled {
             if let note = compiled.legacyRuleNote { document.metadata[KerasConfig.legacyRuleKey] = note }
             if let metrics = compiled.metrics { document.metadata[KerasConfig.metricsKey] = metrics }

@@ -61,7 +61,9 @@ struct Convert: ParsableCommand {
                 "training_state": .bool(document.training != nil),
             ])
         } else {
-            let state = document.training == nil ? "no training state" : "with optimizer and training state"
+            let state = document.training != nil ? "with optimizer and training state"
+                : document.metadata["keras_training_state"] != nil ? "no training state: the Keras file's was not read (see inspect)"
+                : "no training state"
             print("wrote \(output) (\(format.rawValue), \(formatBytes(bytes)), \(document.parameterCount.formatted()) parameters, \(state)) from \(input) (\(inputKind.rawValue))")
         }
     }

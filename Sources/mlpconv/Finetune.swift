@@ -118,7 +118,9 @@ struct Finetune: ParsableCommand {
         var model: Model<Float>
         if document.training == nil {
             guard let loss else {
-                throw CommandError("\(file): the model has no loss or optimizer stored; give --loss (and optionally --optimizer, --learning-rate)")
+                let why = document.metadata["keras_training_state"].map { " (the Keras file's training setup was \($0))" } ?? ""
+                throw CommandError("\(file): the model has no loss or optimizer stored\(why); give --loss (and optionally "
+                                   + "--optimizer, --learning-rate)")
             }
             let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
             let config = OptimizerConfig(optimizer?.kind ?? .adam, learningRate: learningRate)

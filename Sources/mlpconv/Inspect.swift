@@ -106,7 +106,11 @@ struct InspectReport {
             if losses.count > 1 { out += "  loss        \(sparkline(losses))  (\(formatMetric(losses[0])) → \(formatMetric(losses[losses.count - 1])))\n" }
             out += "  generator   \(training.randomState == nil ? "none stored (a resumed run seeds a new one)" : "state stored")\n"
         } else {
-            out += "\nno training state (no loss or optimizer stored)\n"
+            if let note = document.metadata["keras_training_state"] {
+                out += "\nno training state: the Keras file's was \(note)\n"
+            } else {
+                out += "\nno training state (no loss or optimizer stored)\n"
+            }
         }
         if !document.metadata.isEmpty {
             out += "\nmetadata\n"

@@ -292,6 +292,30 @@ struct KerasReaderTests {
         #expect(document.architecture.layers.count == 2)
     }
 
+    /// Compiled with what mlpconv cannot train with: the model still loads (inspect, convert, predict work),
+    /// without a training state, and the metadata says which setting kept it out.
+    @Test("training setups mlpconv cannot continue leave the model readable, with the reason",
+          arguments: [("logits_loss", "from_logits"), ("nadam", "unknown optimizer \"Nadam\""),
+                      ("schedule", "learning-rate schedules")])
+    func untrainable(name: String, reason: String) throws {
+        struct Expected: Decodable {
+            struct Outputs: Decodable { let outputs: [Double] }
+            let inputs: [[Double]]
+            let models: [String: Outputs]
+        }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: kerasFixtures.appendingPathComponent("untrainable.json")))
+        for file in ["untrainable_\(name).h5", "untrainable_\(name).keras"] {
+            let document = try ModelFiles.load(fixture(file))
+            #expect(document.training == nil, "\(file)")
+            let note = try #require(document.metadata["keras_training_state"], "\(file)")
+            #expect(note.hasPrefix("not read: ") && note.contains(reason), "\(file): \(note)")
+            let network: Network<Float> = try document.network()
+            let outputs = try network.predict(expected.inputs.flatMap { $0.map { Float($0) } })
+            let keras = try #require(expected.models[name]).outputs
+            #expect(zip(outputs, keras).allSatisfy { abs(Double($0) - $1) <= 1e-6 } && outputs.count == keras.count, "\(file)")
+        }
+    }
+
     @Test("a weights-only file (model.save_weights) is named as such")
     func weightsOnly() {
         let message = kerasLoadError(fixture("weights_only.weights.h5"))
