@@ -66,8 +66,10 @@ enum KerasConfig {
     static func readModel(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> KerasModelSpec {
         let classValue = try root.value(at: "class_name")
         let className = try classValue.string()
+        // keras.src.engine.*: Keras 2.13–2.15's .keras files.
         try checkBuiltIn(root, modules: ["keras", "keras.models", "keras.src.models.sequential",
-                                         "keras.src.models.functional"], what: "a model")
+                                         "keras.src.models.functional", "keras.src.engine.sequential",
+                                         "keras.src.engine.functional"], what: "a model")
         let isFunctional = className == "Functional" || className == "Model"
         guard className == "Sequential" || isFunctional else {
             throw classValue.error(.value, "model class \"\(className)\" is not supported; mlpconv reads Sequential "
@@ -367,7 +369,9 @@ enum KerasConfig {
 
     /// `{"class_name": "Adam", "config": {...}}` (with or without `module`), Keras 2's `lr` accepted.
     static func readOptimizer(_ value: JSONValue) throws(JSONError) -> OptimizerConfig {
-        try checkBuiltIn(value, modules: ["keras.optimizers", "keras.optimizers.legacy"], what: "an optimizer")
+        // keras.optimizers.experimental: how Keras 2.11–2.15's .keras files name some of the new optimizers.
+        try checkBuiltIn(value, modules: ["keras.optimizers", "keras.optimizers.legacy", "keras.optimizers.experimental"],
+                         what: "an optimizer")
         let classValue = try value.value(at: "class_name")
         var className = try classValue.string()
         if className.hasPrefix("Custom>") { className.removeFirst("Custom>".count) }

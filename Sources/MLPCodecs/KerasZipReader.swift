@@ -152,7 +152,7 @@ enum KerasZipReader {
             if let metrics = compiled.metrics { document.metadata[KerasConfig.metricsKey] = metrics }
             if let config = compiled.optimizer {
                 document.training = .init(loss: compiled.loss, optimizer: try readOptimizer(
-                    h5, config: config, document: document, reader: &reader))
+                    h5, config: config, document: document, isKeras2: isKeras2, reader: &reader))
             } else {
                 // Without the optimizer's class its variables cannot be interpreted.
                 document.metadata["keras_loss"] = compiled.loss.name
@@ -166,8 +166,10 @@ enum KerasZipReader {
         return document
     }
 
-    /// `/optimizer/vars/0` iteration, `/1` learning_rate, then the slots in Keras 3's order.
-    private static func readOptimizer(_ h5: HDF5File, config: OptimizerConfig, document: ModelDocument,
+    /// `/optimizer/vars/0` iteration, `/1` learning_rate, then the slots in Keras 3's order. Keras 2.13–2.15's
+    /// `.keras` files have no learning_rate variable (the slots start at `/1`, in the same order), and their SGD
+    /// keeps a momentum per parameter even with momentum 0 (holding the last −lr·g, never fed back: not read).
+    private static func readOptimizer(_ h5: HDF5File, config: OptimizerConfig, document: ModelDocument, isKeras2: Bool,
                                       reader: inout KerasWeightsReader) throws(ModelFileError) -> ModelDocument.OptimizerRecord {
         let order = KerasOptimizerLayout.keras3Order(config, parameterCount: document.parameterShapes.count)
         var hasVars = try reader.wrap(h5.hasMember("optimizer"))
@@ -179,9 +181,12 @@ enum KerasZipReader {
             // An optimizer that was never built (compiled, not trained): fresh state, as Keras would start.
             return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document))
         }
-        guard let vars, found == 2 + order.count else {
+        let firstSlot = isKeras2 ? 1 : 2
+        let unusedMomentums = isKeras2 && config.kind == .sgd && config.momentum == 0
+            && found == firstSlot + document.parameterShapes.count
+        guard let vars, found == firstSlot + order.count || unusedMomentums else {
             throw reader.fail("/optimizer/vars", "holds \(found) variables; \(config.kind.kerasClassName) with these "
-                              + "settings keeps iteration, learning_rate and \(order.count) slot tensors")
+                              + "settings keeps iteration, \(isKeras2 ? "" : "learning_rate and ")\(order.count) slot tensors")
         }
         let iterations = try reader.integerScalar(in: vars, "0")
         guard iterations >= 0, let count = Int(exactly: iterations) else {
@@ -190,7 +195,7 @@ enum KerasZipReader {
         let shapes = document.parameterShapes, names = document.parameterNames
         var slots: [String: [Tensor]] = [:]
         for (offset, (slot, parameter)) in order.enumerated() {
-            let tensor = try reader.tensor(in: vars, "\(offset + 2)", expected: shapes[parameter],
+            let tensor = try reader.tensor(in: vars, "\(offset + firstSlot)", expected: shapes[parameter],
                                            origin: "\(slot) of \(names[parameter])")
             slots[slot, default: []].append(tensor)
         }

@@ -124,7 +124,8 @@ struct KerasWriterTests {
     }
 
     @Test("functional chain → keras-h5 and keras (written as Sequential) → equal document",
-          arguments: ["functional_chain.keras", "functional_chain.h5", "functional_chain_tf2.h5", "functional_uncompiled.keras"])
+          arguments: ["functional_chain.keras", "functional_chain.h5", "functional_chain_tf2.h5", "functional_chain_tf2.keras",
+                      "functional_sgd_tf2.keras", "functional_uncompiled.keras"])
     func functionalRoundTrip(_ fileName: String) throws {
         let path = kerasFolder.deletingLastPathComponent().appendingPathComponent("keras-functional/\(fileName)").path
         try expectKerasRoundTrip(try ModelFiles.load(path), name: "rt_" + fileName.replacingOccurrences(of: ".", with: "_"))
