@@ -59,8 +59,9 @@ struct ZipReader {
         var directoryEnd = endOffset
         if entryCount == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
             // ZIP64: a locator right before the record points at the ZIP64 end record.
-            guard endOffset >= 20, bytes.u32(endOffset - 20) == 0x0706_4b50,
-                  let recordOffset = bytes.u64(endOffset - 12), recordOffset + 56 <= endOffset - 20,
+            // (Offsets read from the file are compared by subtraction: an addition could overflow.)
+            guard endOffset >= 20 + 56, bytes.u32(endOffset - 20) == 0x0706_4b50,
+                  let recordOffset = bytes.u64(endOffset - 12), recordOffset <= endOffset - 20 - 56,
                   bytes.u32(recordOffset) == 0x0606_4b50,
                   let entries = bytes.u64(recordOffset + 32), let size = bytes.u64(recordOffset + 40),
                   let offset = bytes.u64(recordOffset + 48) else {

@@ -275,6 +275,34 @@ struct KerasReaderTests {
         #expect(outcomes.same > 0 && outcomes.refused > 0)
     }
 
+    /// Offsets near 2⁶⁴ in the ZIP64 records and extra fields: refused with a message, no arithmetic overflow.
+    @Test func zip64OffsetsNearTheTop() throws {
+        let document = try ModelFiles.load(fixture("adam.keras"))
+        let folder = try TemporaryFolder()
+        let path = folder.path("zip64.keras")
+        try AtomicFile.replace(path) { temporary throws(ModelFileError) in
+            try KerasZipWriter.write(document, toPath: temporary, file: path, forceZip64: true)
+        }
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func patched(_ signature: [UInt8], at delta: Int, from end: Bool = false) -> [UInt8] {
+            var copy = bytes
+            let hits = (0...(copy.count - 4)).filter { Array(copy[$0..<$0 + 4]) == signature }
+            let base = (end ? hits.last : hits.first)! + delta
+            for index in 0..<8 { copy[base + index] = 0xFF }
+            copy[base] = 0xF0
+            return copy
+        }
+        // The locator's pointer to the ZIP64 end record; the end record's directory offset; an entry's extra-field
+        // local header offset (the first central directory entry's ZIP64 field holds sizes, then the offset).
+        let cases = [patched([0x50, 0x4b, 0x06, 0x07], at: 8), patched([0x50, 0x4b, 0x06, 0x06], at: 48),
+                     patched([0x50, 0x4b, 0x01, 0x02], at: 46 + "metadata.json".utf8.count + 4 + 16)]
+        for (index, mutant) in cases.enumerated() {
+            let mutantPath = try folder.write("m\(index).keras", mutant)
+            let message = expectError(ModelFileError.self) { _ = try ModelFiles.load(mutantPath) }?.description ?? ""
+            #expect(message.contains("m\(index).keras"), "case \(index): \(message)")
+        }
+    }
+
     @Test("names that only look like parent components are fine")
     func dotsInsideNames() throws {
         let valid = try Archive(url: URL(fileURLWithPath: fixture("extra_slip.keras")), accessMode: .read)
