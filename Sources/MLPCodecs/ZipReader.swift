@@ -76,7 +76,7 @@ struct ZipReader {
             throw Failure("the central directory (\(directorySize) bytes at offset \(directoryOffset)) lies outside the archive")
         }
         // Each entry needs at least 46 bytes: a count the directory cannot hold is a lie.
-        guard entryCount * 46 <= directorySize else {
+        guard entryCount <= directorySize / 46 else {
             throw Failure("the central directory of \(directorySize) bytes cannot hold \(entryCount) entries")
         }
 
