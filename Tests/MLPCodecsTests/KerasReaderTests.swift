@@ -275,6 +275,35 @@ struct KerasReaderTests {
         #expect(outcomes.same > 0 && outcomes.refused > 0)
     }
 
+    /// Whole fields, not bits: runs of 1–8 random bytes (often all ones, the ZIP64 escape) written over the
+    /// central directory and end records of a ZIP64 archive, in process — refused or the same model, never a trap.
+    @Test func randomFieldValuesInZipRecords() throws {
+        let original = try ModelFiles.load(fixture("adam.keras"))
+        let folder = try TemporaryFolder()
+        let path = folder.path("clean.keras")
+        try AtomicFile.replace(path) { temporary throws(ModelFileError) in
+            try KerasZipWriter.write(original, toPath: temporary, file: path, forceZip64: true)
+        }
+        let clean = try ModelFiles.load(path)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        var random = RandomGenerator(seed: 77)
+        var refused = 0
+        for _ in 0..<1500 {
+            var mutant = bytes
+            let length = 1 + random.nextInt(below: 8)
+            let start = bytes.count - length - random.nextInt(below: min(400, bytes.count - length))
+            let allOnes = random.nextInt(below: 3) == 0
+            for index in start..<start + length { mutant[index] = allOnes ? 0xFF : UInt8(random.nextInt(below: 256)) }
+            do {
+                let document = try ModelFiles.load(try folder.write("m.keras", mutant))
+                #expect(document.weights == clean.weights && document.training == clean.training, "bytes \(start)..<\(start + length)")
+            } catch {
+                refused += 1
+            }
+        }
+        #expect(refused > 0)
+    }
+
     /// Offsets near 2⁶⁴ in the ZIP64 records and extra fields: refused with a message, no arithmetic overflow.
     @Test func zip64OffsetsNearTheTop() throws {
         let document = try ModelFiles.load(fixture("adam.keras"))
