@@ -13,6 +13,16 @@ struct KerasModelSpec {
     var weightKeys: [String]
     /// Initializers Keras names that mlpconv does not have (kept as text; the layer uses the default).
     var metadata: [String: String]
+    /// Dense layers Keras does not train (`trainable: false`, or the whole model frozen). mlpconv trains every
+    /// layer, and Keras keeps no optimizer slots for these, so such a model's training state is not read.
+    var frozenLayers: [String] = []
+
+    /// Why the file's training state cannot be continued by mlpconv, if it cannot.
+    var trainingNotReadReason: String? {
+        guard !frozenLayers.isEmpty else { return nil }
+        return "not read: layer(s) \(frozenLayers.joined(separator: ", ")) are frozen (trainable: false); mlpconv trains "
+            + "every layer, so it could not continue as Keras would"
+    }
 }
 
 enum KerasConfig {
@@ -84,6 +94,10 @@ enum KerasConfig {
         var usedKeys: [String: Int] = [:]
         /// Whether the last layer kept was a Dense whose activation an Activation layer may replace.
         var lastFoldable = false
+        var frozenLayers: [String] = []
+        let modelFrozen = try config.optionalValue(at: "trainable").map { value throws(JSONError) in
+            value.isNull ? false : try !value.bool()
+        } ?? false
 
         let list = try config.value(at: "layers").array()
         // Classes first: an unsupported layer is named before any other detail (an image input shape) fails.
@@ -128,6 +142,10 @@ enum KerasConfig {
             case "Dense":
                 if layers.isEmpty, inputWidth == nil { inputWidth = try batchWidth(layerConfig) }
                 layers.append(try readDense(layerConfig, name: name, isKeras2: isKeras2, metadata: &metadata))
+                let trainable = try layerConfig.optionalValue(at: "trainable").map { value throws(JSONError) in
+                    value.isNull ? true : try value.bool()
+                } ?? true
+                if modelFrozen || !trainable { frozenLayers.append(name) }
                 lastFoldable = layers.last?.activation == .linear
             case "Activation":
                 let activationValue = try layerConfig.value(at: "activation")
@@ -162,7 +180,7 @@ enum KerasConfig {
             throw config.error(.missing, "no input shape (no InputLayer, batch_input_shape or build_input_shape)")
         }
         return KerasModelSpec(modelName: modelName, inputWidth: inputWidth, layers: layers, weightKeys: weightKeys,
-                              metadata: metadata)
+                              metadata: metadata, frozenLayers: frozenLayers)
     }
 
     /// A functional model is read when it is a chain, the graph a Sequential model has: one input layer first,

@@ -226,16 +226,20 @@ enum KerasH5Reader {
         if try reader.wrap(h5.hasAttribute("training_config")) {
             let text = try reader.wrap(h5.stringAttribute("training_config"))
             var compiled: (loss: Loss, config: OptimizerConfig, ruleNote: String?, metrics: String?)?
-            do {
-                compiled = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
-                    let optimizer = try value.object(at: "optimizer_config")
-                    let config = try KerasConfig.readOptimizer(optimizer)
-                    return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
-                            try KerasConfig.legacyRuleNote(optimizer, config: config), try KerasConfig.readMetrics(value))
+            if let reason = spec.trainingNotReadReason {
+                trainingNotRead = reason
+            } else {
+                do {
+                    compiled = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
+                        let optimizer = try value.object(at: "optimizer_config")
+                        let config = try KerasConfig.readOptimizer(optimizer)
+                        return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
+                                try KerasConfig.legacyRuleNote(optimizer, config: config), try KerasConfig.readMetrics(value))
+                    }
+                } catch {
+                    // The model itself is fine; only its training setup is one mlpconv cannot continue.
+                    trainingNotRead = KerasConfig.trainingNotReadNote(error)
                 }
-            } catch {
-                // The model itself is fine; only its training setup is one mlpconv cannot continue.
-                trainingNotRead = KerasConfig.trainingNotReadNote(error)
             }
             if let compiled {
                 legacyRuleNote = compiled.ruleNote

@@ -68,7 +68,7 @@ enum KerasZipReader {
             try KerasConfig.readModel(root, isKeras2: isKeras2)
         }
         var trainingNotRead: String?
-        let compiled: Compiled?
+        var compiled: Compiled?
         do {
             compiled = try KerasH5Reader.parse(configText, file: path, object: configName) { root throws(JSONError) -> Compiled? in
                 guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
@@ -94,6 +94,10 @@ enum KerasZipReader {
         } catch {
             // The model itself is fine; only its training setup is one mlpconv cannot continue.
             trainingNotRead = KerasConfig.trainingNotReadNote(error)
+            compiled = nil
+        }
+        if compiled != nil, let reason = spec.trainingNotReadReason {
+            trainingNotRead = reason
             compiled = nil
         }
 
