@@ -509,6 +509,15 @@ extension KerasConfig {
 
     static let metricsKey = "keras_metrics"
 
+    /// `loss_weights` scale the loss and so every gradient: anything but none or a single 1 is refused.
+    static func checkLossWeights(_ compileConfig: JSONValue) throws(JSONError) {
+        guard let value = try compileConfig.optionalValue(at: "loss_weights"), !value.isNull else { return }
+        let weights = value.kind == .array ? try value.array() : [value]
+        guard weights.count == 1, weights[0].kind != .object, try weights[0].double() == 1 else {
+            throw value.error(.value, "loss_weights other than 1 are not supported")
+        }
+    }
+
     /// Metadata saying why a compiled Keras model was read without its training state: a loss, optimizer or
     /// setting mlpconv cannot train with (`from_logits`, Nadam, a learning-rate schedule…). The architecture and
     /// weights are read all the same, so such files can be inspected, converted and used for predictions;

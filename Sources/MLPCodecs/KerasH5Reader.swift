@@ -231,6 +231,7 @@ enum KerasH5Reader {
             } else {
                 do {
                     compiled = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
+                        try KerasConfig.checkLossWeights(value)
                         let optimizer = try value.object(at: "optimizer_config")
                         let config = try KerasConfig.readOptimizer(optimizer)
                         return (try KerasConfig.readLoss(try value.value(at: "loss")), config,

@@ -74,6 +74,7 @@ enum KerasZipReader {
                 guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
                       let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
                 let loss = try KerasConfig.readLoss(lossValue)
+                try KerasConfig.checkLossWeights(compile)
                 var optimizer: OptimizerConfig?
                 var note: String?
                 if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {

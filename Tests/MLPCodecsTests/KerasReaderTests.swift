@@ -630,5 +630,14 @@ struct KerasConfigTests {
             let message = expectError(JSONError.self) { _ = try loss(text) }?.reason ?? ""
             #expect(message.contains(expected), "\(text): \(message)")
         }
+        func weights(_ text: String) throws(JSONError) {
+            try KerasConfig.checkLossWeights(try JSONDocument.parse(Array(text.utf8), file: "m").root)
+        }
+        for accepted in [#"{}"#, #"{"loss_weights": null}"#, #"{"loss_weights": [1.0]}"#, #"{"loss_weights": 1}"#] {
+            #expect(throws: Never.self, "\(accepted)") { try weights(accepted) }
+        }
+        for refused in [#"{"loss_weights": [0.5]}"#, #"{"loss_weights": [1, 1]}"#, #"{"loss_weights": {"out": 2}}"#] {
+            #expect(throws: JSONError.self, "\(refused)") { try weights(refused) }
+        }
     }
 }
