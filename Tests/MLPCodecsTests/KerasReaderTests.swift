@@ -12,6 +12,17 @@ private let kerasFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComp
 
 private func fixture(_ name: String) -> String { kerasFixtures.appendingPathComponent(name).path }
 
+/// `adam.keras` rewritten by mlpconv's own zip writer into `folder` (ZIP64 records forced when asked), and the
+/// document read back from it.
+private func rewrittenAdam(zip64: Bool, in folder: TemporaryFolder) throws -> (path: String, document: ModelDocument) {
+    let original = try ModelFiles.load(fixture("adam.keras"))
+    let path = folder.path("clean.keras")
+    try AtomicFile.replace(path) { temporary throws(ModelFileError) in
+        try KerasZipWriter.write(original, toPath: temporary, file: path, forceZip64: zip64)
+    }
+    return (path, try ModelFiles.load(path))
+}
+
 private struct ReaderExpectations {
     let inputs: [[Float]]
     let cases: [String: Any]
@@ -246,13 +257,8 @@ struct KerasReaderTests {
     /// a flipped weights file.
     @Test("bit flips in .keras archives are refused or harmless, in process", arguments: [false, true])
     func archiveBitFlips(zip64: Bool) throws {
-        let original = try ModelFiles.load(fixture("adam.keras"))
         let folder = try TemporaryFolder()
-        let path = folder.path("clean.keras")
-        try AtomicFile.replace(path) { temporary throws(ModelFileError) in
-            try KerasZipWriter.write(original, toPath: temporary, file: path, forceZip64: zip64)
-        }
-        let clean = try ModelFiles.load(path)
+        let (path, clean) = try rewrittenAdam(zip64: zip64, in: folder)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         var random = RandomGenerator(seed: zip64 ? 64 : 32)
         var outcomes = (same: 0, refused: 0)
@@ -278,13 +284,8 @@ struct KerasReaderTests {
     /// Whole fields, not bits: runs of 1–8 random bytes (often all ones, the ZIP64 escape) written over the
     /// central directory and end records of a ZIP64 archive, in process — refused or the same model, never a trap.
     @Test func randomFieldValuesInZipRecords() throws {
-        let original = try ModelFiles.load(fixture("adam.keras"))
         let folder = try TemporaryFolder()
-        let path = folder.path("clean.keras")
-        try AtomicFile.replace(path) { temporary throws(ModelFileError) in
-            try KerasZipWriter.write(original, toPath: temporary, file: path, forceZip64: true)
-        }
-        let clean = try ModelFiles.load(path)
+        let (path, clean) = try rewrittenAdam(zip64: true, in: folder)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         var random = RandomGenerator(seed: 77)
         var refused = 0
@@ -306,12 +307,8 @@ struct KerasReaderTests {
 
     /// Offsets near 2⁶⁴ in the ZIP64 records and extra fields: refused with a message, no arithmetic overflow.
     @Test func zip64OffsetsNearTheTop() throws {
-        let document = try ModelFiles.load(fixture("adam.keras"))
         let folder = try TemporaryFolder()
-        let path = folder.path("zip64.keras")
-        try AtomicFile.replace(path) { temporary throws(ModelFileError) in
-            try KerasZipWriter.write(document, toPath: temporary, file: path, forceZip64: true)
-        }
+        let (path, _) = try rewrittenAdam(zip64: true, in: folder)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         func patched(_ signature: [UInt8], at delta: Int, from end: Bool = false) -> [UInt8] {
             var copy = bytes
