@@ -1177,6 +1177,19 @@ extension HDF5Object {
         }
     }
 
+    /// Opens an existing attribute with its dataspace and type, for the readers below. Call inside `hdf5 { }`.
+    fileprivate func openAttribute(_ name: String, site: HDF5Site, operation: String) throws(HDF5Error)
+        -> (HDF5Attribute, HDF5Dataspace, HDF5Datatype, HDF5Extent, HDF5TypeInfo) {
+        if !(try site.bool(H5Aexists(id, name), operation)) {
+            throw site.error(.missing, operation, "no such attribute")
+        }
+        let attribute = HDF5Attribute(adopting: try site.id(H5Aopen(id, name, mlp_H5P_DEFAULT()), operation))
+        let space = HDF5Dataspace(adopting: try site.id(H5Aget_space(attribute.id), operation))
+        let type = HDF5Datatype(adopting: try site.id(H5Aget_type(attribute.id), operation))
+        return (attribute, space, type, try space.extent(site: site, operation: operation),
+                try type.info(site: site, operation: operation))
+    }
+
     /// Reads an attribute: strings (variable- or fixed-length, scalar or 1-D), integers (any size, read as
     /// int64) and floats (read as float64). Element counts and fixed-string sizes are checked before reading.
     func attribute(_ name: String, maxElements: Int = 1 << 20,
@@ -1185,14 +1198,7 @@ extension HDF5Object {
         let operation = "read attribute '\(name)'"
         try HDF5Path.validate(name, site, operation)
         return try hdf5 { () throws(HDF5Error) in
-            if !(try site.bool(H5Aexists(id, name), operation)) {
-                throw site.error(.missing, operation, "no such attribute")
-            }
-            let attribute = HDF5Attribute(adopting: try site.id(H5Aopen(id, name, mlp_H5P_DEFAULT()), operation))
-            let space = HDF5Dataspace(adopting: try site.id(H5Aget_space(attribute.id), operation))
-            let type = HDF5Datatype(adopting: try site.id(H5Aget_type(attribute.id), operation))
-            let extent = try space.extent(site: site, operation: operation)
-            let typeInfo = try type.info(site: site, operation: operation)
+            let (attribute, space, type, extent, typeInfo) = try openAttribute(name, site: site, operation: operation)
 
             guard extent.kind != .null, extent.shape.count <= 1 else {
                 throw site.error(.unsupported, operation,
@@ -1519,14 +1525,7 @@ extension HDF5Object {
         let operation = "read attribute '\(name)'"
         try HDF5Path.validate(name, site, operation)
         return try hdf5 { () throws(HDF5Error) in
-            if !(try site.bool(H5Aexists(id, name), operation)) {
-                throw site.error(.missing, operation, "no such attribute")
-            }
-            let attribute = HDF5Attribute(adopting: try site.id(H5Aopen(id, name, mlp_H5P_DEFAULT()), operation))
-            let space = HDF5Dataspace(adopting: try site.id(H5Aget_space(attribute.id), operation))
-            let type = HDF5Datatype(adopting: try site.id(H5Aget_type(attribute.id), operation))
-            let extent = try space.extent(site: site, operation: operation)
-            let typeInfo = try type.info(site: site, operation: operation)
+            let (attribute, _, _, extent, typeInfo) = try openAttribute(name, site: site, operation: operation)
             guard typeInfo.typeClass == .integer, !typeInfo.isSigned, typeInfo.size <= 8 else {
                 throw site.error(.unsupported, operation, "attribute holds \(typeInfo) values, expected unsigned integers")
             }
