@@ -595,10 +595,7 @@ private struct Reader {
             throw fail("\(path)@\(Name.optimizerName)", "unknown optimizer \"\(nameValue)\"; supported: "
                        + OptimizerKind.acceptedNames.joined(separator: ", "))
         }
-        let iterations = try integerAttribute(group, Name.iterations, path: path)
-        guard iterations >= 0, let iterationCount = Int(exactly: iterations) else {
-            throw fail("\(path)@\(Name.iterations)", "must be ≥ 0, got \(iterations)")
-        }
+        let iterationCount = try countAttribute(group, Name.iterations, path: path)
         let names = try wrap(group.attributeNames(limit: 1000))
         let booleans = names.contains(Name.booleanHyperparameters)
             ? try wrap(group.stringArrayAttribute(Name.booleanHyperparameters)) : []
@@ -658,10 +655,7 @@ private struct Reader {
             throw fail("\(path)@\(Name.loss)", "unknown loss \"\(lossName)\"; supported: "
                        + Loss.acceptedNames.joined(separator: ", "))
         }
-        let epochs = try integerAttribute(group, Name.epochsCompleted, path: path)
-        guard epochs >= 0, let epochsCompleted = Int(exactly: epochs) else {
-            throw fail("\(path)@\(Name.epochsCompleted)", "must be ≥ 0, got \(epochs)")
-        }
+        let epochsCompleted = try countAttribute(group, Name.epochsCompleted, path: path)
         var randomState: RandomState?
         if try wrap(group.hasAttribute(Name.randomState)) {
             let words = try wrap(group.unsignedAttribute(Name.randomState, maxElements: 16))
@@ -700,6 +694,13 @@ private struct Reader {
         case .string(let text): return text
         case let other: throw fail(attributePath, "expected a string, found \(other)")
         }
+    }
+
+    /// A count (iterations, epochs): an integer attribute that must be ≥ 0.
+    func countAttribute(_ object: some HDF5Object, _ name: String, path: String) throws(ModelFileError) -> Int {
+        let value = try integerAttribute(object, name, path: path)
+        guard value >= 0, let count = Int(exactly: value) else { throw fail("\(path)@\(name)", "must be ≥ 0, got \(value)") }
+        return count
     }
 
     func integerAttribute(_ object: some HDF5Object, _ name: String, path: String) throws(ModelFileError) -> Int64 {
