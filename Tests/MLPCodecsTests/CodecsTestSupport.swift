@@ -1,3 +1,4 @@
+import CHDF5
 import Foundation
 import Testing
 
@@ -95,4 +96,15 @@ func expectError<E: Error>(_ type: E.Type, sourceLocation: SourceLocation = #_so
         Issue.record("expected \(E.self), got \(error)", sourceLocation: sourceLocation)
     }
     return nil
+}
+
+/// An IEEE half-precision HDF5 datatype (which the codecs refuse as a tensor dtype); the caller closes it.
+/// Call inside `HDF5Library.withHDF5`.
+func float16Type() -> hid_t {
+    let half = H5Tcopy(mlp_H5T_IEEE_F32LE())
+    H5Tset_fields(half, 15, 10, 5, 0, 10)
+    H5Tset_precision(half, 16)
+    H5Tset_size(half, 2)
+    H5Tset_ebias(half, 15)
+    return half
 }
