@@ -62,44 +62,18 @@ enum KerasZipReader {
             }
         }
         let isKeras2 = metadata["keras_version"].map { !$0.hasPrefix("3.") } ?? false
-        typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?, legacyRuleNote: String?, metrics: String?)
-        let configText = String(decoding: configData, as: UTF8.self)
-        let spec = try KerasH5Reader.parse(configText, file: path, object: configName) { root throws(JSONError) in
-            try KerasConfig.readModel(root, isKeras2: isKeras2)
-        }
-        var trainingNotRead: String?
-        var compiled: Compiled?
-        do {
-            compiled = try KerasH5Reader.parse(configText, file: path, object: configName) { root throws(JSONError) -> Compiled? in
-                guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
-                      let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
-                let loss = try KerasConfig.readLoss(lossValue)
-                try KerasConfig.checkLossWeights(compile)
-                var optimizer: OptimizerConfig?
-                var note: String?
-                if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
-                    if value.kind == .string {
-                        let name = try value.string()
-                        guard let kind = OptimizerKind(name: name) else {
-                            throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
-                        }
-                        optimizer = OptimizerConfig(kind)
-                    } else {
-                        let config = try KerasConfig.readOptimizer(value)
-                        optimizer = config
-                        note = try KerasConfig.legacyRuleNote(value, config: config)
-                    }
-                }
-                return (loss, optimizer, note, try KerasConfig.readMetrics(compile))
+        let (spec, compiled, trainingNotRead) = try KerasH5Reader.parse(
+            String(decoding: configData, as: UTF8.self), file: path, object: configName) {
+            root throws(JSONError) -> (KerasModelSpec, Compiled?, String?) in
+            let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
+            do throws(JSONError) {
+                guard let compiled = try readCompileConfig(root) else { return (spec, nil, nil) }
+                if let reason = spec.trainingNotReadReason { return (spec, nil, reason) }
+                return (spec, compiled, nil)
+            } catch {
+                // The model itself is fine; only its training setup is one mlpconv cannot continue.
+                return (spec, nil, KerasConfig.trainingNotReadNote(ModelFileError(file: path, in: configName, error)))
             }
-        } catch {
-            // The model itself is fine; only its training setup is one mlpconv cannot continue.
-            trainingNotRead = KerasConfig.trainingNotReadNote(error)
-            compiled = nil
-        }
-        if compiled != nil, let reason = spec.trainingNotReadReason {
-            trainingNotRead = reason
-            compiled = nil
         }
 
         // The weights file can hold no more than the parameters (float64 at most) and up to three optimizer slots
@@ -169,6 +143,33 @@ enum KerasZipReader {
         extras?.apply(to: &document)
         do { try document.validate() } catch { throw ModelFileError(file: path, error) }
         return document
+    }
+
+    typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?, legacyRuleNote: String?, metrics: String?)
+
+    /// `compile_config`: the loss, the optimizer (when named), a legacy-rule note and the metrics; nil when the
+    /// model was not compiled.
+    private static func readCompileConfig(_ root: JSONValue) throws(JSONError) -> Compiled? {
+        guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
+              let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
+        let loss = try KerasConfig.readLoss(lossValue)
+        try KerasConfig.checkLossWeights(compile)
+        var optimizer: OptimizerConfig?
+        var note: String?
+        if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
+            if value.kind == .string {
+                let name = try value.string()
+                guard let kind = OptimizerKind(name: name) else {
+                    throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
+                }
+                optimizer = OptimizerConfig(kind)
+            } else {
+                let config = try KerasConfig.readOptimizer(value)
+                optimizer = config
+                note = try KerasConfig.legacyRuleNote(value, config: config)
+            }
+        }
+        return (loss, optimizer, note, try KerasConfig.readMetrics(compile))
     }
 
     /// `/optimizer/vars/0` iteration, `/1` learning_rate, then the slots in Keras 3's order. Keras 2.13–2.15's
