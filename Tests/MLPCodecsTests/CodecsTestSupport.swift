@@ -1,6 +1,7 @@
 import CHDF5
 import Foundation
 import Testing
+import ZIPFoundation
 
 #if canImport(Glibc)
 import Glibc
@@ -107,4 +108,28 @@ func float16Type() -> hid_t {
     H5Tset_size(half, 2)
     H5Tset_ebias(half, 15)
     return half
+}
+
+/// A zip archive built in memory with ZIPFoundation (an independent writer, for archives mlpconv must read).
+func zipArchive(_ members: [(name: String, bytes: [UInt8])], compression: CompressionMethod = .deflate,
+                symbolicLinks: Set<String> = []) throws -> [UInt8] {
+    let archive = try Archive(accessMode: .create)
+    for (name, bytes) in members {
+        let data = Data(bytes)
+        try archive.addEntry(with: name, type: symbolicLinks.contains(name) ? .symlink : .file,
+                             uncompressedSize: Int64(data.count), compressionMethod: compression) { position, size in
+            data.subdata(in: Int(position)..<Int(position) + size)
+        }
+    }
+    return [UInt8](try #require(archive.data))
+}
+
+/// A zip archive's members in order, read with ZIPFoundation.
+func zipMembers(of path: String) throws -> [(name: String, bytes: [UInt8])] {
+    let archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+    return try archive.map { entry in
+        var data = Data()
+        _ = try archive.extract(entry) { data.append($0) }
+        return (entry.path, [UInt8](data))
+    }
 }

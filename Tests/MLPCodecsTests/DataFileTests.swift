@@ -54,19 +54,6 @@ private func npy(descr: String, shape: String, fortran: Bool = false, version: U
 private func float32Bytes(_ values: [Float]) -> [UInt8] { values.flatMap { littleEndian($0.bitPattern) } }
 private func float64Bytes(_ values: [Double]) -> [UInt8] { values.flatMap { littleEndian($0.bitPattern) } }
 
-/// An `.npz` (a zip of `.npy` entries) built in memory with ZIPFoundation.
-private func npz(_ entries: [(name: String, bytes: [UInt8])], compression: CompressionMethod = .deflate) throws -> [UInt8] {
-    let archive = try Archive(accessMode: .create)
-    for (name, bytes) in entries {
-        let data = Data(bytes)
-        try archive.addEntry(with: name, type: .file, uncompressedSize: Int64(data.count),
-                             compressionMethod: compression) { position, size in
-            data.subdata(in: Int(position)..<Int(position) + size)
-        }
-    }
-    return [UInt8](try #require(archive.data))
-}
-
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("fixtures/data")
 
@@ -319,7 +306,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let x = npy(descr: "<f4", shape: "(3, 2)", data: float32Bytes([1, 2, 3, 4, 5, 6]))
         let labels = npy(descr: "<i8", shape: "(3,)", data: [2, 0, 1].flatMap { littleEndian(Int64($0)) })
         for compression in [CompressionMethod.none, .deflate] {
-            let path = try folder.write("labels.npz", try npz([("x.npy", x), ("y.npy", labels)], compression: compression))
+            let path = try folder.write("labels.npz", try zipArchive([("x.npy", x), ("y.npy", labels)], compression: compression))
             let data = try load(path, inputs: 2, outputs: 3, loss: .categoricalCrossentropy, requireTargets: true)
             #expect(data.features == [1, 2, 3, 4, 5, 6])
             #expect(data.targets == [0, 0, 1, 1, 0, 0, 0, 1, 0])
@@ -327,11 +314,11 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
             #expect(sparse.targets == [2, 0, 1] && sparse.targetWidth == 1)
         }
         let values = npy(descr: "<f8", shape: "(3, 2)", data: float64Bytes([0.5, 1, 1.5, 2, 2.5, 3]))
-        let path = try folder.write("values.npz", try npz([("x.npy", x), ("y.npy", values), ("notes.npy", x)]))
+        let path = try folder.write("values.npz", try zipArchive([("x.npy", x), ("y.npy", values), ("notes.npy", x)]))
         let data = try load(path, inputs: 2, outputs: 2, loss: .meanSquaredError, requireTargets: true)
         #expect(data.targets == [0.5, 1, 1.5, 2, 2.5, 3] && data.targetWidth == 2)
         // Without y: features only, fine for prediction.
-        let featuresOnly = try folder.write("x-only.npz", try npz([("x.npy", x)]))
+        let featuresOnly = try folder.write("x-only.npz", try zipArchive([("x.npy", x)]))
         #expect(try load(featuresOnly, inputs: 2, outputs: 2).targetWidth == 0)
         #expect(loadError(featuresOnly, inputs: 2, outputs: 2, requireTargets: true)
             == "\(featuresOnly): no array 'y', but targets are needed; it holds 'x'")
@@ -355,7 +342,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
              "x[1, 1]: NaN is not allowed (only finite numbers are)"),
         ]
         for (name, entries, reason) in cases {
-            let path = try folder.write("\(name).npz", try npz(entries))
+            let path = try folder.write("\(name).npz", try zipArchive(entries))
             let inputs = name == "features" ? 4 : 2
             #expect(loadError(path, inputs: inputs, outputs: 3, loss: .categoricalCrossentropy) == "\(path): \(reason)", "\(name)")
         }
@@ -368,12 +355,12 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let limits = DataLimits(maxBytes: 1 << 20, maxValues: 1 << 24, maxArchiveEntries: 8)
         // 8 MB of zeros deflate to about 8 KB: the declared size is refused before anything is inflated.
         let zeros = npy(descr: "<f4", shape: "(2000000, 1)", data: [UInt8](repeating: 0, count: 8_000_000))
-        let honest = try folder.write("honest.npz", try npz([("x.npy", zeros)]))
+        let honest = try folder.write("honest.npz", try zipArchive([("x.npy", zeros)]))
         #expect(loadError(honest, inputs: 1, outputs: 1, limits: limits)
             == "\(honest): array x: the entry declares 8000128 bytes uncompressed, over the limit of 1048576 bytes")
 
         // The same entry with its zip sizes rewritten to 64 bytes: the .npy header's own shape stops it.
-        var lying = try npz([("x.npy", zeros)])
+        var lying = try zipArchive([("x.npy", zeros)])
         patchUncompressedSizes(&lying, to: 64)
         let lyingPath = try folder.write("lying.npz", lying)
         #expect(loadError(lyingPath, inputs: 1, outputs: 1, limits: limits)
@@ -381,7 +368,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 
         // A header that declares two rows in front of 8 MB: inflating stops right after the declared bytes.
         let tail = npy(descr: "<f4", shape: "(2, 1)", data: [UInt8](repeating: 0, count: 8_000_000))
-        var lyingHeader = try npz([("x.npy", tail)])
+        var lyingHeader = try zipArchive([("x.npy", tail)])
         patchUncompressedSizes(&lyingHeader, to: 72)
         let tailPath = try folder.write("tail.npz", lyingHeader)
         #expect(loadError(tailPath, inputs: 1, outputs: 1, limits: limits)
@@ -389,7 +376,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 
         // Too many entries: refused while counting, before any is read.
         let x = npy(descr: "<f4", shape: "(1, 1)", data: float32Bytes([1]))
-        let many = try folder.write("many.npz", try npz((0..<20).map { ("a\($0).npy", x) } + [("x.npy", x)]))
+        let many = try folder.write("many.npz", try zipArchive((0..<20).map { ("a\($0).npy", x) } + [("x.npy", x)]))
         #expect(loadError(many, inputs: 1, outputs: 1, limits: limits)
             == "\(many): the archive has 21 entries, over the limit of 8; refused (an .npz holds one entry per array)")
     }

@@ -163,17 +163,11 @@ struct KerasWriterTests {
                            in folder: TemporaryFolder) throws -> String {
         let original = folder.path("original.keras")
         try ModelFiles.save(document, to: original, format: .keras)
-        let source = try Archive(url: URL(fileURLWithPath: original), accessMode: .read)
-        let archive = try Archive(accessMode: .create)
-        for entry in source {
-            var data = Data()
-            _ = try source.extract(entry) { data.append($0) }
-            if entry.path == "metadata.json" { data = Data(edit(String(decoding: data, as: UTF8.self)).utf8) }
-            try archive.addEntry(with: entry.path, type: .file, uncompressedSize: Int64(data.count)) { position, size in
-                data.subdata(in: Int(position)..<Int(position) + size)
-            }
+        let members = try zipMembers(of: original).map { member in
+            (name: member.name, bytes: member.name == "metadata.json"
+                ? Array(edit(String(decoding: member.bytes, as: UTF8.self)).utf8) : member.bytes)
         }
-        return try folder.write("edited.keras", [UInt8](try #require(archive.data)))
+        return try folder.write("edited.keras", try zipArchive(members, compression: .none))
     }
 
     private func trainedDocument() throws -> ModelDocument {
