@@ -18,7 +18,7 @@ enum KerasZipReader {
     static let weightsName = "model.weights.h5"
 
     static func read(path: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
-        let bytes = try ModelFiles.readWholeFileData(path, limit: limits.maxFileBytes)
+        let bytes = try ModelFiles.readWholeFile(path, limit: limits.maxFileBytes)
         let archive: ZipReader
         do {
             archive = try ZipReader(bytes, maxEntries: maxEntries)

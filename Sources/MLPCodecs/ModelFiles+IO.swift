@@ -43,12 +43,7 @@ extension ModelFiles {
     }
 
     /// The whole file, after checking its size against `limit` (so a huge file is refused before it is read).
-    static func readWholeFile(_ path: String, limit: Int) throws(ModelFileError) -> [UInt8] {
-        [UInt8](try readWholeFileData(path, limit: limit))
-    }
-
-    /// The file's bytes as read, without the copy into an array (for large archives).
-    static func readWholeFileData(_ path: String, limit: Int) throws(ModelFileError) -> Data {
+    static func readWholeFile(_ path: String, limit: Int) throws(ModelFileError) -> Data {
         let size: Int
         do {
             size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
