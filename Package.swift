@@ -1,65 +1,134 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The layers, bottom up (docs/architecture.md; Tests/ArchitectureTests checks that imports only point down):
+//   C libraries  →  support wrappers  →  MLPCore  →  MLPDocument  →  one module per format  →  MLPModelFiles
+//   MLPDataFiles beside the formats; the mlpconv command on top.
+// Libraries users see: MLPCore, MLPDocument, MLPModelFiles, MLPDataFiles. Everything else is package-internal.
+
 let package = Package(
     name: "mlpconv",
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "MLPCore", targets: ["MLPCore"]),
-        .library(name: "MLPCodecs", targets: ["MLPCodecs"]),
+        .library(name: "MLPDocument", targets: ["MLPDocument"]),
+        .library(name: "MLPModelFiles", targets: ["MLPModelFiles"]),
+        .library(name: "MLPDataFiles", targets: ["MLPDataFiles"]),
         .executable(name: "mlpconv", targets: ["mlpconv"]),
         .executable(name: "mlpbench", targets: ["mlpbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // .npz data files are zip archives; read in memory, never extracted.
+        // Tests only: builds .npz and .keras archives (zip bombs, hostile members) independently of our writer.
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
-        // C system libraries, found through pkg-config; each shim.h wraps what Swift cannot import.
-        .systemLibrary(
-            name: "CHDF5", pkgConfig: "hdf5",
-            providers: [.apt(["libhdf5-dev"])]),
-        .systemLibrary(
-            name: "CJSONC", pkgConfig: "json-c",
-            providers: [.apt(["libjson-c-dev"])]),
-        .systemLibrary(
-            name: "CBLAS", pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]),
+        // MARK: C libraries, each a small target with a shim
 
-        // The MLP: layers, activations, losses, optimizers, training. BLAS only, no file formats.
+        .systemLibrary(name: "CBLAS", path: "Sources/C/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/C/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CJSONC", path: "Sources/C/CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        // CRC-32C for the checksums native HDF5 files carry: SSE4.2 when available, slicing-by-8 otherwise.
+        .target(name: "CCRC32C", path: "Sources/C/CCRC32C"),
+        // zlib's CRC-32 and raw inflate, for the zip archives (.keras, .npz) read and written by ZipSupport.
+        .target(name: "CZlib", path: "Sources/C/CZlib", linkerSettings: [.linkedLibrary("z")]),
+
+        // MARK: Support wrappers: `package` API, no model knowledge
+
+        .target(name: "TextSupport", path: "Sources/Support/TextSupport"),
+        .target(name: "FileSupport", path: "Sources/Support/FileSupport"),
+        .target(name: "HDF5Support", dependencies: ["CHDF5"], path: "Sources/Support/HDF5Support"),
+        .target(name: "JSONSupport", dependencies: ["CJSONC"], path: "Sources/Support/JSONSupport"),
+        .target(name: "ZipSupport", dependencies: ["CZlib"], path: "Sources/Support/ZipSupport"),
+
+        // MARK: The MLP: layers, activations, losses, optimizers, training. BLAS only, no file formats.
+
         .target(
             name: "MLPCore",
-            dependencies: [
-                "CBLAS",
-                .product(name: "RealModule", package: "swift-numerics"),
-            ]),
-        // CRC-32C for the checksums model files carry (SSE4.2 when available, slicing-by-8 otherwise); zlib's
-        // CRC-32 and raw inflate for the zip archives (.keras, .npz) that MLPCodecs reads and writes itself.
-        .target(name: "CChecksum", linkerSettings: [.linkedLibrary("z")]),
-        // Model files: HDF5 and json-c wrappers live here, private to the codecs.
-        .target(name: "MLPCodecs", dependencies: ["MLPCore", "CHDF5", "CJSONC", "CChecksum"]),
+            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+
+        // MARK: The model document every format decodes to and encodes from
+
+        .target(name: "MLPDocument", dependencies: ["MLPCore"]),
+        // What the formats share: the document's parts in the native JSON schema's form, wrapper errors as model-file errors.
+        .target(
+            name: "FormatSupport", dependencies: ["MLPDocument", "MLPCore", "JSONSupport", "HDF5Support", "FileSupport"],
+            path: "Sources/Formats/FormatSupport"),
+
+        // MARK: One module per format: detect, decode to a document, encode a document. None imports another.
+
+        .target(
+            name: "JSONFormat", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
+            path: "Sources/Formats/JSONFormat"),
+        .target(
+            name: "HDF5Format", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "CCRC32C", "FileSupport"],
+            path: "Sources/Formats/HDF5Format"),
+        .target(
+            name: "KerasFormat",
+            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "JSONSupport", "ZipSupport", "FileSupport"],
+            path: "Sources/Formats/KerasFormat"),
+
+        // MARK: The façade: the one place that detects a file's format and picks its codec
+
+        .target(
+            name: "MLPModelFiles",
+            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "HDF5Support", "FileSupport"]),
+
+        // MARK: Training and prediction data (CSV, NPY/NPZ, HDF5 datasets): not models
+
+        .target(
+            name: "MLPDataFiles",
+            dependencies: ["MLPCore", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"]),
+
+        // MARK: Programs: libraries only, no C
 
         .executableTarget(
             name: "mlpconv",
-            dependencies: ["MLPCodecs", "MLPCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mlpbench",
-            dependencies: ["MLPCore", "MLPCodecs", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["MLPCore", "MLPModelFiles", "MLPDocument",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"], resources: []),
+        // MARK: Tests, one target per module, plus helpers they share and the layering check
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            path: "Tests/TestSupport"),
+        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"]),
+        .testTarget(name: "TextSupportTests", dependencies: ["TextSupport"]),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         // CHDF5 too: the tests build hostile files (external links, external storage, virtual datasets) that the
-        // codecs themselves never write.
-        // ZIPFoundation to build .npz fixtures (zip bombs included) in the tests themselves.
+        // wrappers themselves never write.
+        .testTarget(name: "HDF5SupportTests", dependencies: ["HDF5Support", "CHDF5", "TestSupport"]),
+        .testTarget(name: "JSONSupportTests", dependencies: ["JSONSupport", "TestSupport"]),
+        .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "TestSupport"]),
+        .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument", "MLPCore"]),
         .testTarget(
-            name: "MLPCodecsTests",
-            dependencies: ["MLPCodecs", "CHDF5", "CChecksum", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+            name: "JSONFormatTests",
+            dependencies: ["JSONFormat", "JSONSupport", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
+        .testTarget(
+            name: "HDF5FormatTests",
+            dependencies: ["HDF5Format", "HDF5Support", "CHDF5", "CCRC32C", "MLPModelFiles", "MLPDocument", "MLPCore",
+                           "TestSupport"]),
+        .testTarget(
+            name: "KerasFormatTests",
+            dependencies: ["KerasFormat", "HDF5Support", "ZipSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
+                           "TestSupport"]),
+        .testTarget(
+            name: "MLPModelFilesTests",
+            dependencies: ["MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
+        .testTarget(
+            name: "MLPDataFilesTests",
+            dependencies: ["MLPDataFiles", "MLPCore", "HDF5Support", "CHDF5", "TestSupport"]),
         // End-to-end tests run the built `mlpconv` binary.
-        // ZIPFoundation to build mutated .keras archives.
         .testTarget(
-            name: "MLPConvTests",
-            dependencies: ["mlpconv", "MLPCodecs", "MLPCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+            name: "mlpconvTests",
+            dependencies: ["mlpconv", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
+        .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

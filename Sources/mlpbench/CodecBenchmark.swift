@@ -1,5 +1,6 @@
 import Foundation
-import MLPCodecs
+import MLPDocument
+import MLPModelFiles
 import MLPCore
 
 /// Save and load times of the model codecs on fixed models; Benchmarks/codec_peers.py runs the same files

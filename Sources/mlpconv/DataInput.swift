@@ -1,5 +1,6 @@
 import Foundation
-import MLPCodecs
+import MLPDataFiles
+import MLPDocument
 import MLPCore
 
 // Helpers shared by the commands that read `--data` and compute a loss (gradcheck, predict, evaluate).

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import MLPCodecs
+import MLPDocument
+import MLPModelFiles
+internal import TextSupport
 import MLPCore
 
 struct Diff: ParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MLPCodecs
+internal import TextSupport
 import MLPCore
 
 struct Evaluate: ParsableCommand {

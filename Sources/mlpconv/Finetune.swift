@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import MLPCodecs
+import MLPDataFiles
+import MLPDocument
+import MLPModelFiles
 import MLPCore
 
 struct Finetune: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import MLPCodecs
+import MLPDocument
+internal import TextSupport
 import MLPCore
 
 struct Gradcheck: ParsableCommand {
@@ -275,10 +276,3 @@ func scientific(_ value: Double) -> String {
     return String(format: "%.2e", value)
 }
 
-/// A number as typed on a command line: `1e-06` rather than `1.0e-06`, integers without `.0`.
-func formatNumber(_ value: Double) -> String {
-    if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    return "\(value)"
-}
-
-func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import MLPCodecs
+import MLPDocument
+import MLPModelFiles
 import MLPCore
 
 struct Inspect: ParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MLPCodecs
+import MLPDocument
 
 /// `mlpconv`: inspect, convert, verify gradients of, and fine-tune MLP model files.
 ///

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import MLPCodecs
+import MLPDataFiles
+import MLPDocument
+internal import TextSupport
 import MLPCore
 
 struct Predict: ParsableCommand {

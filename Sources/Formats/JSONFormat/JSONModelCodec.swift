@@ -1,0 +1,293 @@
+import MLPCore
+import FormatSupport
+import JSONSupport
+import MLPDocument
+
+/// The JSON model format, described by `schemas/mlpconv-model.schema.json`:
+///
+///     {"format": "mlpconv-model", "format_version": 1,
+///      "architecture": {"input_width": 4, "layers": [{"name": "dense", "units": 3, …}, …]},
+///      "weights": {"dense": {"kernel": <tensor>, "bias": <tensor>}, …},
+///      "training": {"loss": …, "optimizer": {"name": …, "hyperparameters": {…}, "iterations": …,
+///                   "slots": {"momentum": {"dense/kernel": <tensor>, …}, …}},
+///                   "epochs_completed": …, "random_state": ["<16 hex digits>", ×4], "history": […]},
+///      "metadata": {"created_by": …, …}}
+///
+/// A tensor is `{"dtype": "float32"|"float64", "shape": […], "data": …}` (see `JSONModelCodec+Tensors.swift`).
+/// The architecture, history and hyperparameters use `DocumentJSON`'s forms, which the HDF5 codec embeds too.
+///
+/// Reading is strict: unknown keys, missing or unexpected tensors, wrong shapes and wrong types are errors naming
+/// the JSON path, checked before anything is allocated for tensor data.
+package enum JSONModelCodec {
+    package static let documentKeys: Set<String> = ["format", "format_version", "architecture", "weights", "training", "metadata"]
+    package static let layerWeightKeys: Set<String> = ["kernel", "bias"]
+    package static let trainingKeys: Set<String> = ["loss", "optimizer", "epochs_completed", "random_state", "history"]
+    package static let optimizerKeys: Set<String> = ["name", "hyperparameters", "iterations", "slots"]
+    /// A valid document nests 6 deep (root → training → optimizer → slots → slot → tensor → shape); the limit leaves
+    /// room for clear errors about misplaced values, and keeps json-c's recursive free shallow.
+    package static let maxDepth = 16
+
+    // MARK: Encoding
+
+    /// The document as pretty-printed JSON (structure one member per line, each tensor on one line). The
+    /// document is expected to be valid (`ModelDocument.validate()`); tensors holding NaN or ±∞ are written as
+    /// base64 whatever `tensors` says, since JSON numbers cannot express them.
+    package static func encode(_ document: ModelDocument, tensors: JSONTensorEncoding) -> [UInt8] {
+        var writer = JSONWriter(style: .pretty, reservingCapacity: estimatedSize(of: document, tensors: tensors))
+        writer.beginObject()
+        writer.key("format"); writer.string(ModelDocument.formatName)
+        writer.key("format_version"); writer.integer(ModelDocument.formatVersion)
+        writer.key("architecture"); DocumentJSON.write(document.architecture, to: &writer)
+        writer.key("weights"); writeWeights(of: document, tensors: tensors, to: &writer)
+        if let training = document.training {
+            writer.key("training")
+            write(training, parameterNames: document.parameterNames, tensors: tensors, to: &writer)
+        }
+        writer.key("metadata"); write(metadata: document.metadata, to: &writer)
+        writer.endObject()
+        return writer.finish()
+    }
+
+    private static func writeWeights(of document: ModelDocument, tensors: JSONTensorEncoding, to writer: inout JSONWriter) {
+        writer.beginObject()
+        for (layer, weights) in zip(document.architecture.layers, document.weights) {
+            writer.key(layer.name)
+            writer.beginObject()
+            writer.key("kernel"); write(weights.kernel, encoding: tensors, to: &writer)
+            if let bias = weights.bias {
+                writer.key("bias"); write(bias, encoding: tensors, to: &writer)
+            }
+            writer.endObject()
+        }
+        writer.endObject()
+    }
+
+    private static func write(
+        _ training: ModelDocument.TrainingRecord, parameterNames: [String], tensors: JSONTensorEncoding,
+        to writer: inout JSONWriter
+    ) {
+        writer.beginObject()
+        writer.key("loss"); writer.string(training.loss.name)
+        writer.key("optimizer")
+        writer.beginObject()
+        writer.key("name"); writer.string(training.optimizer.config.kind.name)
+        writer.key("hyperparameters"); DocumentJSON.write(hyperparameters: training.optimizer.config, to: &writer)
+        writer.key("iterations"); writer.integer(training.optimizer.iterations)
+        writer.key("slots")
+        writer.beginObject()
+        for slot in training.optimizer.slots {
+            writer.key(slot.name)
+            writer.beginObject()
+            for (name, tensor) in zip(parameterNames, slot.tensors) {
+                writer.key(name); write(tensor, encoding: tensors, to: &writer)
+            }
+            writer.endObject()
+        }
+        writer.endObject()
+        writer.endObject()
+        writer.key("epochs_completed"); writer.integer(training.epochsCompleted)
+        if let state = training.randomState {
+            writer.key("random_state"); DocumentJSON.write(state, to: &writer)
+        }
+        writer.key("history"); DocumentJSON.write(training.history, to: &writer)
+        writer.endObject()
+    }
+
+    /// Sorted by key, so that saving the same document twice gives the same bytes.
+    private static func write(metadata: [String: String], to writer: inout JSONWriter) {
+        writer.beginObject()
+        for key in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            writer.key(key)
+            writer.string(metadata[key] ?? "")
+        }
+        writer.endObject()
+    }
+
+    /// Room for the whole text, so the buffer grows once: about 12 bytes per float32 and 22 per float64 in arrays,
+    /// 4/3 of the bytes in base64, plus the structure.
+    private static func estimatedSize(of document: ModelDocument, tensors: JSONTensorEncoding) -> Int {
+        let all = document.weights.flatMap { [$0.kernel] + ($0.bias.map { [$0] } ?? []) }
+            + (document.training?.optimizer.slots.flatMap(\.tensors) ?? [])
+        let data = all.reduce(0) { total, tensor in
+            total + (usesArray(tensor, tensors) ? tensor.count * (tensor.dtype == .float32 ? 12 : 22)
+                                                : Base64.encodedCount(tensor.byteCount))
+        }
+        return data + 200 * all.count + 100 * (document.training?.history.count ?? 0) + 4096
+    }
+
+    // MARK: Decoding
+
+    /// Parses and checks a JSON model document. Every error names the file and the JSON path.
+    package static func decode(_ bytes: UnsafeRawBufferPointer, file: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
+        let document: ModelDocument
+        do {
+            let json = try JSONDocument.parse(bytes, file: file, limits: jsonLimits(for: limits))
+            var reader = Reader(limits: limits)
+            document = try reader.read(json.root)
+        } catch {
+            throw ModelFileError(error)
+        }
+        // Everything has been checked above with its JSON path; this is the document type's own invariant check.
+        do { try document.validate() } catch { throw ModelFileError(file: file, error) }
+        return document
+    }
+
+    /// The parser's caps for a model file: the file cap, the small depth of this format, and as many values as the
+    /// tensor cap allows in float32 arrays (plus room for the structure and history), since json-c's tree costs
+    /// far more per number than the tensor does. Tensor data arrays of 256 numbers or more are read straight from
+    /// the text rather than through json-c's tree (five times faster; only `readNumbers` reads them), and so are
+    /// strings of 4 KiB or more (base64 tensors), which json-c would copy byte by byte.
+    package static func jsonLimits(for limits: LoadLimits) -> JSONLimits {
+        JSONLimits(maxBytes: limits.maxFileBytes, maxDepth: maxDepth,
+                   maxValues: min(limits.maxTotalBytes / 4, 1 << 28) + (1 << 20), bulkNumberArrays: 256,
+                   bulkStrings: 4096)
+    }
+
+    /// Reads the document's parts, keeping the running total of tensor bytes for `LoadLimits.maxTotalBytes`.
+    package struct Reader {
+        package let limits: LoadLimits
+        package var totalTensorBytes = 0
+
+        package init(limits: LoadLimits) {
+            self.limits = limits
+        }
+
+        package mutating func read(_ root: JSONValue) throws(JSONError) -> ModelDocument {
+            guard root.kind == .object else {
+                throw root.error(.type, "expected an mlpconv model document (a JSON object), found \(root.kind)")
+            }
+            try checkFormat(root)
+            try DocumentJSON.requireKeys(root, allowed: JSONModelCodec.documentKeys)
+            let architecture = try DocumentJSON.readArchitecture(try root.value(at: "architecture"))
+            // The parameter names and shapes follow from the architecture alone.
+            let skeleton = ModelDocument(architecture: architecture, weights: [])
+            let weights = try readWeights(try root.value(at: "weights"), architecture: architecture)
+            var training: ModelDocument.TrainingRecord?
+            if let value = try root.optionalValue(at: "training") {
+                training = try readTraining(value, parameters: Array(zip(skeleton.parameterNames, skeleton.parameterShapes)))
+            }
+            var metadata: [String: String] = [:]
+            if let value = try root.optionalValue(at: "metadata") {
+                for (key, member) in try value.members() { metadata[key] = try member.string() }
+            }
+            return ModelDocument(architecture: architecture, weights: weights, training: training, metadata: metadata)
+        }
+
+        /// `format` first: a JSON file that is not a model document should say so, not complain about its keys.
+        private func checkFormat(_ root: JSONValue) throws(JSONError) {
+            guard let formatValue = try root.optionalValue(at: "format") else {
+                throw JSONError(kind: .missing, file: root.document.file, path: "$.format",
+                                reason: "not an mlpconv model document: required key \"format\" is missing "
+                                    + "(expected \"\(ModelDocument.formatName)\")")
+            }
+            let format = try formatValue.string()
+            guard format == ModelDocument.formatName else {
+                throw formatValue.error(.value, "not an mlpconv model document: format is \(JSONPath.quoted(format)), "
+                                            + "expected \"\(ModelDocument.formatName)\"")
+            }
+            let versionValue = try root.value(at: "format_version")
+            let version = try versionValue.int64()
+            guard version <= ModelDocument.formatVersion else {
+                throw versionValue.error(.value, "format version \(version) is newer than this mlpconv reads "
+                                             + "(\(ModelDocument.formatVersion)); a newer mlpconv is needed")
+            }
+            guard version == ModelDocument.formatVersion else {
+                throw versionValue.error(.value, "expected format version \(ModelDocument.formatVersion), found \(version)")
+            }
+        }
+
+        private mutating func readWeights(
+            _ value: JSONValue, architecture: ModelDocument.Architecture
+        ) throws(JSONError) -> [ModelDocument.LayerWeights] {
+            let layerNames = architecture.layers.map(\.name)
+            let groups = try members(of: value, expected: layerNames, what: "weights for layer",
+                                     expectation: "the architecture's layers are")
+            var weights: [ModelDocument.LayerWeights] = []
+            for (index, layer) in architecture.layers.enumerated() {
+                let group = groups[index]
+                try DocumentJSON.requireKeys(group, allowed: JSONModelCodec.layerWeightKeys)
+                let inputs = architecture.inputWidth(ofLayer: index)
+                let kernel = try readTensor(try group.value(at: "kernel"), expected: [inputs, layer.units],
+                                            owner: "layer \"\(layer.name)\" (\(inputs) inputs × \(layer.units) units)")
+                var bias: Tensor?
+                if layer.useBias {
+                    bias = try readTensor(try group.value(at: "bias"), expected: [layer.units],
+                                          owner: "layer \"\(layer.name)\" (\(layer.units) units)")
+                } else if let unexpected = try group.optionalValue(at: "bias") {
+                    throw unexpected.error(.value, "unexpected tensor: layer \"\(layer.name)\" has use_bias false")
+                }
+                weights.append(ModelDocument.LayerWeights(kernel: kernel, bias: bias))
+            }
+            return weights
+        }
+
+        /// `parameters`: each trainable tensor's name (`dense/kernel`) and shape, in the order slots list them.
+        private mutating func readTraining(
+            _ value: JSONValue, parameters: [(String, [Int])]
+        ) throws(JSONError) -> ModelDocument.TrainingRecord {
+            try DocumentJSON.requireKeys(value, allowed: JSONModelCodec.trainingKeys)
+            let loss = try DocumentJSON.named(value, "loss", Loss.init(name:), Loss.acceptedNames, what: "loss")
+            let optimizer = try readOptimizer(try value.object(at: "optimizer"), parameters: parameters)
+            let epochs = try value.value(at: "epochs_completed").int(atLeast: 0)
+            var randomState: RandomState?
+            if let stateValue = try value.optionalValue(at: "random_state") {
+                randomState = try DocumentJSON.readRandomState(stateValue)
+            }
+            var history: [EpochRecord] = []
+            if let historyValue = try value.optionalValue(at: "history") {
+                history = try DocumentJSON.readHistory(historyValue)
+            }
+            return ModelDocument.TrainingRecord(loss: loss, optimizer: optimizer, epochsCompleted: epochs,
+                                                randomState: randomState, history: history)
+        }
+
+        private mutating func readOptimizer(
+            _ value: JSONValue, parameters: [(String, [Int])]
+        ) throws(JSONError) -> ModelDocument.OptimizerRecord {
+            try DocumentJSON.requireKeys(value, allowed: JSONModelCodec.optimizerKeys)
+            let kind = try DocumentJSON.named(value, "name", OptimizerKind.init(name:), OptimizerKind.acceptedNames,
+                                              what: "optimizer")
+            let config = try DocumentJSON.readOptimizerConfig(kind: kind, hyperparameters: try value.object(at: "hyperparameters"))
+            let iterations = try value.value(at: "iterations").int(atLeast: 0)
+            let slotNames = config.slotNames
+            let slotValues = try members(
+                of: try value.value(at: "slots"), expected: slotNames, what: "slot",
+                expectation: "\(kind.name) with these hyperparameters keeps " + (slotNames.isEmpty ? "no slots" : "slots"))
+            var slots: [ModelDocument.OptimizerRecord.Slot] = []
+            for (name, slotValue) in zip(slotNames, slotValues) {
+                let entries = try members(of: slotValue, expected: parameters.map(\.0), what: "slot entry",
+                                          expectation: "the model's parameters are")
+                var tensors: [Tensor] = []
+                for ((parameter, shape), entry) in zip(parameters, entries) {
+                    tensors.append(try readTensor(entry, expected: shape, owner: "\(parameter)"))
+                }
+                slots.append(ModelDocument.OptimizerRecord.Slot(name: name, tensors: tensors))
+            }
+            return ModelDocument.OptimizerRecord(config: config, iterations: iterations, slots: slots)
+        }
+
+        /// The members of an object whose keys must be exactly `expected` (in any order), returned in `expected`'s
+        /// order. A key not in `expected` or one missing is reported with the list of expected keys.
+        private func members(
+            of value: JSONValue, expected: [String], what: String, expectation: String
+        ) throws(JSONError) -> [JSONValue] {
+            var found: [String: JSONValue] = [:]
+            let listed = expected.isEmpty ? "" : ": " + expected.map { JSONPath.quoted($0) }.joined(separator: ", ")
+            for (key, member) in try value.members() {
+                guard expected.contains(key) else {
+                    throw member.error(.value, "unexpected \(what) \(JSONPath.quoted(key)) (\(expectation)\(listed))")
+                }
+                found[key] = member
+            }
+            var result: [JSONValue] = []
+            for key in expected {
+                guard let member = found[key] else {
+                    throw JSONError(kind: .missing, file: value.document.file, path: value.path.appending(key).description,
+                                    reason: "missing \(what) \(JSONPath.quoted(key)) (\(expectation)\(listed))")
+                }
+                result.append(member)
+            }
+            return result
+        }
+    }
+}

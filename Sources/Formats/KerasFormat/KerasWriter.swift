@@ -1,0 +1,385 @@
+import Foundation
+import MLPCore
+import FileSupport
+import FormatSupport
+import HDF5Support
+import JSONSupport
+import MLPDocument
+import ZipSupport
+
+/// What both Keras writers share: the JSON configurations and names Keras 3.15.1 writes (keras-formats.md §1, §2),
+/// mirroring what `KerasConfig` and the readers understand.
+package enum KerasWriting {
+    package static let kerasVersion = "3.15.1"
+    package static let backend = "jax"
+
+    /// The model's name: the one read from a Keras file, else Keras's default.
+    package static func modelName(_ document: ModelDocument) -> String {
+        if let name = document.metadata["keras_model_name"], !name.isEmpty, !name.contains("/"),
+           !name.unicodeScalars.contains("\0") {
+            return name
+        }
+        return "sequential"
+    }
+
+    /// Keras's auto name for the optimizer: `sgd`, `adam`, `adam_w`, `rm_sprop`, `adagrad`.
+    package static func optimizerName(_ config: OptimizerConfig) -> String {
+        KerasConfig.snakeCase(config.kind.kerasClassName)
+    }
+
+    /// Refuses what Keras cannot load: a loss it does not have, an iteration count over int32.
+    package static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
+        do { try document.validate() } catch { throw ModelFileError(file: file, error) }
+        guard let training = document.training else { return }
+        if training.loss == .halfSquaredError {
+            throw ModelFileError(file: file, reason: "the loss half_squared_error has no Keras equivalent; retrain with a "
+                                 + "Keras loss or convert with --drop-optimizer")
+        }
+        guard Int32(exactly: training.optimizer.iterations) != nil else {
+            throw ModelFileError(file: file, reason: "the optimizer's \(training.optimizer.iterations) iterations do not "
+                                 + "fit Keras's int32 counter")
+        }
+    }
+
+    private static func dtypePolicy(_ writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("module"); writer.string("keras")
+        writer.key("class_name"); writer.string("DTypePolicy")
+        writer.key("config"); writer.beginObject(); writer.key("name"); writer.string("float32"); writer.endObject()
+        writer.key("registered_name"); writer.null()
+        writer.endObject()
+    }
+
+    private static func initializer(_ initializer: Initializer, _ writer: inout JSONWriter) {
+        let className: String = switch initializer {
+        case .glorotUniform: "GlorotUniform"
+        case .glorotNormal: "GlorotNormal"
+        case .heUniform: "HeUniform"
+        case .heNormal: "HeNormal"
+        case .lecunUniform: "LecunUniform"
+        case .lecunNormal: "LecunNormal"
+        case .zeros: "Zeros"
+        case .ones: "Ones"
+        }
+        writer.beginObject()
+        writer.key("module"); writer.string("keras.initializers")
+        writer.key("class_name"); writer.string(className)
+        writer.key("config"); writer.beginObject()
+        if initializer != .zeros, initializer != .ones {
+            writer.key("seed"); writer.null()
+        }
+        writer.endObject()
+        writer.key("registered_name"); writer.null()
+        writer.endObject()
+    }
+
+    /// The Sequential model configuration; `native` adds what `.keras` files carry (`module`, `registered_name`,
+    /// `build_config`).
+    package static func writeModel(_ document: ModelDocument, native: Bool, to writer: inout JSONWriter) {
+        let architecture = document.architecture
+        writer.beginObject()
+        if native { writer.key("module"); writer.string("keras") }
+        writer.key("class_name"); writer.string("Sequential")
+        writer.key("config"); writer.beginObject()
+        writer.key("name"); writer.string(modelName(document))
+        writer.key("trainable"); writer.bool(true)
+        writer.key("dtype"); dtypePolicy(&writer)
+        writer.key("layers"); writer.beginArray()
+        writer.beginObject()
+        if native { writer.key("module"); writer.string("keras.layers") }
+        writer.key("class_name"); writer.string("InputLayer")
+        writer.key("config"); writer.beginObject()
+        writer.key("batch_shape"); shape(architecture.inputWidth, &writer)
+        writer.key("dtype"); writer.string("float32")
+        writer.key("sparse"); writer.bool(false)
+        writer.key("ragged"); writer.bool(false)
+        writer.key("name"); writer.string("input_layer")
+        writer.key("optional"); writer.bool(false)
+        writer.endObject()
+        if native { writer.key("registered_name"); writer.null() }
+        writer.endObject()
+        for (index, layer) in architecture.layers.enumerated() {
+            writer.beginObject()
+            if native { writer.key("module"); writer.string("keras.layers") }
+            writer.key("class_name"); writer.string("Dense")
+            writer.key("config"); writer.beginObject()
+            writer.key("name"); writer.string(layer.name)
+            writer.key("trainable"); writer.bool(true)
+            writer.key("dtype"); dtypePolicy(&writer)
+            writer.key("units"); writer.integer(layer.units)
+            writer.key("activation"); writer.string(layer.activation.name)
+            writer.key("use_bias"); writer.bool(layer.useBias)
+            writer.key("kernel_initializer"); initializer(layer.kernelInitializer, &writer)
+            writer.key("bias_initializer"); initializer(layer.biasInitializer, &writer)
+            for key in ["kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint"] {
+                writer.key(key); writer.null()
+            }
+            writer.endObject()
+            if native {
+                writer.key("registered_name"); writer.null()
+                writer.key("build_config"); writer.beginObject()
+                writer.key("input_shape"); shape(architecture.inputWidth(ofLayer: index), &writer)
+                writer.endObject()
+            }
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.key("build_input_shape"); shape(architecture.inputWidth, &writer)
+        writer.endObject()
+        if native {
+            writer.key("registered_name"); writer.null()
+            writer.key("build_config"); writer.beginObject()
+            writer.key("input_shape"); shape(architecture.inputWidth, &writer)
+            writer.endObject()
+            if let training = document.training {
+                writer.key("compile_config"); writer.beginObject()
+                writer.key("optimizer"); writeOptimizer(training.optimizer.config, native: true, to: &writer)
+                writeCompileRest(training, metrics: metrics(document), to: &writer)
+                writer.endObject()
+            }
+        }
+        writer.endObject()
+    }
+
+    private static func shape(_ width: Int, _ writer: inout JSONWriter) {
+        writer.beginArray(inline: true); writer.null(); writer.integer(width); writer.endArray()
+    }
+
+    /// `{"class_name": "Adam", "config": {...}}` with Keras's keys in Keras's order; the learning rate as the
+    /// float32 Keras keeps, widened.
+    package static func writeOptimizer(_ config: OptimizerConfig, native: Bool, to writer: inout JSONWriter) {
+        writer.beginObject()
+        if native { writer.key("module"); writer.string("keras.optimizers") }
+        writer.key("class_name"); writer.string(config.kind.kerasClassName)
+        writer.key("config"); writer.beginObject()
+        writer.key("name"); writer.string(optimizerName(config))
+        writer.key("learning_rate"); writer.number(Double(Float(config.learningRate)))
+        let hyperparameters = config.hyperparameters
+        func emit(_ key: String, _ value: Hyperparameter) {
+            writer.key(key)
+            switch value {
+            case .number(let number), .optionalNumber(let number?): writer.number(number)
+            case .optionalNumber(nil): writer.null()
+            case .flag(let flag): writer.bool(flag)
+            }
+        }
+        let common = ["weight_decay", "clipnorm", "global_clipnorm", "clipvalue"]
+        for key in common {
+            if let entry = hyperparameters.first(where: { $0.key == key }) { emit(key, entry.value) }
+        }
+        writer.key("use_ema"); writer.bool(false)
+        writer.key("ema_momentum"); writer.number(0.99)
+        writer.key("ema_overwrite_frequency"); writer.null()
+        writer.key("loss_scale_factor"); writer.null()
+        writer.key("gradient_accumulation_steps"); writer.null()
+        for (key, value) in hyperparameters where key != "learning_rate" && !common.contains(key) {
+            emit(key, value)
+        }
+        writer.endObject()
+        if native { writer.key("registered_name"); writer.null() }
+        writer.endObject()
+    }
+
+    /// The compile settings besides the optimizer, shared by `training_config` (where they come first, as in
+    /// Keras's files) and `compile_config` (where they follow the optimizer).
+    private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, metrics: [String],
+                                         to writer: inout JSONWriter) {
+        writer.key("loss"); writer.string(training.loss.name)
+        writer.key("loss_weights"); writer.null()
+        writer.key("metrics")
+        if metrics.isEmpty {
+            writer.null()
+        } else {
+            writer.beginArray(inline: true)
+            for name in metrics { writer.string(name) }
+            writer.endArray()
+        }
+        writer.key("weighted_metrics"); writer.null()
+        writer.key("run_eagerly"); writer.bool(false)
+        writer.key("steps_per_execution"); writer.integer(1)
+        writer.key("jit_compile"); writer.bool(true)
+    }
+
+    /// The metrics to compile with: those the model was read with from a Keras file, else `accuracy` when the
+    /// loss has one — what mlpconv records in the history, so Keras's `fit()` reports the same.
+    package static func metrics(_ document: ModelDocument) -> [String] {
+        if let names = document.metadata[KerasConfig.metricsKey] {
+            return names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return document.training?.loss.accuracyKind != nil ? ["accuracy"] : []
+    }
+
+    /// The legacy `.h5` `training_config`.
+    package static func trainingConfigText(_ document: ModelDocument, _ training: ModelDocument.TrainingRecord) -> String {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writeCompileRest(training, metrics: metrics(document), to: &writer)
+        writer.key("optimizer_config"); writeOptimizer(training.optimizer.config, native: false, to: &writer)
+        writer.endObject()
+        return String(decoding: writer.finish(), as: UTF8.self)
+    }
+
+    package static func modelConfigText(_ document: ModelDocument, native: Bool) -> String {
+        var writer = JSONWriter()
+        writeModel(document, native: native, to: &writer)
+        return String(decoding: writer.finish(), as: UTF8.self)
+    }
+
+    /// Writes a tensor as a dataset in its own dtype.
+    package static func writeTensor(_ tensor: Tensor, at path: String, in group: some HDF5Container) throws(HDF5Error) {
+        let type: HDF5ElementType = tensor.dtype == .float32 ? .float32 : .float64
+        let result = tensor.withUnsafeBytes { bytes in
+            Result { () throws(HDF5Error) in _ = try group.createDataset(path, type: type, shape: tensor.shape, bytes: bytes) }
+        }
+        try result.get()
+    }
+
+    /// The optimizer variables after iteration and learning_rate, in Keras 3's order: (slot, parameter index, tensor).
+    package static func slotVariables(_ optimizer: ModelDocument.OptimizerRecord,
+                              parameterCount: Int) -> [(slot: String, parameter: Int, tensor: Tensor)] {
+        var bySlot: [String: [Tensor]] = [:]
+        for slot in optimizer.slots { bySlot[slot.name] = slot.tensors }
+        return KerasOptimizerLayout.keras3Order(optimizer.config, parameterCount: parameterCount).compactMap { slot, index in
+            guard let tensors = bySlot[slot], index < tensors.count else { return nil }
+            return (slot, index, tensors[index])
+        }
+    }
+}
+
+/// Keras 3's legacy `.h5` layout (keras-formats.md §1), as Keras 3.15.1 (JAX) writes it.
+package enum KerasH5Writer {
+    package static func write(_ document: ModelDocument, toPath path: String, file: String) throws(ModelFileError) {
+        try KerasWriting.check(document, file: file)
+        do throws(HDF5Error) {
+            let h5 = try HDF5File.create(at: path)
+            try writeContents(document, to: h5)
+            try h5.close()
+        } catch {
+            throw ModelFileError(error, file: file)
+        }
+    }
+
+    private static func writeContents(_ document: ModelDocument, to h5: HDF5File) throws(HDF5Error) {
+        let model = KerasWriting.modelName(document)
+        try h5.setAttribute("backend", .string(KerasWriting.backend))
+        try h5.setAttribute("keras_version", .string(KerasWriting.kerasVersion))
+        try h5.setAttribute("model_config", .string(KerasWriting.modelConfigText(document, native: false)))
+        if let training = document.training {
+            try h5.setAttribute("training_config", .string(KerasWriting.trainingConfigText(document, training)))
+        }
+        let extras = KerasExtras(document)
+        if !extras.isEmpty { try h5.setAttribute(KerasExtras.key, .string(extras.text)) }
+
+        let weights = try h5.createGroup("model_weights")
+        try weights.setAttribute("backend", .string(KerasWriting.backend))
+        try weights.setAttribute("keras_version", .string(KerasWriting.kerasVersion))
+        try setNames(document.architecture.layers.map(\.name), "layer_names", on: weights)
+        for (layer, tensors) in zip(document.architecture.layers, document.weights) {
+            let group = try weights.createGroup(layer.name)
+            let kernelName = "\(model)/\(layer.name)/kernel", biasName = "\(model)/\(layer.name)/bias"
+            try group.setAttribute("weight_names", .strings(layer.useBias ? [kernelName, biasName] : [kernelName]))
+            try KerasWriting.writeTensor(tensors.kernel, at: kernelName, in: group)
+            if let bias = tensors.bias { try KerasWriting.writeTensor(bias, at: biasName, in: group) }
+        }
+        let topLevel = try weights.createGroup("top_level_model_weights")
+        try topLevel.setAttribute("weight_names", .doubles([]))
+
+        guard let training = document.training else { return }
+        let optimizer = training.optimizer
+        let name = KerasWriting.optimizerName(optimizer.config)
+        let group = try h5.createGroup("optimizer_weights")
+        // `check` has refused counts over int32.
+        _ = try group.createDataset("\(name)/iteration", shape: [], values: [Int32(clamping: optimizer.iterations)])
+        _ = try group.createDataset("\(name)/learning_rate", shape: [], values: [Float(optimizer.config.learningRate)])
+        var names = ["\(name)/iteration", "\(name)/learning_rate"]
+        let parameterNames = document.parameterNames.map { "\(model)_" + $0.replacingOccurrences(of: "/", with: "_") }
+        for variable in KerasWriting.slotVariables(optimizer, parameterCount: parameterNames.count) {
+            let path = "\(name)/\(parameterNames[variable.parameter])_\(variable.slot)"
+            try KerasWriting.writeTensor(variable.tensor, at: path, in: group)
+            names.append(path)
+        }
+        try setNames(names, "weight_names", on: group)
+    }
+
+    /// Names per attribute. An attribute must fit in its object's 64 KiB header, so Keras splits long name lists
+    /// into `layer_names0`, `layer_names1`, … (`save_attributes_to_hdf5_group`) and its readers (and ours) join
+    /// them. Ours are variable-length strings, 16 bytes each in the header: the split is by count.
+    package static let namesPerAttribute = 2048
+
+    private static func setNames(_ names: [String], _ attribute: String, on object: some HDF5Object) throws(HDF5Error) {
+        guard names.count > namesPerAttribute else {
+            try object.setAttribute(attribute, .strings(names))
+            return
+        }
+        // Equal parts, as numpy's array_split gives Keras.
+        let parts = (names.count + namesPerAttribute - 1) / namesPerAttribute
+        for part in 0..<parts {
+            let range = (names.count * part / parts)..<(names.count * (part + 1) / parts)
+            try object.setAttribute("\(attribute)\(part)", .strings(Array(names[range])))
+        }
+    }
+}
+
+/// Keras 3's native `.keras` zip (keras-formats.md §2): entries stored uncompressed, in Keras's order.
+package enum KerasZipWriter {
+    package static func write(_ document: ModelDocument, toPath path: String, file: String,
+                      forceZip64: Bool = false) throws(ModelFileError) {
+        try KerasWriting.check(document, file: file)
+        // model.weights.h5 is built in memory (HDF5's core driver) and goes into the archive as bytes.
+        let weightsBytes: Data
+        do throws(HDF5Error) {
+            let h5 = try HDF5File.createInMemory(name: "\(file):\(KerasZipReader.weightsName)")
+            try writeWeights(document, to: h5)
+            weightsBytes = try h5.image()
+            try h5.close()
+        } catch {
+            throw ModelFileError(error, file: file)
+        }
+
+        let saved = Date()
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd@HH:mm:ss"
+        var metadataWriter = JSONWriter()
+        metadataWriter.beginObject()
+        metadataWriter.key("keras_version"); metadataWriter.string(KerasWriting.kerasVersion)
+        metadataWriter.key("date_saved"); metadataWriter.string(formatter.string(from: saved))
+        let extras = KerasExtras(document)
+        if !extras.isEmpty { metadataWriter.key(KerasExtras.key); extras.write(to: &metadataWriter) }
+        metadataWriter.endObject()
+        let archive = StoredZip(modified: saved, forceZip64: forceZip64).archive([
+            .init(name: KerasZipReader.metadataName, data: Data(metadataWriter.finish())),
+            .init(name: KerasZipReader.configName, data: Data(KerasWriting.modelConfigText(document, native: true).utf8)),
+            .init(name: KerasZipReader.weightsName, data: weightsBytes),
+        ])
+        try AtomicFile.write(archive, to: path, failure: modelFileFailure(file))
+    }
+
+    private static func writeWeights(_ document: ModelDocument, to h5: HDF5File) throws(HDF5Error) {
+        // Keys `dense`, `dense_1`, …: what the reader (KerasConfig.readModel) expects for Dense-only models.
+        let layersGroup = try h5.createGroup("layers")
+        for (index, (layer, tensors)) in zip(document.architecture.layers, document.weights).enumerated() {
+            let key = index == 0 ? "dense" : "dense_\(index)"
+            _ = try layersGroup.createGroup(key)
+            let vars = try layersGroup.createGroup("\(key)/vars")
+            try vars.setAttribute("name", .string(layer.name))
+            try KerasWriting.writeTensor(tensors.kernel, at: "0", in: vars)
+            if let bias = tensors.bias { try KerasWriting.writeTensor(bias, at: "1", in: vars) }
+        }
+        if let training = document.training {
+            let optimizer = training.optimizer
+            _ = try h5.createGroup("optimizer")
+            let vars = try h5.createGroup("optimizer/vars")
+            try vars.setAttribute("name", .string(KerasWriting.optimizerName(optimizer.config)))
+            _ = try vars.createDataset("0", shape: [], values: [Int32(clamping: optimizer.iterations)])
+            _ = try vars.createDataset("1", shape: [], values: [Float(optimizer.config.learningRate)])
+            let variables = KerasWriting.slotVariables(optimizer, parameterCount: document.parameterNames.count)
+            for (offset, variable) in variables.enumerated() {
+                try KerasWriting.writeTensor(variable.tensor, at: "\(offset + 2)", in: vars)
+            }
+        }
+        let top = try h5.createGroup("vars")
+        try top.setAttribute("name", .string(KerasWriting.modelName(document)))
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import MLPCore
+import FormatSupport
+import HDF5Support
+import JSONSupport
+import MLPDocument
+import ZipSupport
+
+/// Keras 3 native `.keras` files (keras-formats.md §2): a zip read entirely in memory. Members are looked up by
+/// exact name (`config.json`, `metadata.json`, `model.weights.h5`) and nothing is ever extracted to disk. An
+/// archive with a member that could escape a folder it were unpacked into (`../x`, `/etc/passwd`) or a symbolic
+/// link is refused all the same: Keras never writes one, so the file was crafted, and whoever runs `inspect` on
+/// it should hear so rather than have it pass on. The weights file is opened from memory through HDF5's core
+/// driver.
+package enum KerasZipReader {
+    /// Most entries accepted in the archive (Keras writes three, plus assets for some layers).
+    package static let maxEntries = 1000
+    /// Largest `config.json` / `metadata.json`, decompressed.
+    package static let maxJSONBytes = 16 << 20
+
+    package static let configName = "config.json"
+    package static let metadataName = "metadata.json"
+    package static let weightsName = "model.weights.h5"
+
+    package static func read(path: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
+        let bytes = try ModelFileBytes.read(path, limits: limits)
+        let archive: ZipReader
+        do {
+            archive = try ZipReader(bytes, maxEntries: maxEntries)
+        } catch where error.isOverLimit {
+            throw ModelFileError(file: path, reason: "\(error); refused (a .keras file holds a few)")
+        } catch {
+            throw ModelFileError(file: path, reason: "a zip archive that cannot be read as a .keras file: \(error)")
+        }
+        var entries: [String: ZipReader.Entry] = [:]
+        for entry in archive.entries {
+            if let reason = unsafeMemberReason(entry) {
+                throw ModelFileError(file: path, object: "zip member \"\(entry.name)\"", reason: reason
+                                     + "; Keras never writes such a member, so the archive is refused (nothing is extracted)")
+            }
+            guard [configName, metadataName, weightsName].contains(entry.name) else { continue }
+            if entries[entry.name] != nil {
+                throw ModelFileError(file: path, object: entry.name, reason: "the archive has two entries with this name")
+            }
+            entries[entry.name] = entry
+        }
+        func member(_ name: String, cap: Int) throws(ModelFileError) -> Data {
+            guard let entry = entries[name] else {
+                throw ModelFileError(file: path, object: name, reason: "missing from the archive (a .keras file holds "
+                                     + "\(configName), \(metadataName) and \(weightsName))")
+            }
+            return try extract(entry, of: archive, cap: cap, file: path)
+        }
+
+        let configData = try member(configName, cap: maxJSONBytes)
+        var metadata: [String: String] = [:]
+        var extras: KerasExtras?
+        if entries[metadataName] != nil {
+            // mlpconv's record (KerasExtras) may hold a long history: its own cap.
+            let cap = KerasExtras.maxBytes + maxJSONBytes
+            let data = try member(metadataName, cap: cap)
+            try KerasH5Reader.parse(String(decoding: data, as: UTF8.self), file: path, object: metadataName,
+                                    maxBytes: cap) { value throws(JSONError) in
+                if let version = try KerasConfig.optionalString(value, "keras_version") { metadata["keras_version"] = version }
+                if let date = try KerasConfig.optionalString(value, "date_saved") { metadata["keras_date_saved"] = date }
+                if let record = try value.optionalValue(at: KerasExtras.key) { extras = try KerasExtras.read(record) }
+            }
+        }
+        let isKeras2 = metadata["keras_version"].map { !$0.hasPrefix("3.") } ?? false
+        let (spec, compiled, trainingNotRead) = try KerasH5Reader.parse(
+            String(decoding: configData, as: UTF8.self), file: path, object: configName) {
+            root throws(JSONError) -> (KerasModelSpec, Compiled?, String?) in
+            let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
+            do throws(JSONError) {
+                guard let compiled = try readCompileConfig(root) else { return (spec, nil, nil) }
+                if let reason = spec.trainingNotReadReason { return (spec, nil, reason) }
+                return (spec, compiled, nil)
+            } catch {
+                // The model itself is fine; only its training setup is one mlpconv cannot continue.
+                return (spec, nil, KerasConfig.trainingNotReadNote(ModelFileError(file: path, in: configName, error)))
+            }
+        }
+
+        // The weights file can hold no more than the parameters (float64 at most) and up to three optimizer slots
+        // for each, plus HDF5's metadata: anything that inflates past that is refused before it is all in memory.
+        var parameterBytes = 0
+        for (index, layer) in spec.layers.enumerated() {
+            let inputs = index == 0 ? spec.inputWidth : spec.layers[index - 1].units
+            let (kernel, o1) = inputs.multipliedReportingOverflow(by: layer.units)
+            let (sum, o2) = parameterBytes.addingReportingOverflow(kernel + (layer.useBias ? layer.units : 0))
+            guard !o1, !o2 else { throw ModelFileError(file: path, object: configName, reason: "the model is too large to address") }
+            parameterBytes = sum
+        }
+        let (tensorBytes, overflow) = parameterBytes.multipliedReportingOverflow(by: 8 * 5)
+        let weightsCap = min(limits.maxFileBytes, limits.maxTotalBytes, overflow ? Int.max : tensorBytes) + (16 << 20)
+        let weightsData = try member(weightsName, cap: weightsCap)
+        let opened = weightsData.withUnsafeBytes { raw in
+            Result { () throws(HDF5Error) in try HDF5File.openReadOnly(image: raw, name: path) }
+        }
+        let h5: HDF5File
+        switch opened {
+        case .success(let file): h5 = file
+        case .failure(let error):
+            throw ModelFileError(file: path, object: weightsName, reason: "not a readable HDF5 file: \(error.reason)")
+        }
+        var reader = KerasWeightsReader(file: path, objectPrefix: "\(weightsName):", fileSize: weightsData.count,
+                                        limits: limits)
+        var document = ModelDocument(architecture: .init(inputWidth: spec.inputWidth, layers: spec.layers), weights: [])
+        for (index, (layer, key)) in zip(spec.layers, spec.weightKeys).enumerated() {
+            let groupPath = "layers/\(key)/vars"
+            var present = try reader.wrap(h5.hasMember("layers"))
+            if present { present = try reader.wrap(h5.openGroup("layers").hasMember(key)) }
+            guard present else {
+                throw reader.fail("/layers/\(key)", "missing: the weights of Dense layer \"\(layer.name)\"")
+            }
+            let vars = try reader.wrap(h5.openGroup(groupPath))
+            let expected = layer.useBias ? 2 : 1
+            let found = try reader.wrap(vars.members(limit: 64)).count
+            guard found == expected else {
+                throw reader.fail("/\(groupPath)", "holds \(found) variables; Dense layer \"\(layer.name)\" has "
+                                  + "\(expected) (use_bias \(layer.useBias))")
+            }
+            let inputs = document.architecture.inputWidth(ofLayer: index)
+            let kernel = try reader.tensor(in: vars, "0", expected: [inputs, layer.units],
+                                           origin: "layer \"\(layer.name)\" has \(inputs) inputs and \(layer.units) units")
+            let bias = layer.useBias
+                ? try reader.tensor(in: vars, "1", expected: [layer.units], origin: "layer \"\(layer.name)\" has \(layer.units) units")
+                : nil
+            document.weights.append(.init(kernel: kernel, bias: bias))
+        }
+
+        document.metadata = spec.metadata.merging(metadata) { $1 }
+        if let trainingNotRead { document.metadata[KerasConfig.trainingNotReadKey] = trainingNotRead }
+        if let compiled {
+            if let note = compiled.legacyRuleNote { document.metadata[KerasConfig.legacyRuleKey] = note }
+            if let metrics = compiled.metrics { document.metadata[KerasConfig.metricsKey] = metrics }
+            if let config = compiled.optimizer {
+                document.training = .init(loss: compiled.loss, optimizer: try readOptimizer(
+                    h5, config: config, document: document, isKeras2: isKeras2, reader: &reader))
+            } else {
+                // Without the optimizer's class its variables cannot be interpreted.
+                document.metadata["keras_loss"] = compiled.loss.name
+                document.metadata["keras_optimizer_state"] = "not read: compile_config names no optimizer"
+            }
+        }
+        document.metadata["source_format"] = "keras"
+        if let name = spec.modelName { document.metadata["keras_model_name"] = name }
+        extras?.apply(to: &document)
+        do { try document.validate() } catch { throw ModelFileError(file: path, error) }
+        return document
+    }
+
+    package typealias Compiled = (loss: Loss, optimizer: OptimizerConfig?, legacyRuleNote: String?, metrics: String?)
+
+    /// `compile_config`: the loss, the optimizer (when named), a legacy-rule note and the metrics; nil when the
+    /// model was not compiled.
+    private static func readCompileConfig(_ root: JSONValue) throws(JSONError) -> Compiled? {
+        guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
+              let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
+        let loss = try KerasConfig.readLoss(lossValue)
+        try KerasConfig.checkLossWeights(compile)
+        var optimizer: OptimizerConfig?
+        var note: String?
+        if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
+            if value.kind == .string {
+                let name = try value.string()
+                guard let kind = OptimizerKind(name: name) else {
+                    throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
+                }
+                optimizer = OptimizerConfig(kind)
+            } else {
+                let config = try KerasConfig.readOptimizer(value)
+                optimizer = config
+                note = try KerasConfig.legacyRuleNote(value, config: config)
+            }
+        }
+        return (loss, optimizer, note, try KerasConfig.readMetrics(compile))
+    }
+
+    /// `/optimizer/vars/0` iteration, `/1` learning_rate, then the slots in Keras 3's order. Keras 2.13–2.15's
+    /// `.keras` files have no learning_rate variable (the slots start at `/1`, in the same order), and their SGD
+    /// keeps a momentum per parameter even with momentum 0 (holding the last −lr·g, never fed back: not read).
+    private static func readOptimizer(_ h5: HDF5File, config: OptimizerConfig, document: ModelDocument, isKeras2: Bool,
+                                      reader: inout KerasWeightsReader) throws(ModelFileError) -> ModelDocument.OptimizerRecord {
+        let order = KerasOptimizerLayout.keras3Order(config, parameterCount: document.parameterShapes.count)
+        var hasVars = try reader.wrap(h5.hasMember("optimizer"))
+        if hasVars { hasVars = try reader.wrap(h5.openGroup("optimizer").hasMember("vars")) }
+        let vars = hasVars ? try reader.wrap(h5.openGroup("optimizer/vars")) : nil
+        var found = 0
+        if let vars { found = try reader.wrap(vars.members(limit: 100_000)).count }
+        if found == 0 {
+            // An optimizer that was never built (compiled, not trained): fresh state, as Keras would start.
+            return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document))
+        }
+        let firstSlot = isKeras2 ? 1 : 2
+        let unusedMomentums = isKeras2 && config.kind == .sgd && config.momentum == 0
+            && found == firstSlot + document.parameterShapes.count
+        guard let vars, found == firstSlot + order.count || unusedMomentums else {
+            throw reader.fail("/optimizer/vars", "holds \(found) variables; \(config.kind.kerasClassName) with these "
+                              + "settings keeps iteration, \(isKeras2 ? "" : "learning_rate and ")\(order.count) slot tensors")
+        }
+        let iterations = try reader.integerScalar(in: vars, "0")
+        guard iterations >= 0, let count = Int(exactly: iterations) else {
+            throw reader.fail("/optimizer/vars/0", "iteration count \(iterations) is negative")
+        }
+        let shapes = document.parameterShapes, names = document.parameterNames
+        var slots: [String: [Tensor]] = [:]
+        for (offset, (slot, parameter)) in order.enumerated() {
+            let tensor = try reader.tensor(in: vars, "\(offset + firstSlot)", expected: shapes[parameter],
+                                           origin: "\(slot) of \(names[parameter])")
+            slots[slot, default: []].append(tensor)
+        }
+        return .init(config: config, iterations: count,
+                     slots: config.slotNames.map { .init(name: $0, tensors: slots[$0] ?? []) })
+    }
+
+    /// Why a member could not be unpacked safely: a symbolic link, an absolute name or a `..` component (zip
+    /// slip). Backslashes count as separators, as Windows unzippers treat them.
+    package static func unsafeMemberReason(_ entry: ZipReader.Entry) -> String? {
+        if entry.isSymbolicLink { return "a symbolic link" }
+        let name = entry.name
+        let components = name.split(separator: "/", omittingEmptySubsequences: false)
+            .flatMap { $0.split(separator: "\\", omittingEmptySubsequences: false) }
+        if name.hasPrefix("/") || name.hasPrefix("\\") || components.first?.last == ":" {
+            return "an absolute path"
+        }
+        if components.contains("..") { return "a name that climbs out of the archive with \"..\" (zip slip)" }
+        return nil
+    }
+
+    /// One member's content, at most `cap` bytes whatever it declares (zip bombs lie); the reader checks the
+    /// declared size and CRC-32.
+    private static func extract(_ entry: ZipReader.Entry, of archive: ZipReader, cap: Int,
+                                file: String) throws(ModelFileError) -> Data {
+        guard !entry.isDirectory else {
+            throw ModelFileError(file: file, object: entry.name, reason: "not a regular file entry")
+        }
+        do {
+            return try archive.contents(of: entry, cap: cap)
+        } catch {
+            throw ModelFileError(file: file, object: entry.name, reason: error.description)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import MLPCore
+
+/// A document that does not hold together: the object (`architecture.layers[1]`, `weights/dense/kernel`,
+/// `optimizer/momentum/dense/bias`, …) and what is wrong with it.
+public struct DocumentError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var object: String
+    public var reason: String
+
+    public init(_ object: String, _ reason: String) {
+        self.object = object
+        self.reason = reason
+    }
+
+    public var description: String { "\(object): \(reason)" }
+}
+
+extension ModelDocument {
+    /// Checks the document like a strict state-dict load: the architecture is valid, every layer has exactly
+    /// the tensors it needs with the shapes it needs, and the optimizer keeps exactly its slots, one tensor of
+    /// the right shape per parameter.
+    public func validate() throws(DocumentError) {
+        guard architecture.inputWidth > 0 else {
+            throw DocumentError("architecture.input_width", "must be a positive integer, got \(architecture.inputWidth)")
+        }
+        guard !architecture.layers.isEmpty else { throw DocumentError("architecture.layers", "a model needs at least one layer") }
+        var names = Set<String>()
+        for (index, layer) in architecture.layers.enumerated() {
+            let object = "architecture.layers[\(index)]"
+            try Self.checkLayerName(layer.name, object: object + ".name")
+            guard names.insert(layer.name).inserted else {
+                throw DocumentError(object + ".name", "layer name \"\(layer.name)\" is used twice; names must be unique")
+            }
+            guard layer.units > 0 else { throw DocumentError(object + ".units", "must be a positive integer, got \(layer.units)") }
+        }
+        guard weights.count == architecture.layers.count else {
+            throw DocumentError("weights", "the architecture has \(architecture.layers.count) layers, the weights cover \(weights.count)")
+        }
+        for (index, (layer, tensors)) in zip(architecture.layers, weights).enumerated() {
+            let expected = [architecture.inputWidth(ofLayer: index), layer.units]
+            guard tensors.kernel.shape == expected else {
+                throw DocumentError("weights/\(layer.name)/kernel", "expected shape \(expected), got \(tensors.kernel.shape)")
+            }
+            switch (layer.useBias, tensors.bias) {
+            case (true, nil):
+                throw DocumentError("weights/\(layer.name)/bias", "missing (the layer uses a bias)")
+            case (false, .some):
+                throw DocumentError("weights/\(layer.name)/bias", "unexpected (the layer has use_bias false)")
+            case (true, let bias?) where bias.shape != [layer.units]:
+                throw DocumentError("weights/\(layer.name)/bias", "expected shape [\(layer.units)], got \(bias.shape)")
+            default: break
+            }
+        }
+        if let training { try validate(training) }
+    }
+
+    private func validate(_ training: TrainingRecord) throws(DocumentError) {
+        do { try training.optimizer.config.validate() } catch {
+            throw DocumentError("optimizer", error.description)
+        }
+        guard training.optimizer.iterations >= 0 else {
+            throw DocumentError("optimizer.iterations", "must be ≥ 0, got \(training.optimizer.iterations)")
+        }
+        guard training.epochsCompleted >= 0 else {
+            throw DocumentError("training.epochs_completed", "must be ≥ 0, got \(training.epochsCompleted)")
+        }
+        let expected = training.optimizer.config.slotNames
+        let present = training.optimizer.slots.map(\.name)
+        let kind = training.optimizer.config.kind.name
+        if let missing = expected.first(where: { !present.contains($0) }) {
+            throw DocumentError("optimizer/\(missing)", "missing (\(kind) with these settings keeps \(expected.joined(separator: ", ")))")
+        }
+        if let unexpected = present.first(where: { !expected.contains($0) }) {
+            throw DocumentError("optimizer/\(unexpected)",
+                                "unexpected (\(kind) with these settings keeps \(expected.isEmpty ? "no slots" : expected.joined(separator: ", ")))")
+        }
+        guard present == expected else {
+            throw DocumentError("optimizer", "slots \(present) must appear once each, in the order \(expected)")
+        }
+        let names = parameterNames, shapes = parameterShapes
+        for slot in training.optimizer.slots {
+            guard slot.tensors.count == names.count else {
+                throw DocumentError("optimizer/\(slot.name)", "has \(slot.tensors.count) tensors, the model has \(names.count) parameters")
+            }
+            for (tensor, (name, shape)) in zip(slot.tensors, zip(names, shapes)) where tensor.shape != shape {
+                throw DocumentError("optimizer/\(slot.name)/\(name)", "expected shape \(shape), got \(tensor.shape)")
+            }
+        }
+    }
+
+    /// Layer names become HDF5 group names and JSON keys: non-empty, no `/`, no NUL, not `.`/`..`.
+    package static func checkLayerName(_ name: String, object: String) throws(DocumentError) {
+        guard !name.isEmpty, !name.contains("/"), !name.unicodeScalars.contains("\0"), name != ".", name != ".." else {
+            throw DocumentError(object, "\"\(name)\" is not a valid layer name (non-empty, without / or NUL)")
+        }
+    }
+}
+
+extension ModelDocument {
+    /// A document of a network alone (no training state), in the network's precision.
+    public init<T: MLPScalar>(network: Network<T>, metadata: [String: String] = [:]) {
+        let layers = network.layers.map { layer in
+            Layer(name: layer.name, units: layer.units, activation: layer.activation, useBias: layer.useBias,
+                  kernelInitializer: layer.kernelInitializer, biasInitializer: layer.biasInitializer)
+        }
+        let weights = network.layers.map { layer in
+            LayerWeights(kernel: Tensor(values: layer.kernel, shape: [layer.inputWidth, layer.units]),
+                         bias: layer.useBias ? Tensor(values: layer.bias, shape: [layer.units]) : nil)
+        }
+        self.init(architecture: Architecture(inputWidth: network.inputWidth, layers: layers), weights: weights,
+                  metadata: metadata)
+    }
+
+    /// A document of a model with its complete training state.
+    public init<T: MLPScalar>(model: Model<T>, metadata: [String: String] = [:]) {
+        self.init(network: model.network, metadata: metadata)
+        let network = model.network
+        let parameters = network.parameters
+        let state = model.training.optimizer.state
+        let slots = state.slots.map { slot in
+            OptimizerRecord.Slot(name: slot.name, tensors: zip(slot.values, parameters).map { values, parameter in
+                Tensor(values: values, shape: network.shape(of: parameter))
+            })
+        }
+        training = TrainingRecord(
+            loss: model.training.loss,
+            optimizer: OptimizerRecord(config: model.training.optimizer.config, iterations: state.iterations, slots: slots),
+            epochsCompleted: model.training.epochsCompleted, randomState: model.training.random,
+            history: model.training.history)
+    }
+
+    /// The network in precision `T` (float64 tensors become float32 by rounding when `T` is `Float`).
+    public func network<T: MLPScalar>(as _: T.Type = Float.self) throws(DocumentError) -> Network<T> {
+        try validate()
+        var layers: [Dense<T>] = []
+        for (index, (layer, tensors)) in zip(architecture.layers, weights).enumerated() {
+            do {
+                layers.append(try Dense<T>(
+                    name: layer.name, inputWidth: architecture.inputWidth(ofLayer: index), units: layer.units,
+                    activation: layer.activation, useBias: layer.useBias, kernel: tensors.kernel.values(as: T.self),
+                    bias: tensors.bias?.values(as: T.self), kernelInitializer: layer.kernelInitializer,
+                    biasInitializer: layer.biasInitializer))
+            } catch {
+                throw DocumentError("weights/\(layer.name)", error.description)
+            }
+        }
+        do { return try Network(inputWidth: architecture.inputWidth, layers: layers) } catch {
+            throw DocumentError("architecture", error.description)
+        }
+    }
+
+    /// The trainable model. Needs a training record; when it carries no generator state (a Keras file), the
+    /// generator is seeded with `seedIfMissing`.
+    public func model<T: MLPScalar>(as _: T.Type = Float.self, seedIfMissing: UInt64 = 0) throws(DocumentError) -> Model<T> {
+        guard let training else {
+            throw DocumentError("training", "the model has no loss or optimizer; choose them to train it")
+        }
+        let network: Network<T> = try network(as: T.self)
+        let state = OptimizerState<T>(
+            iterations: training.optimizer.iterations,
+            slots: training.optimizer.slots.map { .init(name: $0.name, values: $0.tensors.map { $0.values(as: T.self) }) })
+        do {
+            let optimizer = try Optimizer(config: training.optimizer.config, state: state, network: network)
+            return try Model(network: network, training: TrainingState(
+                loss: training.loss, optimizer: optimizer, epochsCompleted: training.epochsCompleted,
+                random: training.randomState ?? RandomGenerator(seed: seedIfMissing).state, history: training.history))
+        } catch let error as OptimizerError {
+            throw DocumentError("optimizer", error.description)
+        } catch {
+            throw DocumentError("training", "\(error)")
+        }
+    }
+}
+
+extension Tensor {
+    /// A tensor of the core's precision; shapes come from the network, so they are consistent by construction.
+    package init<T: MLPScalar>(values: [T], shape: [Int]) {
+        if let floats = values as? [Float] {
+            self.init(unchecked: shape, storage: .float32(floats))
+        } else if let doubles = values as? [Double] {
+            self.init(unchecked: shape, storage: .float64(doubles))
+        } else {
+            self.init(unchecked: shape, storage: .float64(values.map { Double($0) }))
+        }
+    }
+
+    package func values<T: MLPScalar>(as _: T.Type) -> [T] {
+        switch storage {
+        case .float32(let values): (values as? [T]) ?? values.map { T($0) }
+        case .float64(let values): (values as? [T]) ?? values.map { T($0) }
+        }
+    }
+}

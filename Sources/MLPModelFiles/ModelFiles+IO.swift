@@ -1,0 +1,57 @@
+import Foundation
+internal import FileSupport
+internal import FormatSupport
+internal import HDF5Format
+internal import JSONFormat
+internal import KerasFormat
+public import MLPDocument
+
+extension ModelFiles {
+    /// Reads a model file of any supported format, detected from its content, and checks it strictly against
+    /// its own architecture.
+    public static func load(_ path: String, limits: LoadLimits = LoadLimits()) throws(ModelFileError) -> ModelDocument {
+        switch try detectKind(at: path) {
+        case .json:
+            let bytes = try ModelFileBytes.read(path, limits: limits)
+            let result = bytes.withUnsafeBytes { raw in
+                Result { () throws(ModelFileError) in try JSONModelCodec.decode(raw, file: path, limits: limits) }
+            }
+            return try result.get()
+        case .hdf5:
+            // Native or Keras is decided here, by what the file carries: our `format` attribute or Keras's
+            // `model_config`. A file with neither is read as native, whose reader says what is missing.
+            let opened = try HDF5ModelFile.open(path: path, file: path, limits: limits)
+            if !HDF5ModelCodec.isNativeFile(opened.h5) {
+                if KerasH5Reader.isKerasFile(opened.h5) {
+                    return try KerasH5Reader.read(h5: opened.h5, file: path, fileSize: opened.size, limits: limits)
+                }
+                try KerasH5Reader.refuseWeightsOnlyFile(opened.h5, file: path)
+            }
+            return try HDF5ModelCodec.read(h5: opened.h5, file: path, fileSize: opened.size, limits: limits)
+        case .zip:
+            return try KerasZipReader.read(path: path, limits: limits)
+        }
+    }
+
+    /// Writes `document` to `path` atomically: the previous file at `path`, if any, stays intact unless the
+    /// complete new file has been written and flushed.
+    public static func save(
+        _ document: ModelDocument, to path: String, format: ModelFormat, options: SaveOptions = SaveOptions()
+    ) throws(ModelFileError) {
+        do { try document.validate() } catch { throw ModelFileError(file: path, error) }
+        let failure = modelFileFailure(path)
+        try AtomicFile.replace(path, failure: failure) { temporaryPath throws(ModelFileError) in
+            switch format {
+            case .json:
+                try AtomicFile.write(JSONModelCodec.encode(document, tensors: options.jsonTensors), to: temporaryPath,
+                                     failure: failure)
+            case .h5:
+                try HDF5ModelCodec.write(document, toPath: temporaryPath, file: path, options: options)
+            case .kerasH5:
+                try KerasH5Writer.write(document, toPath: temporaryPath, file: path)
+            case .keras:
+                try KerasZipWriter.write(document, toPath: temporaryPath, file: path)
+            }
+        }
+    }
+}

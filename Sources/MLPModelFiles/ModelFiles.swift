@@ -1,0 +1,76 @@
+import Foundation
+import MLPDocument
+
+/// The formats a model file can be in, by content.
+public enum ModelFileKind: String, Sendable, CaseIterable {
+    /// An HDF5 file: mlpconv's native layout or a Keras `.h5`.
+    case hdf5
+    /// A JSON document (mlpconv's JSON model format).
+    case json
+    /// A zip archive (a Keras `.keras` file).
+    case zip
+}
+
+/// The formats mlpconv writes.
+public enum ModelFormat: String, Sendable, CaseIterable {
+    case json
+    /// mlpconv's native HDF5 layout.
+    case h5
+    /// Keras's legacy `.h5` layout, as Keras 3 writes it.
+    case kerasH5 = "keras-h5"
+    /// Keras 3's native `.keras` zip.
+    case keras
+
+    /// The format an output path's extension names, if any: `.json` → json, `.h5`/`.hdf5` → h5 (mlpconv's own
+    /// layout; Keras's needs `--to keras-h5`), `.keras` → keras.
+    public init?(pathExtension: String) {
+        switch pathExtension.lowercased() {
+        case "json": self = .json
+        case "h5", "hdf5": self = .h5
+        case "keras": self = .keras
+        default: return nil
+        }
+    }
+}
+
+/// Loading and saving model documents: format detection by content, dispatch to a codec, atomic writes.
+public enum ModelFiles {
+    /// The HDF5 signature; HDF5 also allows it at 512, 1024, 2048, … after a user block.
+    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Identifies a file by its first bytes, not its name.
+    public static func detectKind(at path: String) throws(ModelFileError) -> ModelFileKind {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ModelFileError(file: path, reason: FileManager.default.fileExists(atPath: path)
+                                 ? "cannot open the file for reading" : "no such file")
+        }
+        defer { try? handle.close() }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ModelFileError(file: path, reason: "is a directory, not a model file")
+        }
+        let head = [UInt8]((try? handle.read(upToCount: 4096)) ?? Data())
+        guard !head.isEmpty else { throw ModelFileError(file: path, reason: "not a model file (the file is empty)") }
+        if head.starts(with: hdf5Signature) { return .hdf5 }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .zip }
+        var offset = 512
+        while offset <= 1 << 20 {
+            if (try? handle.seek(toOffset: UInt64(offset))) != nil,
+               let block = try? handle.read(upToCount: 8), [UInt8](block) == hdf5Signature {
+                return .hdf5
+            }
+            offset *= 2
+        }
+        // JSON: optional UTF-8 BOM, whitespace, then an object.
+        var index = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while index < head.count, [0x20, 0x09, 0x0A, 0x0D].contains(head[index]) { index += 1 }
+        if index < head.count, head[index] == UInt8(ascii: "{") { return .json }
+        throw ModelFileError(file: path, reason: "not a model file (neither HDF5, JSON nor a zip archive; starts with \(describe(head.prefix(8))))")
+    }
+
+    private static func describe(_ bytes: ArraySlice<UInt8>) -> String {
+        bytes.map { byte in
+            (0x20..<0x7F).contains(byte) ? String(UnicodeScalar(byte)) : String(format: "\\x%02x", byte)
+        }.joined()
+    }
+}
