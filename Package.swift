@@ -32,7 +32,7 @@ let package = Package(
         // CRC-32C for the checksums native HDF5 files carry: SSE4.2 when available, slicing-by-8 otherwise.
         .target(name: "CCRC32C", path: "Sources/C/CCRC32C"),
         // zlib's CRC-32 and raw inflate, for the zip archives (.keras, .npz) read and written by ZipSupport.
-        .target(name: "CZlib", path: "Sources/C/CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CZip", path: "Sources/C/CZip", linkerSettings: [.linkedLibrary("z")]),
 
         // MARK: Support wrappers: `package` API, no model knowledge
 
@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "FileSupport", path: "Sources/Support/FileSupport"),
         .target(name: "HDF5Support", dependencies: ["CHDF5"], path: "Sources/Support/HDF5Support"),
         .target(name: "JSONSupport", dependencies: ["CJSONC"], path: "Sources/Support/JSONSupport"),
-        .target(name: "ZipSupport", dependencies: ["CZlib"], path: "Sources/Support/ZipSupport"),
+        .target(name: "ZipSupport", dependencies: ["CZip"], path: "Sources/Support/ZipSupport"),
 
         // MARK: The MLP: layers, activations, losses, optimizers, training. BLAS only, no file formats.
 
@@ -105,7 +105,7 @@ let package = Package(
         // wrappers themselves never write.
         .testTarget(name: "HDF5SupportTests", dependencies: ["HDF5Support", "CHDF5", "TestSupport"]),
         .testTarget(name: "JSONSupportTests", dependencies: ["JSONSupport", "TestSupport"]),
-        .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "TestSupport"]),
+        .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip", "TestSupport"]),
         .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument", "MLPCore"]),
         .testTarget(
             name: "JSONFormatTests",

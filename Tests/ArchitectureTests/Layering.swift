@@ -15,7 +15,7 @@ enum Layering {
         "FileSupport": [],
         "HDF5Support": ["CHDF5"],
         "JSONSupport": ["CJSONC"],
-        "ZipSupport": ["CZlib"],
+        "ZipSupport": ["CZip"],
         // The core: BLAS and swift-numerics only; no formats, no C format library.
         "MLPCore": ["CBLAS", "RealModule"],
         "MLPDocument": ["MLPCore"],

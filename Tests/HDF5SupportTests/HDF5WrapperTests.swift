@@ -1,8 +1,9 @@
 import CHDF5
 import Foundation
 import Testing
+@testable import HDF5Support
+import TestSupport
 
-@testable import MLPCodecs
 
 /// Open HDF5 objects in the whole process (all files, all kinds).
 /// Open HDF5 objects (all kinds) in files inside `folder`. Scoped to the test's own files because other suites

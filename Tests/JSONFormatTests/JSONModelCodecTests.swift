@@ -1,8 +1,12 @@
 import Foundation
 import MLPCore
 import Testing
+@testable import JSONSupport
+import MLPDocument
+import FormatSupport
+@testable import JSONFormat
+import TestSupport
 
-@testable import MLPCodecs
 
 // MARK: - Helpers
 

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+@testable import JSONSupport
+import TestSupport
 
-@testable import MLPCodecs
 
 private func parse(_ text: String, file: String = "model.json",
                    limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {

@@ -1,7 +1,7 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+@testable import MLPModelFiles
 
 /// fixtures/keras/expected.json, written by fixtures/generate/generate_keras.py with Keras 3.15.1 (JAX).
 private struct KerasExpectations: Decodable {

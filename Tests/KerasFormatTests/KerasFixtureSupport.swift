@@ -1,7 +1,7 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+import MLPDocument
 
 /// What the Keras fixture generators (generate_keras.py, generate_tf_keras.py) record about training: the data a
 /// model was fitted on and, after one more epoch, the weights.

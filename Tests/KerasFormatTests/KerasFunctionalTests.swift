@@ -1,7 +1,9 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+import MLPDocument
+@testable import MLPModelFiles
+import TestSupport
 
 /// fixtures/keras-functional/expected.json, written by fixtures/generate/generate_keras_functional.py with Keras
 /// 3.15.1 (JAX; `.keras` and `.h5`) and TensorFlow 2.15's Keras 2.15 (`_tf2.h5`).

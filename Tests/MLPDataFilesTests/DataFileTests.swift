@@ -3,8 +3,10 @@ import Foundation
 import MLPCore
 import Testing
 import ZIPFoundation
+import HDF5Support
+@testable import MLPDataFiles
+import TestSupport
 
-@testable import MLPCodecs
 
 // Data files for finetune / gradcheck / predict / evaluate (bad-inputs.md case 27): every format read correctly,
 // every error naming file, place and reason, and prediction files that read back exactly.

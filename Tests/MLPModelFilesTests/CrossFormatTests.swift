@@ -1,7 +1,9 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+import MLPDocument
+@testable import MLPModelFiles
+import TestSupport
 
 /// Properties that span both codecs: lossless conversion in every direction, and resuming training through a
 /// file of either format.

@@ -1,7 +1,9 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+import MLPDocument
+@testable import MLPModelFiles
+import TestSupport
 
 /// Regression tests on the golden models in `fixtures/models/`, written by `fixtures/generate/generate_models.py`
 /// with Python's json/base64 and h5py — an implementation that shares no code with mlpconv — from the published

@@ -1,5 +1,5 @@
-import MLPCodecs
 import MLPCore
+import MLPDocument
 
 /// Seeded random model documents for round-trip properties: random widths, depths, activations, bias use,
 /// initializers, dtypes, optimizers with every slot layout and filled state, history and metadata.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The `mlpconv` binary built next to the test bundle.
 let mlpconvPath: String = {

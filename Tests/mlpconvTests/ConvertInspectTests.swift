@@ -1,7 +1,9 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+import MLPDocument
+@testable import mlpconv
+@testable import MLPModelFiles
 
 /// A small trained model with Adam state, saved in `format`.
 func sampleModelFile(_ scratch: Scratch, name: String = "model.h5", format: ModelFormat = .h5) throws -> (path: String, document: ModelDocument) {

@@ -1,11 +1,13 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
+import MLPDocument
+@testable import MLPModelFiles
+import TestSupport
 
 struct CrashSafetyTests {
     /// bad-inputs.md: killing a writer that writes in place loses the old file. `mlpconv convert --force` onto an

@@ -1,7 +1,10 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+import MLPDocument
+@testable import mlpconv
+@testable import MLPModelFiles
+import TestSupport
 
 /// The bundled digits dataset.
 let digitsCSV = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

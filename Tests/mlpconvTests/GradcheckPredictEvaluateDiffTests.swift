@@ -1,7 +1,9 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
+import MLPDocument
+@testable import MLPModelFiles
+@testable import MLPDataFiles
 
 // End-to-end tests of `gradcheck`, `predict`, `evaluate` and `diff`, run through the built binary.
 

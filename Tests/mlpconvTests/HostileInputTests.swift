@@ -1,8 +1,8 @@
 import Foundation
-import MLPCodecs
 import MLPCore
 import Testing
 import ZIPFoundation
+@testable import MLPModelFiles
 
 let badFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("fixtures/bad")

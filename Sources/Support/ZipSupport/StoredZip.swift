@@ -1,5 +1,5 @@
 import Foundation
-internal import CZlib
+internal import CZip
 
 /// Writes a zip archive of stored (uncompressed) members, as Keras writes `.keras` files, straight into one
 /// buffer: the CRC-32 is zlib's and nothing is copied twice (ZIPFoundation's in-memory archive spent most of a

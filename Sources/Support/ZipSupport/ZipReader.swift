@@ -1,5 +1,5 @@
 import Foundation
-internal import CZlib
+internal import CZip
 
 /// A zip archive read from bytes in memory, for `.keras` models and `.npz` data: the central directory (ZIP64
 /// included) and each member's local header are parsed with every offset and size checked against the buffer,
