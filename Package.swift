@@ -73,7 +73,8 @@ let package = Package(
 
         .target(
             name: "MLPModelFiles",
-            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "HDF5Support", "FileSupport"]),
+            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "FormatSupport", "HDF5Support",
+                           "ZipSupport", "FileSupport"]),
 
         // MARK: Training and prediction data (CSV, NPY/NPZ, HDF5 datasets): not models
 

@@ -168,60 +168,30 @@ enum NPY {
         let swap = header.bigEndian
         return [T](unsafeUninitializedCapacity: count) { out, initialized in
             // Elements may be unaligned (an entry inside a zip, a header of odd length): load them unaligned.
+            func each<Bits: FixedWidthInteger & UnsignedInteger>(_: Bits.Type, _ value: (Bits) -> T) {
+                let size = MemoryLayout<Bits>.size
+                for i in 0..<count {
+                    let bits = data.loadUnaligned(fromByteOffset: i * size, as: Bits.self)
+                    out[i] = value(swap ? bits.byteSwapped : bits)
+                }
+            }
             switch (header.kind, header.itemSize) {
             case (.float, 4):
                 if T.self == Float.self, !swap, let source = data.baseAddress, let target = out.baseAddress {
                     UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count * 4)
                 } else {
-                    for i in 0..<count {
-                        let bits = data.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
-                        out[i] = T(Float(bitPattern: swap ? bits.byteSwapped : bits))
-                    }
+                    each(UInt32.self) { T(Float(bitPattern: $0)) }
                 }
-            case (.float, 8):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
-                    out[i] = T(Double(bitPattern: swap ? bits.byteSwapped : bits))
-                }
-            case (.float, _):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
-                    out[i] = T(halfToFloat(swap ? bits.byteSwapped : bits))
-                }
-            case (.signed, 1):
-                for i in 0..<count { out[i] = T(Int8(bitPattern: data[i])) }
-            case (.signed, 2):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
-                    out[i] = T(Int16(bitPattern: swap ? bits.byteSwapped : bits))
-                }
-            case (.signed, 4):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
-                    out[i] = T(Int32(bitPattern: swap ? bits.byteSwapped : bits))
-                }
-            case (.signed, _):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
-                    out[i] = T(Int64(bitPattern: swap ? bits.byteSwapped : bits))
-                }
-            case (.unsigned, 1), (.bool, _):
-                for i in 0..<count { out[i] = T(data[i]) }
-            case (.unsigned, 2):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
-                    out[i] = T(swap ? bits.byteSwapped : bits)
-                }
-            case (.unsigned, 4):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)
-                    out[i] = T(swap ? bits.byteSwapped : bits)
-                }
-            case (.unsigned, _):
-                for i in 0..<count {
-                    let bits = data.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
-                    out[i] = T(swap ? bits.byteSwapped : bits)
-                }
+            case (.float, 8): each(UInt64.self) { T(Double(bitPattern: $0)) }
+            case (.float, _): each(UInt16.self) { T(halfToFloat($0)) }
+            case (.signed, 1): for i in 0..<count { out[i] = T(Int8(bitPattern: data[i])) }
+            case (.signed, 2): each(UInt16.self) { T(Int16(bitPattern: $0)) }
+            case (.signed, 4): each(UInt32.self) { T(Int32(bitPattern: $0)) }
+            case (.signed, _): each(UInt64.self) { T(Int64(bitPattern: $0)) }
+            case (.unsigned, 1), (.bool, _): for i in 0..<count { out[i] = T(data[i]) }
+            case (.unsigned, 2): each(UInt16.self) { T($0) }
+            case (.unsigned, 4): each(UInt32.self) { T($0) }
+            case (.unsigned, _): each(UInt64.self) { T($0) }
             }
             initialized = count
         }

@@ -4,7 +4,9 @@ import Glibc
 import Darwin
 #endif
 import MLPCore
+internal import HDF5Support
 internal import TextSupport
+internal import ZipSupport
 
 /// Training and prediction data (`--data`): CSV text, NumPy `.npy` / `.npz`, and HDF5 files with datasets `x`
 /// and `y`, turned into a `Dataset<Float>` shaped for a model.
@@ -46,21 +48,15 @@ public enum DataFiles {
         var head = [UInt8](repeating: 0, count: 8)
         let count = try file.readBytes(into: &head, at: 0)
         let prefix = head.prefix(count)
-        if prefix.elementsEqual(hdf5Signature) { return .hdf5 }
-        if prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) || prefix.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
-            return .npz  // a local file header, or the end record of an empty archive
-        }
+        if prefix.elementsEqual(HDF5Signature.bytes) { return .hdf5 }
+        if ZipSignature.starts(prefix) { return .npz }
         if prefix.starts(with: npyMagic) { return .npy }
-        // HDF5 allows a user block before the superblock: the signature may also sit at 512, 1024, 2048, ...
-        var offset = 512
-        while offset + 8 <= file.size, offset <= 1 << 24 {
-            if try file.readBytes(into: &head, at: offset) == 8, head == hdf5Signature { return .hdf5 }
-            offset *= 2
+        for offset in HDF5Signature.userBlockOffsets(upTo: min(file.size - 8, 1 << 24)) {
+            if try file.readBytes(into: &head, at: offset) == 8, head == HDF5Signature.bytes { return .hdf5 }
         }
         return .csv
     }
 
-    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
     static let npyMagic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
 }
 

@@ -4,7 +4,7 @@ internal import FormatSupport
 internal import HDF5Format
 internal import JSONFormat
 internal import KerasFormat
-public import MLPDocument
+import MLPDocument
 
 extension ModelFiles {
     /// Reads a model file of any supported format, detected from its content, and checks it strictly against

@@ -1,5 +1,7 @@
 import Foundation
 import MLPDocument
+internal import HDF5Support
+internal import ZipSupport
 
 /// The formats a model file can be in, by content.
 public enum ModelFileKind: String, Sendable, CaseIterable {
@@ -35,9 +37,6 @@ public enum ModelFormat: String, Sendable, CaseIterable {
 
 /// Loading and saving model documents: format detection by content, dispatch to a codec, atomic writes.
 public enum ModelFiles {
-    /// The HDF5 signature; HDF5 also allows it at 512, 1024, 2048, … after a user block.
-    static let hdf5Signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
-
     /// Identifies a file by its first bytes, not its name.
     public static func detectKind(at path: String) throws(ModelFileError) -> ModelFileKind {
         guard let handle = FileHandle(forReadingAtPath: path) else {
@@ -51,15 +50,13 @@ public enum ModelFiles {
         }
         let head = [UInt8]((try? handle.read(upToCount: 4096)) ?? Data())
         guard !head.isEmpty else { throw ModelFileError(file: path, reason: "not a model file (the file is empty)") }
-        if head.starts(with: hdf5Signature) { return .hdf5 }
-        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .zip }
-        var offset = 512
-        while offset <= 1 << 20 {
+        if head.starts(with: HDF5Signature.bytes) { return .hdf5 }
+        if ZipSignature.starts(head) { return .zip }
+        for offset in HDF5Signature.userBlockOffsets(upTo: 1 << 20) {
             if (try? handle.seek(toOffset: UInt64(offset))) != nil,
-               let block = try? handle.read(upToCount: 8), [UInt8](block) == hdf5Signature {
+               let block = try? handle.read(upToCount: 8), [UInt8](block) == HDF5Signature.bytes {
                 return .hdf5
             }
-            offset *= 2
         }
         // JSON: optional UTF-8 BOM, whitespace, then an object.
         var index = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0

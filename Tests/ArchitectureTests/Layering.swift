@@ -25,7 +25,7 @@ enum Layering {
         "HDF5Format": formatBase.union(["HDF5Support", "CHDF5", "CCRC32C", "JSONSupport"]),
         "KerasFormat": formatBase.union(["HDF5Support", "CHDF5", "JSONSupport", "ZipSupport"]),
         // The façade: the only module that knows every format.
-        "MLPModelFiles": ["MLPDocument", "MLPCore", "FormatSupport", "FileSupport", "HDF5Support",
+        "MLPModelFiles": ["MLPDocument", "MLPCore", "FormatSupport", "FileSupport", "HDF5Support", "ZipSupport",
                           "JSONFormat", "HDF5Format", "KerasFormat"],
         "MLPDataFiles": ["MLPCore", "HDF5Support", "CHDF5", "ZipSupport", "FileSupport", "TextSupport"],
         // Programs: the public libraries and the pure-Swift helpers; never a C library or a format module.
