@@ -1,4 +1,4 @@
-import CHDF5
+internal import CHDF5
 import Foundation
 
 /// Everything that enters HDF5 goes through here.
@@ -103,8 +103,8 @@ package enum HDF5Library {
 ///
 /// The first line says where (file, HDF5 object path), what was attempted and why; when the library itself
 /// failed, its error stack follows, outermost call first.
-public struct HDF5Error: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
+package struct HDF5Error: Error, CustomStringConvertible, Sendable {
+    package enum Kind: Sendable, Equatable {
         /// An HDF5 call failed; `libraryStack` says why.
         case library
         /// The file asks for something we never do with untrusted files (external links, external raw storage,
@@ -118,20 +118,20 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         case missing
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// The file's path as given by the caller.
-    public var file: String
+    package var file: String
     /// The HDF5 object path inside the file (`/` for the root group).
-    public var object: String
+    package var object: String
     /// What was being attempted, as a verb phrase ("open file for reading").
-    public var operation: String
+    package var operation: String
     /// Why it failed, in one line.
-    public var reason: String
+    package var reason: String
     /// HDF5's own error stack, one line per entry, outermost call first (empty when we refused on our own).
-    public var libraryStack: [String]
+    package var libraryStack: [String]
 
-    public init(kind: Kind, file: String, object: String, operation: String, reason: String,
-                libraryStack: [String] = []) {
+    package init(kind: Kind, file: String, object: String, operation: String, reason: String,
+                 libraryStack: [String] = []) {
         self.kind = kind
         self.file = file
         self.object = object
@@ -141,9 +141,9 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     }
 
     /// The library's error-stack text (empty when the error did not come from HDF5).
-    public var libraryText: String { libraryStack.joined(separator: "\n") }
+    package var libraryText: String { libraryStack.joined(separator: "\n") }
 
-    public var description: String {
+    package var description: String {
         var text = "\(file): \(object): cannot \(operation): \(reason)"
         if !libraryStack.isEmpty {
             text += "\nHDF5 error stack:\n" + libraryStack.map { "  " + $0 }.joined(separator: "\n")

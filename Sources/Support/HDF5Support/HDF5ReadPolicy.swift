@@ -1,4 +1,5 @@
-import CHDF5
+// `package`: the filter table is keyed by HDF5 filter ids.
+package import CHDF5
 
 /// What a reader of untrusted HDF5 files accepts of HDF5's storage features.
 package enum HDF5ReadPolicy {
