@@ -26,8 +26,7 @@ private struct KerasExpectations: Decodable {
     let models: [Model]
 }
 
-private let kerasFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("fixtures/keras")
+private let kerasFolder = kerasFixtureFolder("keras")
 
 private let kerasModels: [KerasExpectations.Model] =
     decodeKerasFixture(KerasExpectations.self, at: kerasFolder.appendingPathComponent("expected.json"))?.models ?? []

@@ -35,8 +35,7 @@ private struct KerasFunctionalExpectations: Decodable {
     let bad: [Bad]
 }
 
-private let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("fixtures/keras-functional")
+private let folder = kerasFixtureFolder("keras-functional")
 private let fixtures = decodeKerasFixture(KerasFunctionalExpectations.self, at: folder.appendingPathComponent("expected.json"))
 
 struct KerasFunctionalTests {

@@ -49,8 +49,7 @@ private struct KerasTF2Expectations: Decodable {
     let models: [Model]
 }
 
-private let keras2Folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("fixtures/keras2")
+private let keras2Folder = kerasFixtureFolder("keras2")
 
 private let keras2Fixtures = decodeKerasFixture(KerasTF2Expectations.self,
                                                 at: keras2Folder.appendingPathComponent("expected.json"))

@@ -9,8 +9,7 @@ import MLPDocument
 import TestSupport
 
 
-private let kerasFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("fixtures/keras")
+private let kerasFolder = kerasFixtureFolder("keras")
 
 /// Every Keras file in fixtures/keras (written by real Keras 3.15.1).
 private let kerasFixtureFiles: [String] = {

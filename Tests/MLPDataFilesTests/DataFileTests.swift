@@ -8,8 +8,8 @@ import HDF5Support
 import TestSupport
 
 
-// Data files for finetune / gradcheck / predict / evaluate (bad-inputs.md case 27): every format read correctly,
-// every error naming file, place and reason, and prediction files that read back exactly.
+// Data files for finetune / gradcheck / predict / evaluate (docs/robustness.md, data files): every format read
+// correctly, every error naming file, place and reason, and prediction files that read back exactly.
 
 // MARK: - Helpers
 

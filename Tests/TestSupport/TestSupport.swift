@@ -85,6 +85,14 @@ package func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// The numbers in an `h5dump -y -w 0` DATA block, as h5dump printed them.
+package func h5dumpNumbers(_ dump: String) -> [String] {
+    guard let start = dump.range(of: "DATA {") else { return [] }
+    let rest = dump[start.upperBound...]
+    let block = rest[..<(rest.range(of: "}")?.lowerBound ?? rest.endIndex)]
+    return block.split(whereSeparator: { $0 == "," || $0.isWhitespace }).map(String.init)
+}
+
 /// Catches the typed error a call throws (Swift Testing's `#expect(throws:)` wants `any Error` closures).
 package func expectError<E: Error>(_ type: E.Type, sourceLocation: SourceLocation = #_sourceLocation,
                            _ body: () throws -> Void) -> E? {

@@ -2,6 +2,31 @@ import Foundation
 import MLPCore
 import Testing
 import MLPDocument
+@testable import MLPModelFiles
+
+/// `fixtures/<name>` in the repository: the files real Keras wrote, and what it computed from them.
+func kerasFixtureFolder(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures").appendingPathComponent(name)
+}
+
+/// The message loading `path` fails with, or "(no error)".
+func kerasLoadError(_ path: String) -> String {
+    do {
+        _ = try ModelFiles.load(path)
+        return "(no error)"
+    } catch {
+        return error.description
+    }
+}
+
+/// A tensor's values widened to double, as Python's JSON holds them.
+func floats(_ tensor: Tensor) -> [Double] {
+    switch tensor.storage {
+    case .float32(let values): values.map(Double.init)
+    case .float64(let values): values
+    }
+}
 
 /// What the Keras fixture generators (generate_keras.py, generate_tf_keras.py) record about training: the data a
 /// model was fitted on and, after one more epoch, the weights.

@@ -1,0 +1,153 @@
+import MLPCore
+import Testing
+import JSONSupport
+@testable import KerasFormat
+import TestSupport
+
+@Suite("Keras configurations")
+struct KerasConfigTests {
+    private func model(_ text: String, keras2: Bool = true) throws(JSONError) -> KerasModelSpec {
+        let document = try JSONDocument.parse(Array(text.utf8), file: "m.h5")
+        return try KerasConfig.readModel(document.root, isKeras2: keras2)
+    }
+
+    private func failure(_ text: String) -> String {
+        do { _ = try model(text); return "(no error)" } catch { return "\(error.path): \(error.reason)" }
+    }
+
+    @Test("Keras 2 variants: batch_input_shape on the first Dense, string dtype and initializers")
+    func keras2Config() throws {
+        let spec = try model("""
+            {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+              {"class_name": "Dense", "config": {"name": "dense", "batch_input_shape": [null, 3], "dtype": "float32",
+               "units": 2, "activation": "linear", "use_bias": true, "kernel_initializer": "he_uniform",
+               "bias_initializer": {"class_name": "Zeros", "config": {}}}},
+              {"class_name": "Activation", "config": {"name": "act", "activation": "swish"}},
+              {"class_name": "Dense", "config": {"name": "dense_1", "units": 1,
+               "kernel_initializer": {"class_name": "VarianceScaling", "config": {}}}}]}}
+            """)
+        #expect(spec.inputWidth == 3)
+        #expect(spec.layers.map(\.activation) == [.silu, .linear])
+        #expect(spec.layers[0].kernelInitializer == .heUniform)
+        #expect(spec.metadata["keras_kernel_initializer.dense_1"] == "VarianceScaling")
+        #expect(spec.weightKeys == ["dense", "dense_1"])
+    }
+
+    /// A functional config in Keras 2's form (nested endpoint lists, `[name, node, tensor, kwargs]` nodes) or
+    /// Keras 3's (flat endpoints, `__keras_tensor__` args), with the layers `d1` → `d2` by default.
+    private func functional(keras3: Bool, inputs: String? = nil, outputs: String? = nil,
+                            d2Nodes: String? = nil) -> String {
+        func node(_ source: String) -> String {
+            keras3 ? #"{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 2], "keras_history": ["\#(source)", 0, 0]}}], "kwargs": {}}"#
+                : #"[["\#(source)", 0, 0, {}]]"#
+        }
+        let ends = keras3 ? (#"["x", 0, 0]"#, #"["d2", 0, 0]"#) : (#"[["x", 0, 0]]"#, #"[["d2", 0, 0]]"#)
+        return """
+            {"class_name": "Functional", "config": {"name": "f", "layers": [
+              {"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [null, 3], "name": "x"}, "inbound_nodes": []},
+              {"class_name": "Dense", "name": "d1", "config": {"name": "d1", "units": 2, "activation": "relu"},
+               "inbound_nodes": [\(node("x"))]},
+              {"class_name": "Dense", "name": "d2", "config": {"name": "d2", "units": 1},
+               "inbound_nodes": [\(d2Nodes ?? node("d1"))]}],
+             "input_layers": \(inputs ?? ends.0), "output_layers": \(outputs ?? ends.1)}}
+            """
+    }
+
+    @Test("functional chains are read in both Keras forms; other graphs are refused naming what breaks the chain",
+          arguments: [false, true])
+    func functionalChains(keras3: Bool) throws {
+        let spec = try model(functional(keras3: keras3), keras2: !keras3)
+        #expect(spec.inputWidth == 3 && spec.layers.map(\.name) == ["d1", "d2"] && spec.weightKeys == ["dense", "dense_1"])
+        let skip = failure(functional(keras3: keras3, d2Nodes: keras3
+            ? #"{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}], "kwargs": {}}"#
+            : #"[["x", 0, 0, {}]]"#))
+        #expect(skip.contains("layers[2]") && skip.contains("takes its input from [x]") && skip.contains("\"d1\""), "\(skip)")
+        let twice = failure(functional(keras3: keras3, d2Nodes: keras3
+            ? #"{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["d1", 0, 0]}}]}, {"args": []}"#
+            : #"[["d1", 0, 0, {}]], [["d1", 1, 0, {}]]"#))
+        #expect(twice.contains("\"d2\" is called 2 times"), "\(twice)")
+        let twoInputs = failure(functional(keras3: keras3, inputs: #"[["x", 0, 0], ["y", 0, 0]]"#))
+        #expect(twoInputs.contains("input_layers") && twoInputs.contains("2 inputs (x, y)"), "\(twoInputs)")
+        let wrongOutput = failure(functional(keras3: keras3, outputs: #"[["d1", 0, 0]]"#))
+        #expect(wrongOutput.contains("are not the first and last"), "\(wrongOutput)")
+    }
+
+    @Test("refusals name the JSON path and the reason")
+    func refusals() {
+        let custom = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"module": "my_package", "class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
+            """)
+        #expect(custom.contains("my_package") && custom.contains("refused"), "\(custom)")
+        let registered = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"class_name": "MyDense", "registered_name": "pkg>MyDense", "config": {"name": "d"}}]}}
+            """)
+        #expect(registered.contains("pkg>MyDense"), "\(registered)")
+        let subclassed = failure(#"{"class_name": "MyModel", "config": {"layers": []}}"#)
+        #expect(subclassed.contains("\"MyModel\" is not supported"), "\(subclassed)")
+        let fold = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"class_name": "InputLayer", "config": {"batch_shape": [null, 2]}},
+              {"class_name": "Dense", "config": {"name": "d", "units": 2, "activation": "relu"}},
+              {"class_name": "Activation", "config": {"name": "a", "activation": "tanh"}}]}}
+            """)
+        #expect(fold.contains("$.config.layers[2]") && fold.contains("cannot be folded"), "\(fold)")
+        let regularized = failure("""
+            {"class_name": "Sequential", "config": {"layers": [
+              {"class_name": "InputLayer", "config": {"batch_shape": [null, 2]}},
+              {"class_name": "Dense", "config": {"name": "d", "units": 2, "kernel_regularizer": {"class_name": "L2"}}}]}}
+            """)
+        #expect(regularized.contains("kernel_regularizer"), "\(regularized)")
+    }
+
+    @Test("optimizer configurations: Keras 2's lr, unsupported settings")
+    func optimizers() throws {
+        func optimizer(_ text: String) throws(JSONError) -> OptimizerConfig {
+            try KerasConfig.readOptimizer(try JSONDocument.parse(Array(text.utf8), file: "m.h5").root)
+        }
+        let old = try optimizer(#"{"class_name": "SGD", "config": {"name": "SGD", "lr": 0.5, "decay": 0.0, "momentum": 0.25, "nesterov": false}}"#)
+        #expect(old.kind == .sgd && old.learningRate == 0.5 && old.momentum == 0.25)
+        #expect(throws: JSONError.self) {
+            try optimizer(#"{"class_name": "Adam", "config": {"learning_rate": {"class_name": "ExponentialDecay", "config": {}}}}"#)
+        }
+        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true}}"#) }
+        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Nadam", "config": {}}"#) }
+        let loss = try KerasConfig.readLoss(try JSONDocument.parse(Array(#""mae""#.utf8), file: "m").root)
+        #expect(loss == .meanAbsoluteError)
+    }
+
+    /// Loss objects: Keras 3's and Keras 2's default settings read as the plain loss; any other setting would make
+    /// mlpconv train a different loss than the file's, so it is refused, naming the setting.
+    @Test("loss objects: defaults accepted, every other setting refused by name")
+    func lossSettings() throws {
+        func loss(_ text: String) throws(JSONError) -> Loss {
+            try KerasConfig.readLoss(try JSONDocument.parse(Array(text.utf8), file: "m").root)
+        }
+        #expect(try loss(#"{"module": "keras.losses", "class_name": "CategoricalCrossentropy", "config": {"name": "categorical_crossentropy", "reduction": "sum_over_batch_size", "from_logits": false, "label_smoothing": 0.0, "axis": -1}, "registered_name": null}"#) == .categoricalCrossentropy)
+        #expect(try loss(#"{"class_name": "SparseCategoricalCrossentropy", "config": {"reduction": "auto", "name": "sparse_categorical_crossentropy", "from_logits": false, "ignore_class": null}}"#) == .sparseCategoricalCrossentropy)
+        #expect(try loss(#"{"class_name": "Huber", "config": {"reduction": "auto", "name": "huber_loss", "delta": 1.0}}"#) == .huber)
+        let refusals = [
+            (#"{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}"#, "from_logits"),
+            (#"{"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1}}"#, "label smoothing 0.1"),
+            (#"{"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}"#, "reduction \"sum\""),
+            (#"{"class_name": "SparseCategoricalCrossentropy", "config": {"ignore_class": 0}}"#, "ignore_class"),
+            (#"{"class_name": "Huber", "config": {"delta": 2.0}}"#, "Huber delta 2.0"),
+            (#"{"class_name": "CategoricalCrossentropy", "config": {"axis": 0}}"#, "axis 0"),
+            (#"{"class_name": "MeanSquaredError", "config": {"weights": [1, 2]}}"#, "\"weights\""),
+        ]
+        for (text, expected) in refusals {
+            let message = expectError(JSONError.self) { _ = try loss(text) }?.reason ?? ""
+            #expect(message.contains(expected), "\(text): \(message)")
+        }
+        func weights(_ text: String) throws(JSONError) {
+            try KerasConfig.checkLossWeights(try JSONDocument.parse(Array(text.utf8), file: "m").root)
+        }
+        for accepted in [#"{}"#, #"{"loss_weights": null}"#, #"{"loss_weights": [1.0]}"#, #"{"loss_weights": 1}"#] {
+            #expect(throws: Never.self, "\(accepted)") { try weights(accepted) }
+        }
+        for refused in [#"{"loss_weights": [0.5]}"#, #"{"loss_weights": [1, 1]}"#, #"{"loss_weights": {"out": 2}}"#] {
+            #expect(throws: JSONError.self, "\(refused)") { try weights(refused) }
+        }
+    }
+}
