@@ -430,9 +430,7 @@ package enum KerasConfig {
         let classValue = try value.value(at: "class_name")
         var className = try classValue.string()
         if className.hasPrefix("Custom>") { className.removeFirst("Custom>".count) }
-        guard let kind = OptimizerKind(name: className) else {
-            throw classValue.error(.value, "unknown optimizer \"\(className)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
-        }
+        let kind = try OptimizerKind(kerasClassName: className, at: classValue)
         let config = try value.object(at: "config")
         let allowed = Set(OptimizerConfig(kind).hyperparameters.map(\.key))
         var parsed: [String: Hyperparameter] = [:]

@@ -163,11 +163,7 @@ package enum KerasZipReader {
         var note: String?
         if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
             if value.kind == .string {
-                let name = try value.string()
-                guard let kind = OptimizerKind(name: name) else {
-                    throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
-                }
-                optimizer = OptimizerConfig(kind)
+                optimizer = OptimizerConfig(try OptimizerKind(kerasClassName: try value.string(), at: value))
             } else {
                 let config = try KerasConfig.readOptimizer(value)
                 optimizer = config
