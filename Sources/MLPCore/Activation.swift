@@ -1,6 +1,6 @@
 import RealModule
 
-/// The activations a Dense layer can name, with Keras 3's definitions (keras-formats.md §4).
+/// The activations a Dense layer can name, with Keras 3's definitions (docs/keras-formats.md, activations).
 ///
 /// Only the name is stored in a model file, so the math must be Keras's exactly: `leaky_relu` has slope 0.2,
 /// `gelu` is the exact erf form, `hard_sigmoid` is `relu6(x + 3) / 6` (Keras 2's `0.2x + 0.5` is not it).
@@ -49,7 +49,7 @@ private let seluScale = 1.05070098735548049341933498529
 private let leakySlope = 0.2
 
 extension Activation {
-    /// `y = f(z)` for a `[rows, width]` block (backprop.md: `f(z) → y`).
+    /// `y = f(z)` for a `[rows, width]` block (docs/numerics.md: `f(z) → y`).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func apply<T: MLPScalar>(_ z: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, rows: Int, width: Int) {

@@ -3,7 +3,7 @@ import JSONSupport
 import MLPDocument
 
 /// The parts of a Keras model that its JSON configuration describes, shared by the legacy `.h5` and the `.keras`
-/// readers (keras-formats.md §1, §2). Only known layer classes are built; nothing in a configuration is ever
+/// readers (docs/keras-formats.md). Only known layer classes are built; nothing in a configuration is ever
 /// resolved as code (Lambda layers, custom objects and registered names are refused).
 package struct KerasModelSpec {
     /// The model's own name (`config.name`), if any.
