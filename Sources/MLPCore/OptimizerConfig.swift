@@ -1,15 +1,11 @@
 /// The optimizers a model can carry, with Keras 3's update rules (docs/keras-formats.md, optimizer update rules).
-public enum OptimizerKind: String, CaseIterable, Sendable {
+public enum OptimizerKind: String, NamedChoice {
     case sgd, adam, adamw, rmsprop, adagrad
 
     /// Case-insensitive, so the usual capitalizations (`Adam`, `RMSprop`) are accepted too; `name` is lower-case.
     public init?(name: String) {
         self.init(rawValue: name.lowercased())
     }
-
-    public var name: String { rawValue }
-
-    public static var acceptedNames: [String] { allCases.map(\.rawValue) }
 }
 
 /// An optimizer's hyperparameters. Defaults are Keras's; `hyperparameters` lists exactly the ones that apply.
