@@ -1,10 +1,10 @@
 import RealModule
 
-/// The activations a Dense layer can name, with Keras 3's definitions (keras-formats.md §4).
+/// The activations a Dense layer can name, with Keras 3's definitions (docs/keras-formats.md, activations).
 ///
 /// Only the name is stored in a model file, so the math must be Keras's exactly: `leaky_relu` has slope 0.2,
 /// `gelu` is the exact erf form, `hard_sigmoid` is `relu6(x + 3) / 6` (Keras 2's `0.2x + 0.5` is not it).
-public enum Activation: String, CaseIterable, Sendable {
+public enum Activation: String, NamedChoice {
     case linear, relu, sigmoid, tanh, softmax, elu, selu, gelu, silu
     case leakyReLU = "leaky_relu"
     case softplus, softsign
@@ -14,19 +14,8 @@ public enum Activation: String, CaseIterable, Sendable {
     case mish
     case logSoftmax = "log_softmax"
 
-    /// Accepts Keras's aliases (`swish`, `hard_swish`; `None` is stored as `linear`).
-    public init?(name: String) {
-        switch name {
-        case "swish": self = .silu
-        case "hard_swish": self = .hardSiLU
-        default: self.init(rawValue: name)
-        }
-    }
-
-    public var name: String { rawValue }
-
-    /// Every name accepted by `init(name:)`, for error messages.
-    public static var acceptedNames: [String] { allCases.map(\.rawValue) + ["swish", "hard_swish"] }
+    /// Keras's aliases (`None` is stored as `linear`).
+    public static var aliases: [(name: String, choice: Activation)] { [("swish", .silu), ("hard_swish", .hardSiLU)] }
 
     /// Whether the activation mixes a row's elements (softmax, log_softmax), so its derivative is a Jacobian.
     public var isRowwise: Bool { self == .softmax || self == .logSoftmax }
@@ -49,7 +38,7 @@ private let seluScale = 1.05070098735548049341933498529
 private let leakySlope = 0.2
 
 extension Activation {
-    /// `y = f(z)` for a `[rows, width]` block (backprop.md: `f(z) → y`).
+    /// `y = f(z)` for a `[rows, width]` block (docs/numerics.md: `f(z) → y`).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func apply<T: MLPScalar>(_ z: UnsafePointer<T>, into y: UnsafeMutablePointer<T>, rows: Int, width: Int) {

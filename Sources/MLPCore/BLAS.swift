@@ -1,4 +1,4 @@
-import CBLAS
+internal import CBLAS
 
 /// The BLAS library underneath the matrix products, for benchmarks and diagnostics.
 public enum BLAS {

@@ -1,4 +1,4 @@
-/// Row-major matrix products for the three GEMMs per layer per step (backprop.md, "A batch of B samples").
+/// Row-major matrix products for the three GEMMs per layer per step (docs/numerics.md, batch forward/backward).
 ///
 /// BLAS wins on anything sizeable, but its call and threading overhead dominates tiny products such as a
 /// 4-8-3 network at batch 1, so those go through plain loops instead.

@@ -1,7 +1,7 @@
 /// Weight initializers with Keras's names and scaling (`VarianceScaling`: fan_in = inputs, fan_out = units).
 ///
 /// The numbers drawn cannot match Keras's (different generator); the distributions do.
-public enum Initializer: String, CaseIterable, Sendable {
+public enum Initializer: String, NamedChoice {
     case glorotUniform = "glorot_uniform"
     case glorotNormal = "glorot_normal"
     case heUniform = "he_uniform"
@@ -9,12 +9,6 @@ public enum Initializer: String, CaseIterable, Sendable {
     case lecunUniform = "lecun_uniform"
     case lecunNormal = "lecun_normal"
     case zeros, ones
-
-    public init?(name: String) { self.init(rawValue: name) }
-
-    public var name: String { rawValue }
-
-    public static var acceptedNames: [String] { allCases.map(\.rawValue) }
 
     /// Stddev of a standard normal truncated to ±2, which Keras divides out so the truncated draw keeps the
     /// intended variance.

@@ -4,8 +4,8 @@ import RealModule
 ///
 /// Keras's losses reduce "sum over batch size": a per-sample value (mean over outputs for MSE/MAE/Huber/BCE,
 /// sum over classes for the cross-entropies), then the mean over the batch — so their `∇Y` carries `1/B`.
-/// The notes' loss is a plain sum, `½‖Y − Y*‖²` over every output of every sample (backprop.md).
-public enum Loss: String, CaseIterable, Sendable {
+/// The notes' loss is a plain sum, `½‖Y − Y*‖²` over every output of every sample (docs/numerics.md, losses).
+public enum Loss: String, NamedChoice {
     case halfSquaredError = "half_squared_error"
     case meanSquaredError = "mean_squared_error"
     case meanAbsoluteError = "mean_absolute_error"
@@ -14,20 +14,10 @@ public enum Loss: String, CaseIterable, Sendable {
     case sparseCategoricalCrossentropy = "sparse_categorical_crossentropy"
     case huber
 
-    /// Accepts Keras's short aliases.
-    public init?(name: String) {
-        switch name {
-        case "mse": self = .meanSquaredError
-        case "mae": self = .meanAbsoluteError
-        case "bce": self = .binaryCrossentropy
-        case "huber_loss": self = .huber
-        default: self.init(rawValue: name)
-        }
+    /// Keras's short aliases.
+    public static var aliases: [(name: String, choice: Loss)] {
+        [("mse", .meanSquaredError), ("mae", .meanAbsoluteError), ("bce", .binaryCrossentropy), ("huber_loss", .huber)]
     }
-
-    public var name: String { rawValue }
-
-    public static var acceptedNames: [String] { allCases.map(\.rawValue) + ["mse", "mae", "bce", "huber_loss"] }
 
     /// Keras clips probabilities to [ε, 1 − ε] before taking logarithms (`keras.config.epsilon()`).
     static let probabilityEpsilon = 1e-7
@@ -133,7 +123,7 @@ extension Loss {
     /// Keras's probabilistic cross-entropy for one row: p = y / Σy, clipped to [ε, 1 − ε], −Σ t·log p.
     ///
     /// The gradient follows the normalization too: with c_k = −t_k/p_k where p_k is inside the clip range (else 0),
-    /// ∂/∂y_j = (c_j − Σ_k c_k·p_k) / Σy. For softmax outputs this makes ∇z = (y − t)/B, as backprop.md says.
+    /// ∂/∂y_j = (c_j − Σ_k c_k·p_k) / Σy. For softmax outputs this makes ∇z = (y − t)/B, as docs/numerics.md derives.
     @inline(__always)
     private func crossentropyRow<T: MLPScalar>(
         _ y: UnsafePointer<T>, target: (Int) -> T, width: Int, gradient: UnsafeMutablePointer<T>?, scale: T

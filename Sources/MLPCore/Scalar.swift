@@ -1,4 +1,4 @@
-import CBLAS
+internal import CBLAS
 import RealModule
 
 /// The element types the core computes in: `Float` for training (what Keras stores), `Double` for gradient checks.

@@ -56,7 +56,7 @@ final class Workspace<T: MLPScalar> {
 }
 
 extension Network {
-    /// Forward pass on the workspace's first `rows` inputs (backprop.md, batch form):
+    /// Forward pass on the workspace's first `rows` inputs (docs/numerics.md, batch forward/backward):
     /// `X @ W + 1·b → Z`, `f(Z) → Y`, `Y → X` of the next layer. Returns the output block.
     @_specialize(where T == Float)
     @_specialize(where T == Double)

@@ -3,7 +3,7 @@ import JSONSupport
 import MLPDocument
 
 /// The parts of a Keras model that its JSON configuration describes, shared by the legacy `.h5` and the `.keras`
-/// readers (keras-formats.md §1, §2). Only known layer classes are built; nothing in a configuration is ever
+/// readers (docs/keras-formats.md). Only known layer classes are built; nothing in a configuration is ever
 /// resolved as code (Lambda layers, custom objects and registered names are refused).
 package struct KerasModelSpec {
     /// The model's own name (`config.name`), if any.
@@ -430,9 +430,7 @@ package enum KerasConfig {
         let classValue = try value.value(at: "class_name")
         var className = try classValue.string()
         if className.hasPrefix("Custom>") { className.removeFirst("Custom>".count) }
-        guard let kind = OptimizerKind(name: className) else {
-            throw classValue.error(.value, "unknown optimizer \"\(className)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
-        }
+        let kind = try OptimizerKind(kerasClassName: className, at: classValue)
         let config = try value.object(at: "config")
         let allowed = Set(OptimizerConfig(kind).hyperparameters.map(\.key))
         var parsed: [String: Hyperparameter] = [:]

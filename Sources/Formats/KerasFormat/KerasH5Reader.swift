@@ -96,7 +96,7 @@ package struct KerasWeightsReader {
     }
 }
 
-/// Keras's optimizer variables and mlpconv's slots (keras-formats.md §1 table).
+/// Keras's optimizer variables and mlpconv's slots (docs/keras-formats.md, optimizer variable order).
 package enum KerasOptimizerLayout {
     /// The slot of each optimizer variable after iteration and learning_rate, in Keras 3's order, as
     /// (slot name, parameter index).
@@ -139,7 +139,7 @@ package enum KerasOptimizerLayout {
     }
 }
 
-/// Keras 3 legacy `.h5` files and Keras 2 / tf.keras `.h5` files (keras-formats.md §1).
+/// Keras 3 legacy `.h5` files and Keras 2 / tf.keras `.h5` files (docs/keras-formats.md, the legacy .h5 layout).
 package enum KerasH5Reader {
     /// Whether an HDF5 file looks like a Keras model (has `model_config`).
     package static func isKerasFile(_ h5: HDF5File) -> Bool {

@@ -7,7 +7,7 @@ import JSONSupport
 import MLPDocument
 import ZipSupport
 
-/// What both Keras writers share: the JSON configurations and names Keras 3.15.1 writes (keras-formats.md §1, §2),
+/// What both Keras writers share: the JSON configurations and names Keras 3.15.1 writes (docs/keras-formats.md),
 /// mirroring what `KerasConfig` and the readers understand.
 package enum KerasWriting {
     package static let kerasVersion = "3.15.1"
@@ -246,7 +246,7 @@ package enum KerasWriting {
     }
 }
 
-/// Keras 3's legacy `.h5` layout (keras-formats.md §1), as Keras 3.15.1 (JAX) writes it.
+/// Keras 3's legacy `.h5` layout (docs/keras-formats.md, the legacy .h5 layout), as Keras 3.15.1 (JAX) writes it.
 package enum KerasH5Writer {
     package static func write(_ document: ModelDocument, toPath path: String, file: String) throws(ModelFileError) {
         try KerasWriting.check(document, file: file)
@@ -320,7 +320,7 @@ package enum KerasH5Writer {
     }
 }
 
-/// Keras 3's native `.keras` zip (keras-formats.md §2): entries stored uncompressed, in Keras's order.
+/// Keras 3's native `.keras` zip (docs/keras-formats.md, the .keras layout): entries stored uncompressed, in Keras's order.
 package enum KerasZipWriter {
     package static func write(_ document: ModelDocument, toPath path: String, file: String,
                       forceZip64: Bool = false) throws(ModelFileError) {

@@ -6,12 +6,12 @@ import JSONSupport
 import MLPDocument
 import ZipSupport
 
-/// Keras 3 native `.keras` files (keras-formats.md §2): a zip read entirely in memory. Members are looked up by
-/// exact name (`config.json`, `metadata.json`, `model.weights.h5`) and nothing is ever extracted to disk. An
-/// archive with a member that could escape a folder it were unpacked into (`../x`, `/etc/passwd`) or a symbolic
-/// link is refused all the same: Keras never writes one, so the file was crafted, and whoever runs `inspect` on
-/// it should hear so rather than have it pass on. The weights file is opened from memory through HDF5's core
-/// driver.
+/// Keras 3 native `.keras` files (docs/keras-formats.md, the .keras layout): a zip read entirely in memory.
+/// Members are looked up by exact name (`config.json`, `metadata.json`, `model.weights.h5`) and nothing is ever
+/// extracted to disk. An archive with a member that could escape a folder it were unpacked into (`../x`,
+/// `/etc/passwd`) or a symbolic link is refused all the same: Keras never writes one, so the file was crafted,
+/// and whoever runs `inspect` on it should hear so rather than have it pass on. The weights file is opened from
+/// memory through HDF5's core driver.
 package enum KerasZipReader {
     /// Most entries accepted in the archive (Keras writes three, plus assets for some layers).
     package static let maxEntries = 1000
@@ -163,11 +163,7 @@ package enum KerasZipReader {
         var note: String?
         if let value = try compile.optionalValue(at: "optimizer"), !value.isNull {
             if value.kind == .string {
-                let name = try value.string()
-                guard let kind = OptimizerKind(name: name) else {
-                    throw value.error(.value, "unknown optimizer \"\(name)\"; supported: SGD, Adam, AdamW, RMSprop, Adagrad")
-                }
-                optimizer = OptimizerConfig(kind)
+                optimizer = OptimizerConfig(try OptimizerKind(kerasClassName: try value.string(), at: value))
             } else {
                 let config = try KerasConfig.readOptimizer(value)
                 optimizer = config

@@ -1,0 +1,26 @@
+import MLPCore
+import JSONSupport
+
+/// The optimizers under the class names Keras files use (`SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`).
+extension OptimizerKind {
+    package var kerasClassName: String {
+        switch self {
+        case .sgd: "SGD"
+        case .adam: "Adam"
+        case .adamw: "AdamW"
+        case .rmsprop: "RMSprop"
+        case .adagrad: "Adagrad"
+        }
+    }
+
+    /// An optimizer named in a Keras configuration (`value`, for the error). Matched without regard to case,
+    /// so the lower-case string form a `compile_config` may hold (`"adam"`) is read too.
+    package init(kerasClassName name: String, at value: JSONValue) throws(JSONError) {
+        let lowered = name.lowercased()
+        guard let kind = Self.allCases.first(where: { $0.kerasClassName.lowercased() == lowered }) else {
+            let supported = Self.allCases.map(\.kerasClassName).joined(separator: ", ")
+            throw value.error(.value, "unknown optimizer \"\(name)\"; supported: \(supported)")
+        }
+        self = kind
+    }
+}

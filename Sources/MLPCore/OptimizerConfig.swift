@@ -1,0 +1,177 @@
+/// The optimizers a model can carry, with Keras 3's update rules (docs/keras-formats.md, optimizer update rules).
+public enum OptimizerKind: String, NamedChoice {
+    case sgd, adam, adamw, rmsprop, adagrad
+
+    /// Case-insensitive, so the usual capitalizations (`Adam`, `RMSprop`) are accepted too; `name` is lower-case.
+    public init?(name: String) {
+        self.init(rawValue: name.lowercased())
+    }
+}
+
+/// An optimizer's hyperparameters. Defaults are Keras's; `hyperparameters` lists exactly the ones that apply.
+public struct OptimizerConfig: Sendable, Equatable {
+    public var kind: OptimizerKind
+    public var learningRate: Double
+    /// SGD and RMSprop.
+    public var momentum: Double = 0
+    /// SGD.
+    public var nesterov = false
+    /// Adam and AdamW.
+    public var beta1 = 0.9
+    public var beta2 = 0.999
+    public var amsgrad = false
+    /// RMSprop.
+    public var rho = 0.9
+    public var centered = false
+    /// Adagrad.
+    public var initialAccumulatorValue = 0.1
+    /// Adam, AdamW, RMSprop, Adagrad.
+    public var epsilon = 1e-7
+    /// Decoupled weight decay `w ← w − w·wd·lr` before each update; any optimizer, AdamW by default 0.004.
+    public var weightDecay: Double?
+    public var clipnorm: Double?
+    public var globalClipnorm: Double?
+    public var clipvalue: Double?
+
+    /// Keras's defaults for `kind`.
+    public init(_ kind: OptimizerKind, learningRate: Double? = nil) {
+        self.kind = kind
+        switch kind {
+        case .sgd: self.learningRate = learningRate ?? 0.01
+        case .adamw:
+            self.learningRate = learningRate ?? 0.001
+            weightDecay = 0.004
+        default: self.learningRate = learningRate ?? 0.001
+        }
+    }
+
+    /// The per-parameter state tensors this configuration keeps, in a fixed order (Keras's, so that Keras's
+    /// optimizer variables map onto it directly: docs/keras-formats.md, optimizer variable order).
+    public var slotNames: [String] {
+        switch kind {
+        case .sgd: momentum != 0 ? ["momentum"] : []
+        case .adam, .adamw: amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"]
+        case .rmsprop:
+            ["velocity"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["average_gradient"] : [])
+        case .adagrad: ["accumulator"]
+        }
+    }
+
+    /// The hyperparameters that apply to `kind`, under the keys model files store them by (the native formats'
+    /// keys, which are also Keras's config keys), in a fixed order.
+    public var hyperparameters: [(key: String, value: Hyperparameter)] {
+        var list: [(key: String, value: Hyperparameter)] = [("learning_rate", .number(learningRate))]
+        switch kind {
+        case .sgd:
+            list += [("momentum", .number(momentum)), ("nesterov", .flag(nesterov))]
+        case .adam, .adamw:
+            list += [("beta_1", .number(beta1)), ("beta_2", .number(beta2)), ("epsilon", .number(epsilon)),
+                     ("amsgrad", .flag(amsgrad))]
+        case .rmsprop:
+            list += [("rho", .number(rho)), ("momentum", .number(momentum)), ("epsilon", .number(epsilon)),
+                     ("centered", .flag(centered))]
+        case .adagrad:
+            list += [("initial_accumulator_value", .number(initialAccumulatorValue)), ("epsilon", .number(epsilon))]
+        }
+        list += [("weight_decay", .optionalNumber(weightDecay)), ("clipnorm", .optionalNumber(clipnorm)),
+                 ("global_clipnorm", .optionalNumber(globalClipnorm)), ("clipvalue", .optionalNumber(clipvalue))]
+        return list
+    }
+
+    /// Builds a configuration from the keys `hyperparameters` lists. Unknown keys, keys that do not apply to
+    /// `kind`, wrong value types and out-of-range values are errors, each naming the key.
+    public init(_ kind: OptimizerKind, hyperparameters: [String: Hyperparameter]) throws(OptimizerError) {
+        self.init(kind)
+        let allowed = Set(self.hyperparameters.map(\.key))
+        for (key, value) in hyperparameters {
+            guard allowed.contains(key) else { throw .unknownHyperparameter(optimizer: kind.name, key: key, allowed: allowed.sorted()) }
+            switch (key, value) {
+            case ("nesterov", .flag(let flag)): nesterov = flag
+            case ("amsgrad", .flag(let flag)): amsgrad = flag
+            case ("centered", .flag(let flag)): centered = flag
+            case ("nesterov", _), ("amsgrad", _), ("centered", _):
+                throw .invalidHyperparameter(key: key, reason: "expected true or false")
+            case ("weight_decay", _), ("clipnorm", _), ("global_clipnorm", _), ("clipvalue", _):
+                let number: Double?
+                switch value {
+                case .number(let x): number = x
+                case .optionalNumber(let x): number = x
+                case .flag: throw .invalidHyperparameter(key: key, reason: "expected a number or null")
+                }
+                switch key {
+                case "weight_decay": weightDecay = number
+                case "clipnorm": clipnorm = number
+                case "global_clipnorm": globalClipnorm = number
+                default: clipvalue = number
+                }
+            default:
+                guard case .number(let x) = value.normalized else {
+                    throw .invalidHyperparameter(key: key, reason: "expected a number")
+                }
+                switch key {
+                case "learning_rate": learningRate = x
+                case "momentum": momentum = x
+                case "beta_1": beta1 = x
+                case "beta_2": beta2 = x
+                case "epsilon": epsilon = x
+                case "rho": rho = x
+                default: initialAccumulatorValue = x
+                }
+            }
+        }
+        try validate()
+    }
+
+    /// Rejects values Keras would reject, or that make the update meaningless.
+    public func validate() throws(OptimizerError) {
+        func require(_ ok: Bool, _ key: String, _ reason: String) throws(OptimizerError) {
+            if !ok { throw .invalidHyperparameter(key: key, reason: reason) }
+        }
+        try require(learningRate.isFinite && learningRate >= 0, "learning_rate", "must be a finite number ≥ 0, got \(learningRate)")
+        try require(momentum.isFinite && momentum >= 0 && momentum <= 1, "momentum", "must be in [0, 1], got \(momentum)")
+        try require(beta1.isFinite && beta1 >= 0 && beta1 < 1, "beta_1", "must be in [0, 1), got \(beta1)")
+        try require(beta2.isFinite && beta2 >= 0 && beta2 < 1, "beta_2", "must be in [0, 1), got \(beta2)")
+        try require(rho.isFinite && rho >= 0 && rho <= 1, "rho", "must be in [0, 1], got \(rho)")
+        try require(epsilon.isFinite && epsilon >= 0, "epsilon", "must be a finite number ≥ 0, got \(epsilon)")
+        try require(initialAccumulatorValue.isFinite && initialAccumulatorValue >= 0, "initial_accumulator_value",
+                    "must be a finite number ≥ 0, got \(initialAccumulatorValue)")
+        for (key, value) in [("weight_decay", weightDecay), ("clipnorm", clipnorm),
+                             ("global_clipnorm", globalClipnorm), ("clipvalue", clipvalue)] {
+            if let value { try require(value.isFinite && value >= 0, key, "must be a finite number ≥ 0 or null, got \(value)") }
+        }
+        // Keras refuses this combination too: the two norms would fight.
+        try require(clipnorm == nil || globalClipnorm == nil, "global_clipnorm", "cannot be set together with clipnorm")
+    }
+}
+
+/// A hyperparameter's value as model files carry it.
+public enum Hyperparameter: Sendable, Equatable {
+    case number(Double)
+    case flag(Bool)
+    case optionalNumber(Double?)
+
+    var normalized: Hyperparameter {
+        if case .optionalNumber(let x?) = self { return .number(x) }
+        return self
+    }
+}
+
+public enum OptimizerError: Error, CustomStringConvertible, Equatable {
+    case unknownOptimizer(String)
+    case unknownHyperparameter(optimizer: String, key: String, allowed: [String])
+    case invalidHyperparameter(key: String, reason: String)
+    case invalidState(String)
+
+    public var description: String {
+        switch self {
+        case .unknownOptimizer(let name):
+            "unknown optimizer \"\(name)\"; supported: \(OptimizerKind.acceptedNames.joined(separator: ", "))"
+        case .unknownHyperparameter(let optimizer, let key, let allowed):
+            "\(optimizer) has no hyperparameter \"\(key)\"; it takes \(allowed.joined(separator: ", "))"
+        case .invalidHyperparameter(let key, let reason):
+            "optimizer hyperparameter \(key): \(reason)"
+        case .invalidState(let reason):
+            "optimizer state: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// The optimizer's saved state: the step count and, per slot name, one tensor per trainable parameter
+/// (in `Network.parameters` order, each shaped like its parameter).
+public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
+    /// Completed update steps (Keras's `iterations`).
+    public var iterations: Int
+    /// In `OptimizerConfig.slotNames` order.
+    public var slots: [Slot]
+
+    public struct Slot: Sendable, Equatable {
+        public let name: String
+        public var values: [[T]]
+
+        public init(name: String, values: [[T]]) {
+            self.name = name
+            self.values = values
+        }
+    }
+
+    public init(iterations: Int, slots: [Slot]) {
+        self.iterations = iterations
+        self.slots = slots
+    }
+
+    /// Fresh state: zero step, slots at their initial value (Adagrad's accumulator starts at
+    /// `initial_accumulator_value`, everything else at zero).
+    public init(config: OptimizerConfig, network: Network<T>) {
+        let parameters = network.parameters
+        iterations = 0
+        slots = config.slotNames.map { name in
+            let initial: T = name == "accumulator" ? T(config.initialAccumulatorValue) : 0
+            return Slot(name: name, values: parameters.map { [T](repeating: initial, count: network[$0].count) })
+        }
+    }
+
+    public subscript(slot name: String) -> [[T]]? {
+        slots.first { $0.name == name }?.values
+    }
+
+    /// Checks saved state strictly against the configuration and network (missing, unexpected and wrongly sized
+    /// slots are each reported by name) and returns it with its slots in `config.slotNames` order.
+    func checked(against config: OptimizerConfig, network: Network<T>) throws(OptimizerError) -> Self {
+        guard iterations >= 0 else { throw .invalidState("iterations must be ≥ 0, got \(iterations)") }
+        let expected = config.slotNames
+        let present = slots.map(\.name)
+        if let missing = expected.first(where: { !present.contains($0) }) {
+            throw .invalidState("missing slot \"\(missing)\" (\(config.kind.name) keeps \(expected))")
+        }
+        if let unexpected = present.first(where: { !expected.contains($0) }) {
+            throw .invalidState("unexpected slot \"\(unexpected)\" (\(config.kind.name) keeps \(expected))")
+        }
+        guard present.count == expected.count else { throw .invalidState("slot names repeat: \(present)") }
+        let parameters = network.parameters
+        for slot in slots {
+            guard slot.values.count == parameters.count else {
+                throw .invalidState("slot \"\(slot.name)\" has \(slot.values.count) tensors, the network has \(parameters.count) parameters")
+            }
+            for (values, parameter) in zip(slot.values, parameters) where values.count != network[parameter].count {
+                throw .invalidState(
+                    "slot \"\(slot.name)\" for \(network.name(of: parameter)): expected shape \(network.shape(of: parameter)), got \(values.count) values")
+            }
+        }
+        // The update reads slots by position, so whatever order the file had becomes `slotNames` order.
+        return OptimizerState(iterations: iterations, slots: expected.compactMap { name in slots.first { $0.name == name } })
+    }
+}

@@ -1,0 +1,138 @@
+import RealModule
+
+/// The update rules as functions of the configuration: gradient clipping over all gradients, then for each
+/// parameter on its own `(gradient, parameter, slots) → (parameter, slots)`, in place on the buffers.
+/// The numerics are Keras 3's, bit for bit in float32 (docs/keras-formats.md, optimizer update rules).
+extension OptimizerConfig {
+    /// Keras applies at most one kind of clipping: `clipnorm`, else `global_clipnorm`, else `clipvalue`.
+    /// The gradients are clipped in place.
+    func clip<T: MLPScalar>(_ gradients: [UnsafeMutableBufferPointer<T>]) {
+        if let clipnorm, clipnorm > 0 {
+            let limit = T(clipnorm)
+            for g in gradients {
+                let norm = sumOfSquares(g).squareRoot()
+                // Keras writes g·c / max(‖g‖, c); XLA rewrites a division by a broadcast scalar into a product with
+                // its reciprocal, so Keras on JAX computes (g·c)·(1 / max(‖g‖, c)), as here. An all-zero gradient
+                // stays zero.
+                guard norm > 0 else { continue }
+                let reciprocal = 1 / max(norm, limit)
+                for i in g.indices { g[i] = g[i] * limit * reciprocal }
+            }
+        } else if let globalClipnorm, globalClipnorm > 0 {
+            let limit = T(globalClipnorm)
+            var total: T = 0
+            for g in gradients { total += sumOfSquares(g) }
+            let norm = total.squareRoot()
+            // Keras's 1 / global_clipnorm is a Python double, rounded once: T(1 / c), not 1 / T(c). For c = 0.13 the
+            // two differ, and T(c) · T(1 / c) = 1 − 2⁻²⁴ shrinks even a gradient within the limit by an ulp.
+            let scale = limit * min(1 / norm, T(1 / globalClipnorm))
+            for g in gradients { for i in g.indices { g[i] *= scale } }
+        } else if let clipvalue, clipvalue > 0 {
+            let limit = T(clipvalue)
+            for g in gradients { for i in g.indices { g[i] = min(max(g[i], -limit), limit) } }
+        }
+    }
+
+    /// One parameter's step from its (already clipped) gradient: decoupled weight decay, then the rule of `kind`.
+    /// `slots` are the parameter's slot tensors in `slotNames` order; `step` is the step being taken
+    /// (`iterations + 1`). The gradient buffer is scratch: RMSprop computes its increments into it.
+    ///
+    /// `1 − β` and `1 − ρ` are formed in double precision and then rounded, because Keras computes them on Python
+    /// floats; everything else runs in `T` like Keras's float32 variables.
+    @inline(__always)
+    func update<T: MLPScalar>(
+        _ w: UnsafeMutableBufferPointer<T>, gradient g: UnsafeMutableBufferPointer<T>,
+        slots: (UnsafeMutableBufferPointer<T>?, UnsafeMutableBufferPointer<T>?, UnsafeMutableBufferPointer<T>?),
+        step: T, learningRate lr: T
+    ) {
+        if let weightDecay {
+            let wd = T(weightDecay)
+            for i in w.indices { w[i] = w[i] - w[i] * wd * lr }
+        }
+        switch kind {
+        case .sgd:
+            guard let m = slots.0 else {
+                for i in w.indices { w[i] -= g[i] * lr }
+                return
+            }
+            let mu = T(momentum)
+            if nesterov {
+                for i in w.indices {
+                    m[i] = m[i] * mu - g[i] * lr
+                    w[i] += m[i] * mu - g[i] * lr
+                }
+            } else {
+                for i in w.indices {
+                    m[i] = m[i] * mu - g[i] * lr
+                    w[i] += m[i]
+                }
+            }
+        case .adam, .adamw:
+            guard let m = slots.0?.baseAddress, let v = slots.1?.baseAddress else {
+                preconditionFailure("Adam state has no momentum/velocity")
+            }
+            let beta1Power = T.pow(T(beta1), step)
+            let beta2Power = T.pow(T(beta2), step)
+            let alpha = lr * (1 - beta2Power).squareRoot() / (1 - beta1Power)
+            let oneMinusBeta1 = T(1 - beta1), oneMinusBeta2 = T(1 - beta2), eps = T(epsilon)
+            let count = w.count
+            guard let w = w.baseAddress, let g = g.baseAddress else { return }
+            // Two straight loops rather than an optional inside one, so the compiler vectorizes them.
+            if let vHat = slots.2?.baseAddress {
+                for i in 0..<count {
+                    m[i] += (g[i] - m[i]) * oneMinusBeta1
+                    v[i] += (g[i] * g[i] - v[i]) * oneMinusBeta2
+                    vHat[i] = max(vHat[i], v[i])
+                    w[i] -= m[i] * alpha / (vHat[i].squareRoot() + eps)
+                }
+            } else {
+                for i in 0..<count {
+                    m[i] += (g[i] - m[i]) * oneMinusBeta1
+                    v[i] += (g[i] * g[i] - v[i]) * oneMinusBeta2
+                    w[i] -= m[i] * alpha / (v[i].squareRoot() + eps)
+                }
+            }
+        case .rmsprop:
+            guard let velocity = slots.0?.baseAddress else { preconditionFailure("RMSprop state has no velocity") }
+            let momentumSlot = momentum > 0 ? slots.1?.baseAddress : nil
+            let average = centered ? (momentum > 0 ? slots.2 : slots.1)?.baseAddress : nil
+            let rho = T(self.rho), oneMinusRho = T(1 - self.rho), eps = T(epsilon), mu = T(momentum)
+            let count = w.count
+            guard let w = w.baseAddress, let g = g.baseAddress else { return }
+            for i in 0..<count {
+                velocity[i] = rho * velocity[i] + oneMinusRho * (g[i] * g[i])
+            }
+            // increment = lr·g / √den, computed into the gradient buffer (no longer needed afterwards).
+            if let average {
+                for i in 0..<count {
+                    average[i] = rho * average[i] + oneMinusRho * g[i]
+                    g[i] = lr * g[i] / (velocity[i] - average[i] * average[i] + eps).squareRoot()
+                }
+            } else {
+                for i in 0..<count { g[i] = lr * g[i] / (velocity[i] + eps).squareRoot() }
+            }
+            if let momentumSlot {
+                for i in 0..<count {
+                    momentumSlot[i] = mu * momentumSlot[i] + g[i]
+                    w[i] -= momentumSlot[i]
+                }
+            } else {
+                for i in 0..<count { w[i] -= g[i] }
+            }
+        case .adagrad:
+            guard let accumulator = slots.0 else { preconditionFailure("Adagrad state has no accumulator") }
+            let eps = T(epsilon)
+            for i in w.indices {
+                accumulator[i] += g[i] * g[i]
+                w[i] -= lr * g[i] / (accumulator[i] + eps).squareRoot()
+            }
+        }
+    }
+}
+
+@inline(__always)
+private func sumOfSquares<T: MLPScalar>(_ values: UnsafeMutableBufferPointer<T>) -> T {
+    var total: T = 0
+    for x in values { total += x * x }
+    return total
+}
