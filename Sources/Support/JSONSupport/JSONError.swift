@@ -1,8 +1,8 @@
 // MARK: - Errors
 
 /// A JSON document that cannot be used, with where (file, JSON path, byte offset) and why.
-public struct JSONError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
+package struct JSONError: Error, CustomStringConvertible, Sendable {
+    package enum Kind: Sendable, Equatable {
         /// The input could not be read.
         case io
         /// Over the size cap (checked before parsing).
@@ -31,19 +31,19 @@ public struct JSONError: Error, CustomStringConvertible, Sendable {
         case value
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// The file name (or other label) given when parsing.
-    public var file: String
+    package var file: String
     /// Where in the document: `$` is the root, then `.key` / `["odd key"]` / `[index]`.
-    public var path: String
+    package var path: String
     /// Byte offset into the input, for errors found while reading the text.
-    public var offset: Int?
+    package var offset: Int?
     /// 1-based line and column (in bytes) of `offset`.
-    public var line: Int?
-    public var column: Int?
-    public var reason: String
+    package var line: Int?
+    package var column: Int?
+    package var reason: String
 
-    public init(kind: Kind, file: String, path: String, offset: Int? = nil, line: Int? = nil, column: Int? = nil,
+    package init(kind: Kind, file: String, path: String, offset: Int? = nil, line: Int? = nil, column: Int? = nil,
                 reason: String) {
         self.kind = kind
         self.file = file
@@ -54,7 +54,7 @@ public struct JSONError: Error, CustomStringConvertible, Sendable {
         self.reason = reason
     }
 
-    public var description: String {
+    package var description: String {
         var text = "\(file): \(path): \(reason)"
         if let offset {
             if let line, let column {
