@@ -1,4 +1,4 @@
-import CJSONC
+internal import CJSONC
 import Foundation
 
 // A hardened front end to json-c, private to the codecs.

@@ -1,4 +1,4 @@
-import CJSONC
+internal import CJSONC
 
 /// A value in a `JSONDocument` and its path. Accessors check the JSON type (and range) and throw a
 /// `JSONError` naming the path and what was expected.
