@@ -5,7 +5,7 @@ import Foundation
 //
 // json-c 0.16 does the tokenising and builds the tree, with a small nesting limit and
 // JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8. Even then it lets through (measured, see
-// docs/bad-inputs.md and the tests): NaN / Infinity / -Infinity literals, numbers that overflow to inf or
+// docs/robustness.md and the tests): NaN / Infinity / -Infinity literals, numbers that overflow to inf or
 // underflow to zero, integers beyond Int64 (saturated, errno 0), duplicate keys (last one wins silently),
 // "\u0000" in keys (the key is cut there), single-quoted keys ({'a': 1}), lone surrogates (replaced by U+FFFD),
 // raw control characters in strings, overlong and surrogate UTF-8 byte sequences, "1." as a number, and data
