@@ -123,24 +123,11 @@ package struct JSONPath: Sendable, Hashable, CustomStringConvertible {
 
     /// A JSON string literal for `key`, cut short if long: paths are for messages.
     package static func quoted(_ key: String, limit: Int = 60) -> String {
-        var text = "\""
-        for (count, scalar) in key.unicodeScalars.enumerated() {
-            if count == limit {
-                text += "…"
-                break
-            }
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\t": text += "\\t"
-            case "\r": text += "\\r"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                text += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        return text + "\""
+        let shown = key.unicodeScalars.prefix(limit)
+        var text: [UInt8] = [UInt8(ascii: "\"")]
+        JSONWriter.appendEscaped(Substring(shown).utf8, to: &text)
+        if shown.endIndex != key.unicodeScalars.endIndex { text += "…".utf8 }
+        text.append(UInt8(ascii: "\""))
+        return String(decoding: text, as: UTF8.self)
     }
 }
