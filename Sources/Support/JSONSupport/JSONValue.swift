@@ -130,36 +130,15 @@ package struct JSONValue {
         }
     }
 
-    /// A number that fits a 32-bit float, rounded once from the decimal literal (see `nearestFloat`), so float32
+    /// A number that fits a 32-bit float, rounded once from the decimal literal (see `Float.nearest`), so float32
     /// weights written with shortest round-trip digits come back bit-exact and double rounding cannot occur.
     package func float() throws(JSONError) -> Float {
         let wide = try double()
-        let value = kind == .number ? Self.nearestFloat(to: wide) { literal } : Float(wide)
-        guard value.isFinite else { throw error(.numberRange, "number \(literal) overflows a 32-bit float") }
-        if value == 0 && wide != 0 { throw error(.numberRange, "number \(literal) underflows a 32-bit float to zero") }
-        return value
-    }
-
-    /// The float nearest to a decimal literal, which is what `strtof` returns, given the double `d` nearest to it
-    /// (json-c has already converted every literal with `strtod`).
-    ///
-    /// `Float(d)` is that float except in one case. Every float and every midpoint between two adjacent floats is
-    /// a double, and rounding to double is monotonic, so a literal x strictly between two midpoints has its d in
-    /// the closed interval between them, and `Float(d)` rounds to the float inside — unless d landed exactly *on* a
-    /// midpoint, where the tie goes to even, possibly the wrong way (x = 1.00000005960464477550 is just above the
-    /// midpoint 1 + 2⁻²⁴, its d is that midpoint, and `Float(d)` is 1.0 instead of the float above). Only then,
-    /// and on overflow or underflow, is the literal itself converted, so the common case costs a few comparisons.
-    /// `literal` is only called in those cases; Swift's Float(_:) parses it in the C locale, whatever the process's is.
-    @inline(__always)
-    package static func nearestFloat(to d: Double, literal: () -> String) -> Float {
-        let f = Float(d)
-        let exact = Double(f)
-        if exact == d { return f }
-        if f.isFinite && f != 0 {
-            let neighbour = exact < d ? f.nextUp : f.nextDown
-            if neighbour.isFinite && (exact + Double(neighbour)) / 2 != d { return f }
+        let value = kind == .number ? Float.nearest(to: wide) { literal } : Float(wide)
+        if value.isOutOfRange(convertedFrom: wide) {
+            throw rangeError(literal: literal, magnitude: wide, bits: Float.bitWidth, at: path)
         }
-        return Float(literal()) ?? f
+        return value
     }
 
     /// The number's text as json-c read it: json-c keeps a parsed number's literal as its user data
@@ -194,19 +173,20 @@ package struct JSONValue {
     /// Reads an array of numbers straight into `destination`, which must have room for exactly its elements, each
     /// rounded once to the nearest float. No Swift value is created per number.
     package func readNumbers(into destination: UnsafeMutableBufferPointer<Float>) throws(JSONError) {
-        if let bulk {
-            try readText(of: bulk, into: destination)
-        } else {
-            try readNumbers(into: destination, bits: 32) { element, d in Self.nearestFloat(to: d) { Self.literal(of: element) } }
-        }
+        try readElements(into: destination)
     }
 
     /// Reads an array of numbers straight into `destination`, which must have room for exactly its elements.
     package func readNumbers(into destination: UnsafeMutableBufferPointer<Double>) throws(JSONError) {
+        try readElements(into: destination)
+    }
+
+    /// Both `readNumbers`: from the text when the array was left out of json-c's tree, else from json-c's elements.
+    private func readElements<T: TextFloat>(into destination: UnsafeMutableBufferPointer<T>) throws(JSONError) {
         if let bulk {
             try readText(of: bulk, into: destination)
         } else {
-            try readNumbers(into: destination, bits: 64) { _, d in d }
+            try readTree(into: destination)
         }
     }
 
@@ -225,9 +205,9 @@ package struct JSONValue {
                 let (d, end) = DecimalText.parse(text, at: position)
                 let literal = UnsafeRawBufferPointer(rebasing: text[position..<end])
                 let value = T.nearest(to: d) { String(decoding: literal, as: UTF8.self) }
-                if !value.isFinite || (value == 0 && d != 0) {
+                if value.isOutOfRange(convertedFrom: d) {
                     return rangeError(literal: String(decoding: literal, as: UTF8.self), magnitude: d, bits: T.bitWidth,
-                                      index: index)
+                                      at: path.appending(index))
                 }
                 destination[index] = value
                 position = end
@@ -237,11 +217,9 @@ package struct JSONValue {
         if let failure { throw failure }
     }
 
-    /// The loop behind both `readNumbers`: `convert` turns a json-c double and its object into an element; integer
-    /// literals round to nearest like any other literal, and `-0` keeps its sign.
-    private func readNumbers<T: BinaryFloatingPoint>(
-        into destination: UnsafeMutableBufferPointer<T>, bits: Int, _ convert: (OpaquePointer?, Double) -> T
-    ) throws(JSONError) {
+    /// `readNumbers` from json-c's elements: each double goes through `TextFloat.nearest` (for Float, rounding once
+    /// from the literal); integer literals round to nearest like any other literal, and `-0` keeps its sign.
+    private func readTree<T: TextFloat>(into destination: UnsafeMutableBufferPointer<T>) throws(JSONError) {
         guard try arrayCount() == destination.count else {
             throw error(.value, "expected \(destination.count) numbers, found \(try arrayCount())")
         }
@@ -252,9 +230,10 @@ package struct JSONValue {
             switch json_object_get_type(element) {
             case json_type_double:
                 let d = json_object_get_double(element)
-                value = convert(element, d)
-                if !value.isFinite || (value == 0 && d != 0) {
-                    throw rangeError(literal: Self.literal(of: element), magnitude: d, bits: bits, index: index)
+                value = T.nearest(to: d) { Self.literal(of: element) }
+                if value.isOutOfRange(convertedFrom: d) {
+                    throw rangeError(literal: Self.literal(of: element), magnitude: d, bits: T.bitWidth,
+                                     at: path.appending(index))
                 }
             case json_type_int:
                 let integer = json_object_get_int64(element)
@@ -271,10 +250,10 @@ package struct JSONValue {
         JSONValue(document: document, object: json_object_array_get_idx(object, index), path: path.appending(index))
     }
 
-    /// Element `index` is out of range for a `bits`-bit float (`magnitude`: its value as a double).
-    private func rangeError(literal: String, magnitude: Double, bits: Int, index: Int) -> JSONError {
+    /// The number at `path` is out of range for a `bits`-bit float (`magnitude`: its value as a double).
+    private func rangeError(literal: String, magnitude: Double, bits: Int, at path: JSONPath) -> JSONError {
         let underflow = magnitude.isFinite && abs(magnitude) < 1
-        return JSONError(kind: .numberRange, file: document.file, path: path.appending(index).description,
+        return JSONError(kind: .numberRange, file: document.file, path: path.description,
                          reason: "number \(literal) \(underflow ? "underflows" : "overflows") a \(bits)-bit float"
                             + (underflow ? " to zero" : ""))
     }
@@ -300,11 +279,7 @@ package struct JSONValue {
             // Only `readNumbers` reads these (the caller opted in with `JSONLimits.bulkNumberArrays`).
             throw error(.type, "expected a short array, found an array of \(bulk.count) numbers")
         }
-        let count = json_object_array_length(object)
-        return (0..<count).map { index in
-            JSONValue(document: document, object: json_object_array_get_idx(object, index),
-                      path: path.appending(index))
-        }
+        return (0..<json_object_array_length(object)).map(element)
     }
 
     /// An object's members in document order (json-c keeps insertion order; the audit refused duplicates).
