@@ -53,19 +53,16 @@ extension JSONAudit {
                     // A high surrogate must be followed by an escaped low one; json-c would substitute U+FFFD.
                     guard peek() == UInt8(ascii: "\\"), position + 1 < bytes.count,
                           bytes[position + 1] == UInt8(ascii: "u") else {
-                        throw fail(.invalidUnicode, "lone surrogate \\u\(String(scalar, radix: 16)) in string",
-                                   at: escapeStart)
+                        throw loneSurrogate(scalar, at: escapeStart)
                     }
                     position += 2
                     let low = try scanHex4(escapeStart)
                     guard (0xDC00...0xDFFF).contains(low) else {
-                        throw fail(.invalidUnicode, "lone surrogate \\u\(String(scalar, radix: 16)) in string",
-                                   at: escapeStart)
+                        throw loneSurrogate(scalar, at: escapeStart)
                     }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw fail(.invalidUnicode, "lone surrogate \\u\(String(scalar, radix: 16)) in string",
-                               at: escapeStart)
+                    throw loneSurrogate(scalar, at: escapeStart)
                 }
                 if isKey {
                     if scalar == 0 {
@@ -84,6 +81,10 @@ extension JSONAudit {
                 if isKey { decoded.append(byte) }
             }
         }
+    }
+
+    private func loneSurrogate(_ scalar: UInt32, at escapeStart: Int) -> JSONError {
+        fail(.invalidUnicode, "lone surrogate \\u\(String(scalar, radix: 16)) in string", at: escapeStart)
     }
 
     private mutating func scanHex4(_ escapeStart: Int) throws(JSONError) -> UInt32 {

@@ -106,11 +106,13 @@ package struct JSONAudit {
 
     private mutating func expect(_ byte: UInt8) throws(JSONError) {
         guard peek() == byte else {
-            throw fail(.syntax, "expected '\(Character(Unicode.Scalar(byte)))'"
-                + (peek().map { ", found " + Self.describeByte($0) } ?? ", found end of input"))
+            throw fail(.syntax, "expected '\(Character(Unicode.Scalar(byte)))', found " + foundHere)
         }
         position += 1
     }
+
+    /// What is at `position`, for "expected …, found …".
+    private var foundHere: String { peek().map(Self.describeByte) ?? "end of input" }
 
     package mutating func run() throws(JSONError) {
         expectingValue = true
@@ -137,11 +139,7 @@ package struct JSONAudit {
                 position += 1
                 frames.removeLast()
             case (.array(let index, let start, let numbersOnly), UInt8(ascii: "]")):
-                position += 1
-                frames.removeLast()
-                if numbersOnly && index + 1 >= bulkNumbers {
-                    bulkValues[currentPath] = BulkValue(kind: .numbers, range: start..<position, count: index + 1)
-                }
+                closeArray(start: start, count: index + 1, numbersOnly: numbersOnly)
             default:
                 throw fail(.syntax, "unexpected " + Self.describeByte(byte))
             }
@@ -223,17 +221,22 @@ package struct JSONAudit {
                 index += 1
                 frames[frames.count - 1] = .array(index: index, start: start, numbersOnly: true)
             } else if bytes[position] == UInt8(ascii: "]") {
-                position += 1
-                frames.removeLast()
-                if index + 1 >= bulkNumbers {
-                    bulkValues[currentPath] = BulkValue(kind: .numbers, range: start..<position, count: index + 1)
-                }
+                closeArray(start: start, count: index + 1, numbersOnly: true)
                 break
             } else {
                 break
             }
         }
         expectingValue = false
+    }
+
+    /// Steps over the `]` of the array opened at `start` and notes it when it is a bulk array.
+    private mutating func closeArray(start: Int, count: Int, numbersOnly: Bool) {
+        position += 1
+        frames.removeLast()
+        if numbersOnly && count >= bulkNumbers {
+            bulkValues[currentPath] = BulkValue(kind: .numbers, range: start..<position, count: count)
+        }
     }
 
     private mutating func scanLiteral(_ literal: StaticString) throws(JSONError) {
@@ -250,8 +253,7 @@ package struct JSONAudit {
         if stopped { return }
         let start = position
         guard peek() == UInt8(ascii: "\"") else {
-            throw fail(.syntax, "expected an object key"
-                + (peek().map { ", found " + Self.describeByte($0) } ?? ", found end of input"))
+            throw fail(.syntax, "expected an object key, found " + foundHere)
         }
         guard case .object(var keys, _) = frames.last else {
             throw fail(.syntax, "object key outside an object", at: start)
