@@ -49,7 +49,7 @@ package final class JSONDocument {
     /// Parses `bytes` (named `file` in messages).
     package static func parse(_ bytes: UnsafeRawBufferPointer, file: String,
                       limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {
-        let byteCap = min(limits.maxBytes, Int(Int32.max) - 1)
+        let byteCap = limits.byteCap
         guard bytes.count <= byteCap else {
             throw JSONError(kind: .tooLarge, file: file, path: JSONPath.root.description,
                             reason: "input of \(bytes.count) bytes exceeds the limit of \(byteCap) bytes")
@@ -221,7 +221,7 @@ package final class JSONDocument {
         var status = stat()
         guard fstat(fd, &status) == 0 else { throw systemError("cannot read file") }
         guard status.st_mode & S_IFMT == S_IFREG else { throw ioError("not a regular file") }
-        let cap = min(limits.maxBytes, Int(Int32.max) - 1)
+        let cap = limits.byteCap
         guard status.st_size <= cap else {
             throw JSONError(kind: .tooLarge, file: path, path: "$",
                             reason: "file of \(status.st_size) bytes exceeds the limit of \(cap) bytes")

@@ -25,4 +25,7 @@ package struct JSONLimits: Sendable {
         self.bulkNumberArrays = bulkNumberArrays
         self.bulkStrings = bulkStrings
     }
+
+    /// `maxBytes`, within what json-c can take.
+    var byteCap: Int { min(maxBytes, Int(Int32.max) - 1) }
 }
