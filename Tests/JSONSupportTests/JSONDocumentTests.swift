@@ -10,7 +10,7 @@ private func parse(_ text: String, file: String = "model.json",
 }
 
 @Suite("json-c wrapper")
-struct JSONCTests {
+struct JSONDocumentTests {
     @Test("a valid document reads back with types, key order and exact numbers")
     func validDocument() throws {
         let text = """
