@@ -10,7 +10,7 @@ private func parse(_ text: String, file: String = "model.json",
 }
 
 @Suite("json-c wrapper")
-struct JSONCTests {
+struct JSONDocumentTests {
     @Test("a valid document reads back with types, key order and exact numbers")
     func validDocument() throws {
         let text = """
@@ -205,6 +205,18 @@ struct JSONCTests {
             #expect(error?.kind == .depth)
             #expect(error?.description.hasPrefix(message) == true, "\(error?.description ?? "")")
         }
+    }
+
+    @Test("paths quote odd keys as JSON strings, escaped and cut short if long")
+    func pathQuoting() {
+        let odd = "a\"b\\c\n\t\r\u{1}\u{1F}\u{7F} é😀"
+        #expect(JSONPath.quoted(odd) == #""a\"b\\c\n\t\r\u0001\u001f\u007f é😀""#)
+        let path = JSONPath.root.appending("layers").appending(2).appending(odd).appending("_ok9").appending("9lives")
+        #expect(path.description == #"$.layers[2]["a\"b\\c\n\t\r\u0001\u001f\u007f é😀"]._ok9["9lives"]"#)
+        let sixty = String(repeating: "é", count: 60)
+        #expect(JSONPath.quoted(sixty) == "\"" + sixty + "\"")
+        #expect(JSONPath.quoted(sixty + "😀\n") == "\"" + sixty + "…\"")
+        #expect(JSONPath.quoted("ab\ncd", limit: 3) == #""ab\n…""#)
     }
 
     @Test("accessors name the path and what they expected")
