@@ -6,7 +6,7 @@ start-up). See Benchmarks/README.md.
 """
 import argparse, ctypes, json, os, platform, re, subprocess, sys, time
 
-# Keep in step with Workload.all in Sources/mlpbench/main.swift.
+# Keep in step with Workload.all in Sources/mlpbench/MLPBench.swift.
 WORKLOADS = {
     "mnist-mlp": dict(inputs=784, layers=[(512, "relu"), (256, "relu"), (10, "softmax")], loss="cce", batch=128, steps=60),
     "tiny-b1": dict(inputs=4, layers=[(8, "relu"), (3, "softmax")], loss="cce", batch=1, steps=20_000),
@@ -44,7 +44,7 @@ def initial_params(spec, seed=42):
     return params
 
 
-# ---------------------------------------------------------------- numpy: hand-written backprop (shared/docs/backprop.md)
+# ---------------------------------------------------------------- numpy: hand-written backprop (docs/numerics.md)
 
 class NumpyMLP:
     def __init__(self, spec, params, x, t):

@@ -4,7 +4,7 @@
 Usage: KERAS_BACKEND=jax python scripts/keras_interop_check.py FOLDER   (FOLDER = $MLPCONV_INTEROP_DIR/keras)
 
 The Swift tests write copies of the files they produce into MLPCONV_INTEROP_DIR/keras when it is set
-(Tests/MLPCodecsTests/KerasWriterTests.swift), each with NAME.expected.json: mlpconv's predictions on fixed inputs
+(Tests/KerasFormatTests/KerasWriterTests.swift), each with NAME.expected.json: mlpconv's predictions on fixed inputs
 and, for trainable models, mlpconv's weights after one epoch (batch size 2, no shuffling) on fixed targets. For
 every `*.keras` and `*keras*.h5` file in FOLDER:
 

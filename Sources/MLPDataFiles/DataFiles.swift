@@ -13,7 +13,7 @@ internal import ZipSupport
 ///
 /// Every file is untrusted: sizes are checked against `DataLimits` before anything large is allocated, and every
 /// error names the file, the place inside it (CSV line and column, array element, HDF5 dataset) and what was
-/// expected (bad-inputs.md case 27).
+/// expected (docs/robustness.md, catalogue case 27).
 public enum DataFiles {
     /// Reads `path` and shapes it for a model with `inputWidth` inputs and `outputWidth` outputs trained with
     /// `loss` (nil: unknown, targets are taken as given).
