@@ -46,7 +46,8 @@ struct GradientCheckTests {
     }
 
     @Test func plainCentralDifferencesAgreeToTheNotesPrecision() throws {
-        // backprop.md: ε ≈ 1e-6 central differences agree to a relative error near 1e-8 on smooth activations.
+        // docs/numerics.md, the gradient check: ε ≈ 1e-6 central differences agree to a relative error near 1e-8
+        // on smooth activations.
         var random = RandomGenerator(seed: 7)
         let network = try Network<Double>(inputWidth: 2, layers: [LayerSpec(3, .tanh), LayerSpec(2, .linear)], random: &random)
         let data = randomDataset(inputWidth: 2, outputWidth: 2, rows: 3, loss: .halfSquaredError, random: &random)

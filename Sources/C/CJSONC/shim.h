@@ -7,10 +7,5 @@
 // Flag macros, typed as the functions that take them expect (Swift imports bare macros as Int32 at best).
 static inline int mlp_JSON_TOKENER_STRICT(void) { return JSON_TOKENER_STRICT; }
 static inline int mlp_JSON_TOKENER_VALIDATE_UTF8(void) { return JSON_TOKENER_VALIDATE_UTF8; }
-static inline int mlp_JSON_TOKENER_ALLOW_TRAILING_CHARS(void) { return JSON_TOKENER_ALLOW_TRAILING_CHARS; }
-static inline int mlp_JSON_TOKENER_DEFAULT_DEPTH(void) { return JSON_TOKENER_DEFAULT_DEPTH; }
 static inline int mlp_JSON_C_TO_STRING_PLAIN(void) { return JSON_C_TO_STRING_PLAIN; }
-static inline int mlp_JSON_C_TO_STRING_SPACED(void) { return JSON_C_TO_STRING_SPACED; }
-static inline int mlp_JSON_C_TO_STRING_PRETTY(void) { return JSON_C_TO_STRING_PRETTY; }
-static inline int mlp_JSON_C_TO_STRING_NOSLASHESCAPE(void) { return JSON_C_TO_STRING_NOSLASHESCAPE; }
 #endif
