@@ -299,6 +299,17 @@ private struct CSVParser {
         return bytes.count > 40 ? shown + "…" : shown
     }
 
+    /// Steps over an optional `+` or `-` at `i`; true for `-`.
+    @inline(__always)
+    func skipSign(_ i: inout Int) -> Bool {
+        if text[i] == Byte.minus {
+            i += 1
+            return true
+        }
+        if text[i] == Byte.plus { i += 1 }
+        return false
+    }
+
     /// Scans the cell starting at `start`: blanks, an optional sign, digits with an optional point, an optional
     /// exponent, blanks, then a separator. Anything else is classified for the error message.
     @inline(__always)
@@ -307,13 +318,7 @@ private struct CSVParser {
         var i = start
         while p[i] == Byte.space || p[i] == Byte.tab { i += 1 }
         let textStart = i
-        var negative = false
-        if p[i] == Byte.minus {
-            negative = true
-            i += 1
-        } else if p[i] == Byte.plus {
-            i += 1
-        }
+        let negative = skipSign(&i)
         // The first 19 significant digits, exactly (below 10^18 another digit still fits a UInt64); later ones
         // change the value by under 10^-18 relatively and only scale it (see nearestFloat). Leading zeros keep the
         // mantissa at 0, so they never count.
@@ -351,13 +356,7 @@ private struct CSVParser {
         var valid = sawDigit
         if valid, p[i] | 0x20 == 0x65 {  // 'e' or 'E'
             i += 1
-            var exponentNegative = false
-            if p[i] == Byte.minus {
-                exponentNegative = true
-                i += 1
-            } else if p[i] == Byte.plus {
-                i += 1
-            }
+            let exponentNegative = skipSign(&i)
             var written = 0
             var sawExponentDigit = false
             while case let digit = p[i] &- Byte.zero, digit <= 9 {
