@@ -9,12 +9,13 @@ import Glibc
 
 /// Reads model files so that a crash or hang inside the HDF5 library becomes an error message.
 ///
-/// HDF5 1.10 crashes or loops forever on some corrupted metadata (docs/robustness.md: 15 segfaults and 11 hangs in
-/// 1,500 byte-flip mutants of small model files; its checks cannot be relied on for hostile input). So before an
-/// HDF5 file is read in this process, a child — this same executable, `mlpconv read-check` — reads it once under a
-/// memory limit and a time limit. Reading is deterministic, so if the child finishes cleanly, reading here will
-/// too; if it dies or is killed, the file is reported as corrupt. JSON input needs no child: its reader is our
-/// own code. A zip (`.keras`) does: its `model.weights.h5` is read by the HDF5 library (from memory).
+/// HDF5 1.10 crashes or loops forever on some corrupted metadata (15 segfaults and 11 hangs in 1,500 byte-flip
+/// mutants of small model files; its checks cannot be relied on for hostile input: docs/robustness.md, "What the
+/// libraries underneath do" and "The isolated HDF5 read"). So before an HDF5 file is read in this process, a
+/// child — this same executable, `mlpconv read-check` — reads it once under a memory limit and a time limit.
+/// Reading is deterministic, so if the child finishes cleanly, reading here will too; if it dies or is killed, the
+/// file is reported as corrupt. JSON input needs no child: its reader is our own code. A zip (`.keras`) does: its
+/// `model.weights.h5` is read by the HDF5 library (from memory).
 enum IsolatedRead {
     static func load(_ path: String) throws -> ModelDocument {
         let kind = try ModelFiles.detectKind(at: path)
