@@ -264,7 +264,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
 }
 
 /// `[row, column]` of a flat index into a kernel, or `[i]` for a bias.
-func indexDescription(_ index: Int, shape: [Int]) -> String {
+private func indexDescription(_ index: Int, shape: [Int]) -> String {
     guard shape.count == 2, shape[1] > 0 else { return "[\(index)]" }
     return "[\(index / shape[1]), \(index % shape[1])]"
 }
