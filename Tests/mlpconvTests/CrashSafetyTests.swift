@@ -10,9 +10,9 @@ import MLPDocument
 import TestSupport
 
 struct CrashSafetyTests {
-    /// bad-inputs.md: killing a writer that writes in place loses the old file. `mlpconv convert --force` onto an
-    /// existing model is SIGKILLed at points spread over its whole run; the old model must always load unchanged
-    /// (or, when the kill came after the rename, the new one must load complete).
+    /// docs/robustness.md, atomic writes: killing a writer that writes in place loses the old file. `mlpconv convert
+    /// --force` onto an existing model is SIGKILLed at points spread over its whole run; the old model must always
+    /// load unchanged (or, when the kill came after the rename, the new one must load complete).
     @Test(arguments: [ModelFormat.h5, .json])
     func killingAWriterNeverDamagesTheExistingModel(format: ModelFormat) throws {
         let scratch = try Scratch()

@@ -46,8 +46,8 @@ struct HostileInputTests {
         #expect(outcomes.clean > 0 && outcomes.rejected > 0)
     }
 
-    /// bad-inputs.md case 3: single bit flips anywhere in a model file. Every one must end as success (the flip
-    /// hit unused bytes) or a one-line error — never a signal, a hang or a silently different model.
+    /// docs/robustness.md, catalogue case 3: single bit flips anywhere in a model file. Every one must end as
+    /// success (the flip hit unused bytes) or a one-line error — never a signal, a hang or a silently different model.
     @Test func randomBitFlipsNeverCrashTheCommand() throws {
         let scratch = try Scratch()
         let (original, document) = try sampleModelFile(scratch)

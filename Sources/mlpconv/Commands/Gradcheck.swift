@@ -4,7 +4,7 @@ import MLPDocument
 internal import TextSupport
 import MLPCore
 
-struct Gradcheck: ParsableCommand {
+struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
     static let configuration = CommandConfiguration(
         commandName: "gradcheck",
         abstract: "Check backpropagation against finite differences, in Float64, for every parameter tensor.",
@@ -54,11 +54,11 @@ struct Gradcheck: ParsableCommand {
     @Option(name: .customLong("max-elements"), help: "Perturb at most K elements of each tensor, drawn with --seed (default: all up to 10,000, else 1000).")
     var maxElements: Int?
 
-    @Option(help: "Check this loss instead of the stored one (required when the model stores none).")
-    var loss: LossArgument?
+    static let lossHelp = "Check this loss instead of the stored one (required when the model stores none)."
+    @OptionGroup var loss: LossOption<Gradcheck>
 
-    @Flag(help: "Print the report as JSON on stdout.")
-    var json = false
+    static let jsonHelp = "Print the report as JSON on stdout."
+    @OptionGroup var style: JSONFlag<Gradcheck>
 
     /// Tensors up to this many elements are checked whole by default; larger ones on `sampledElements`.
     static let fullCheckLimit = 10_000
@@ -79,7 +79,7 @@ struct Gradcheck: ParsableCommand {
 
     func run() throws {
         let document = try IsolatedRead.load(file)
-        let loss = try resolveLoss(self.loss, document: document, file: file)
+        let loss = try self.loss.resolve(for: document, file: file)
         for (name, tensor) in zip(document.parameterNames, document.parameterTensors) where tensor.nonFiniteCount > 0 {
             throw CommandError("\(file): weights/\(name): holds \(tensor.nonFiniteCount) NaN or infinite values; gradients cannot be checked")
         }
@@ -89,7 +89,7 @@ struct Gradcheck: ParsableCommand {
 
         let epsilon = self.epsilon ?? (scheme == .central ? 1e-6 : 1e-3)
         let model = try evaluationModel(document, loss: loss, file: file, as: Double.self)
-        let lossValue = try wrapTraining(data ?? file) { () throws(TrainingError) in try model.evaluate(samples)["loss"] ?? .nan }
+        let lossValue = try wrap(data ?? file) { () throws(TrainingError) in try model.evaluate(samples)["loss"] ?? .nan }
         guard lossValue.isFinite else {
             throw CommandError("\(data ?? file): the loss on these samples is \(lossValue); gradients cannot be checked")
         }
@@ -102,7 +102,7 @@ struct Gradcheck: ParsableCommand {
         for warning in warnings { warn(warning) }
 
         let maxElements = self.maxElements
-        let report = try wrapTraining(data ?? file) { () throws(TrainingError) in
+        let report = try wrap(data ?? file) { () throws(TrainingError) in
             try network.gradientCheck(
                 loss: loss, data: samples, epsilon: epsilon, scheme: scheme, tiny: tiny,
                 elementLimit: { count in
@@ -112,7 +112,7 @@ struct Gradcheck: ParsableCommand {
                 random: &random)
         }
         let failed = report.tensors.filter { !($0.maxRelativeError <= tolerance) }
-        if json {
+        if style.json {
             printJSON(jsonReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed.count, warnings: warnings))
         } else {
             print(textReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed), terminator: "")
@@ -263,16 +263,8 @@ struct Gradcheck: ParsableCommand {
     }
 }
 
-extension FiniteDifferenceScheme: ExpressibleByArgument {}
-
 /// `[row, column]` of a flat index into a kernel, or `[i]` for a bias.
-func indexDescription(_ index: Int, shape: [Int]) -> String {
+private func indexDescription(_ index: Int, shape: [Int]) -> String {
     guard shape.count == 2, shape[1] > 0 else { return "[\(index)]" }
     return "[\(index / shape[1]), \(index % shape[1])]"
 }
-
-func scientific(_ value: Double) -> String {
-    guard value.isFinite else { return value.isNaN ? "NaN" : value > 0 ? "inf" : "-inf" }
-    return String(format: "%.2e", value)
-}
-

@@ -51,15 +51,3 @@ final class ProgressReporter {
         FileHandle.standardError.write(Data(text.utf8))
     }
 }
-
-/// `0.042 s`, `1.25 s`, `73.1 s`: three significant digits or so.
-func formatSeconds(_ seconds: Double) -> String {
-    seconds < 1 ? String(format: "%.3f s", seconds) : seconds < 10 ? String(format: "%.2f s", seconds) : String(format: "%.1f s", seconds)
-}
-
-func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?" }
-    let total = Int(seconds.rounded())
-    return total >= 3600 ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
-        : String(format: "%d:%02d", total / 60, total % 60)
-}

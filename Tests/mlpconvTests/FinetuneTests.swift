@@ -6,10 +6,6 @@ import MLPDocument
 @testable import MLPModelFiles
 import TestSupport
 
-/// The bundled digits dataset.
-let digitsCSV = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("fixtures/data/digits.csv").path
-
 struct FinetuneTests {
     /// The property the command exists for: `--epochs 2` ≡ `--epochs 1` twice, in every format, bit for bit.
     @Test(arguments: ["h5", "json"])
@@ -117,81 +113,5 @@ struct FinetuneTests {
         let usage = try mlpconv(["finetune", model, "--data", digitsCSV, "--output", model, "--epochs", "0"])
         #expect(usage.status == 2)
         #expect(usage.stderr == "mlpconv: --epochs must be at least 1, got 0\n")
-    }
-}
-
-struct InitTests {
-    @Test func createsAReadyToTrainModel() throws {
-        let scratch = try Scratch()
-        let path = scratch.path("new.json")
-        let result = try mlpconv(["init", path, "--inputs", "4", "--layer", "8:relu", "--layer", "3:sigmoid",
-                                  "--initializer", "he_normal", "--seed", "5", "--no-bias", "--learning-rate", "0.01", "--optimizer", "sgd"])
-        #expect(result.status == 0)
-        #expect(result.stdout == "wrote \(path): 4 → 8 (relu) → 3 (sigmoid), 56 parameters; loss binary_crossentropy, optimizer sgd (learning_rate 0.01), seed 5\n")
-        let document = try ModelFiles.load(path)
-        #expect(document.architecture.layers.map(\.useBias) == [false, false])
-        #expect(document.architecture.layers.map(\.kernelInitializer) == [.heNormal, .heNormal])
-        #expect(document.training?.loss == .binaryCrossentropy)
-        #expect(document.metadata["created_by"] == "mlpconv \(MLPConvVersion.string)")
-        // The same seed gives the same weights; another seed does not.
-        let again = scratch.path("again.h5"), other = scratch.path("other.h5")
-        #expect(try mlpconv(["init", again, "--inputs", "4", "--layer", "8:relu", "--layer", "3:sigmoid", "--initializer", "he_normal", "--seed", "5", "--no-bias"]).status == 0)
-        #expect(try mlpconv(["init", other, "--inputs", "4", "--layer", "8:relu", "--layer", "3:sigmoid", "--initializer", "he_normal", "--seed", "6", "--no-bias"]).status == 0)
-        #expect(try ModelFiles.load(again).weights == document.weights)
-        #expect(try ModelFiles.load(other).weights != document.weights)
-    }
-
-    @Test func badArguments() throws {
-        let scratch = try Scratch()
-        let unknown = try mlpconv(["init", scratch.path("m.h5"), "--inputs", "4", "--layer", "8:relux"])
-        #expect(unknown.status == 2)
-        #expect(unknown.stderr.hasPrefix("mlpconv: The value '8:relux' is invalid for '--layer <layer>'"))
-        let noLayers = try mlpconv(["init", scratch.path("m.h5"), "--inputs", "4"])
-        #expect(noLayers.status == 2)
-        let exists = scratch.path("m.json")
-        try Data("{}".utf8).write(to: URL(fileURLWithPath: exists))
-        let refused = try mlpconv(["init", exists, "--inputs", "4", "--layer", "2:linear"])
-        #expect(refused.stderr == "mlpconv: \(exists): already exists; use --force to replace it\n")
-        #expect(try String(contentsOfFile: exists, encoding: .utf8) == "{}")
-    }
-}
-
-struct TerminalTests {
-    /// On a terminal, progress is a bar redrawn in place. `script` (util-linux) runs the command on a pseudo-terminal.
-    @Test func liveProgressBarOnATerminal() throws {
-        let script = try #require(["/usr/bin/script", "/bin/script"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                                  "util-linux's script is needed to give the command a terminal")
-        let scratch = try Scratch()
-        let model = scratch.path("m.h5")
-        #expect(try mlpconv(["init", model, "--inputs", "64", "--layer", "10:softmax", "--loss", "sparse_categorical_crossentropy"]).status == 0)
-        let command = [mlpconvPath, "finetune", model, "--data", digitsCSV, "--output", model, "--epochs", "2", "--batch-size", "8"]
-            .map { "'\($0)'" }.joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = ["-qefc", command, "/dev/null"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        // Redrawn in place: carriage return and erase-line, a bar, the running loss, throughput and ETA.
-        #expect(text.contains("\r\u{1B}[2Kepoch 1/2 "))
-        #expect(text.contains("█"))
-        #expect(text.contains("samples/s  ETA "))
-        // The finished epoch's line replaces the bar.
-        #expect(text.contains("\r\u{1B}[2Kepoch 2/2 (2 in all)  loss "))
-    }
-
-    @Test func shellCompletions() throws {
-        for shell in ["bash", "zsh", "fish"] {
-            let result = try mlpconv(["--generate-completion-script", shell])
-            #expect(result.status == 0)
-            for command in ["inspect", "convert", "gradcheck", "finetune", "init", "predict", "evaluate", "diff"] {
-                #expect(result.stdout.contains(command), "\(shell) completion lacks \(command)")
-            }
-        }
     }
 }

@@ -1,7 +1,7 @@
-import ArgumentParser
 import Foundation
 import MLPDocument
 import MLPModelFiles
+internal import FileSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -9,12 +9,13 @@ import Glibc
 
 /// Reads model files so that a crash or hang inside the HDF5 library becomes an error message.
 ///
-/// HDF5 1.10 crashes or loops forever on some corrupted metadata (bad-inputs.md: 15 segfaults and 11 hangs in
-/// 1,500 byte-flip mutants of small model files; its checks cannot be relied on for hostile input). So before an
-/// HDF5 file is read in this process, a child — this same executable, `mlpconv read-check` — reads it once under a
-/// memory limit and a time limit. Reading is deterministic, so if the child finishes cleanly, reading here will
-/// too; if it dies or is killed, the file is reported as corrupt. JSON input needs no child: its reader is our
-/// own code. A zip (`.keras`) does: its `model.weights.h5` is read by the HDF5 library (from memory).
+/// HDF5 1.10 crashes or loops forever on some corrupted metadata (15 segfaults and 11 hangs in 1,500 byte-flip
+/// mutants of small model files; its checks cannot be relied on for hostile input: docs/robustness.md, "What the
+/// libraries underneath do" and "The isolated HDF5 read"). So before an HDF5 file is read in this process, a
+/// child — this same executable, `mlpconv read-check` — reads it once under a memory limit and a time limit.
+/// Reading is deterministic, so if the child finishes cleanly, reading here will too; if it dies or is killed, the
+/// file is reported as corrupt. JSON input needs no child: its reader is our own code. A zip (`.keras`) does: its
+/// `model.weights.h5` is read by the HDF5 library (from memory).
 enum IsolatedRead {
     static func load(_ path: String) throws -> ModelDocument {
         let kind = try ModelFiles.detectKind(at: path)
@@ -26,7 +27,7 @@ enum IsolatedRead {
     static func timeLimit(forBytes bytes: Int) -> Double { 30 + Double(bytes) / 50e6 }
 
     private static func check(_ path: String) throws {
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        let bytes = FileStatus.size(of: path) ?? 0
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executablePath())
         process.arguments = ["read-check", path]
@@ -88,26 +89,5 @@ private final class ErrorText: @unchecked Sendable {
         let text = String(decoding: data ?? Data(), as: UTF8.self)
         lock.unlock()
         return text
-    }
-}
-
-/// `mlpconv read-check FILE`: the isolated reader's child. Not for direct use.
-struct ReadCheck: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "read-check", abstract: "Read a model file under resource limits (used internally).",
-        shouldDisplay: false)
-
-    @Argument var file: String
-
-    func run() throws {
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
-        // Memory: the decoded model plus room for the library and the runtime; CPU: as long as the parent waits.
-        let memory = rlim_t(2 * bytes + (2 << 30))
-        var limit = rlimit(rlim_cur: memory, rlim_max: memory)
-        setrlimit(Int32(RLIMIT_AS.rawValue), &limit)
-        let seconds = rlim_t(IsolatedRead.timeLimit(forBytes: bytes))
-        var cpu = rlimit(rlim_cur: seconds, rlim_max: seconds + 1)
-        setrlimit(Int32(RLIMIT_CPU.rawValue), &cpu)
-        _ = try ModelFiles.load(file)
     }
 }

@@ -1,42 +1,21 @@
-import ArgumentParser
 import Foundation
 import MLPDocument
 import MLPModelFiles
-import MLPCore
-
-struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Show what a model file holds: architecture, parameter counts, training state, metadata.",
-        discussion: "The format is detected from the file's content. With --stats, per-tensor statistics are added.")
-
-    @Argument(help: "The model file (any supported format).")
-    var file: String
-
-    @Flag(help: "Add per-tensor min, max, mean, standard deviation and NaN/Inf counts.")
-    var stats = false
-
-    @Flag(help: "Print the result as JSON on stdout.")
-    var json = false
-
-    func run() throws {
-        let kind = try ModelFiles.detectKind(at: file)
-        let document = try IsolatedRead.load(file)
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0
-        let report = InspectReport(file: file, kind: kind, bytes: bytes, document: document, includeStats: stats)
-        if json { printJSON(report.json) } else { print(report.text, terminator: "") }
-    }
-}
 
 /// What `inspect` shows, computed once and rendered as text or JSON.
 struct InspectReport {
+    /// A layer as the table shows it: the stored layer, its input width and what follows from its weights.
     struct Row {
-        var name: String
+        var layer: ModelDocument.Layer
         var inputs: Int
-        var units: Int
-        var activation: String
-        var bias: Bool
-        var parameters: Int
-        var dtype: String
+        var weights: ModelDocument.LayerWeights
+
+        var parameters: Int { weights.kernel.count + (weights.bias?.count ?? 0) }
+
+        /// `float32`, or `float32+float64` when kernel and bias differ.
+        var dtype: String {
+            Set([weights.kernel.dtype] + (weights.bias.map { [$0.dtype] } ?? [])).map(\.rawValue).sorted().joined(separator: "+")
+        }
     }
 
     let file: String
@@ -52,11 +31,7 @@ struct InspectReport {
         self.bytes = bytes
         self.document = document
         rows = document.architecture.layers.enumerated().map { index, layer in
-            let weights = document.weights[index]
-            let dtypes = Set([weights.kernel.dtype] + (weights.bias.map { [$0.dtype] } ?? [])).map(\.rawValue).sorted()
-            return Row(name: layer.name, inputs: document.architecture.inputWidth(ofLayer: index), units: layer.units,
-                       activation: layer.activation.name, bias: layer.useBias,
-                       parameters: weights.kernel.count + (weights.bias?.count ?? 0), dtype: dtypes.joined(separator: "+"))
+            Row(layer: layer, inputs: document.architecture.inputWidth(ofLayer: index), weights: document.weights[index])
         }
         tensorStats = includeStats
             ? zip(document.parameterNames, document.parameterTensors).map { ($0, TensorStats($1)) }
@@ -79,8 +54,10 @@ struct InspectReport {
         var out = "\(file): \(format), \(formatBytes(bytes))\n\n"
         out += renderTable(
             header: ["layer", "shape", "activation", "bias", "parameters", "dtype"],
-            rows: rows.map { [$0.name, "\($0.inputs) → \($0.units)", $0.activation, $0.bias ? "yes" : "no",
-                              $0.parameters.formatted(), $0.dtype] },
+            rows: rows.map { row in
+                [row.layer.name, "\(row.inputs) → \(row.layer.units)", row.layer.activation.name,
+                 row.layer.useBias ? "yes" : "no", row.parameters.formatted(), row.dtype]
+            },
             rightAligned: [4])
         let total = document.parameterCount
         let stored = document.parameterTensors.reduce(0) { $0 + $1.byteCount }
@@ -139,8 +116,8 @@ struct InspectReport {
             "bytes": .int(bytes), "input_width": .int(document.architecture.inputWidth),
             "parameters": .int(document.parameterCount),
             "layers": .array(rows.map { row in
-                .object(["name": .string(row.name), "inputs": .int(row.inputs), "units": .int(row.units),
-                         "activation": .string(row.activation), "use_bias": .bool(row.bias),
+                .object(["name": .string(row.layer.name), "inputs": .int(row.inputs), "units": .int(row.layer.units),
+                         "activation": .string(row.layer.activation.name), "use_bias": .bool(row.layer.useBias),
                          "parameters": .int(row.parameters), "dtype": .string(row.dtype)])
             }),
             "metadata": .object(document.metadata.mapValues { .string($0) }),
@@ -212,36 +189,4 @@ struct TensorStats {
         mean = sum / Double(finite)
         standardDeviation = (Swift.max(0, sumOfSquares / Double(finite) - mean * mean)).squareRoot()
     }
-}
-
-func formatMetric(_ value: Double) -> String {
-    guard value.isFinite else { return value.isNaN ? "NaN" : value > 0 ? "inf" : "-inf" }
-    if value != 0 && (abs(value) < 1e-3 || abs(value) >= 1e5) { return String(format: "%.3e", value) }
-    return String(format: "%.4f", value)
-}
-
-/// One character per value, eight levels between the smallest and largest finite value.
-func sparkline(_ values: [Double]) -> String {
-    let bars = Array("▁▂▃▄▅▆▇█")
-    let finite = values.filter(\.isFinite)
-    guard let low = finite.min(), let high = finite.max() else { return String(repeating: "?", count: values.count) }
-    return String(values.map { value in
-        guard value.isFinite else { return "!" }
-        let level = high > low ? Int(((value - low) / (high - low) * 7).rounded()) : 3
-        return bars[level]
-    })
-}
-
-/// A plain text table: columns padded to their widest cell, a rule under the header.
-func renderTable(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> String {
-    let widths = header.indices.map { column in
-        ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
-    }
-    func line(_ cells: [String]) -> String {
-        cells.enumerated().map { column, cell in
-            let pad = String(repeating: " ", count: widths[column] - cell.count)
-            return rightAligned.contains(column) ? pad + cell : cell + pad
-        }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
-    }
-    return line(header) + line(widths.map { String(repeating: "─", count: $0) }) + rows.map(line).joined()
 }

@@ -5,7 +5,7 @@ import MLPDocument
 import MLPModelFiles
 import MLPCore
 
-struct Finetune: ParsableCommand {
+struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     static let configuration = CommandConfiguration(
         abstract: "Continue training a stored model on a data file, optimizer state included.",
         discussion: """
@@ -19,8 +19,8 @@ struct Finetune: ParsableCommand {
     @Argument(help: "The model to train (any supported format).")
     var file: String
 
-    @Option(help: "Training data: CSV, .npy/.npz or HDF5 with datasets x and y.")
-    var data: String
+    static let dataHelp = "Training data: CSV, .npy/.npz or HDF5 with datasets x and y."
+    @OptionGroup var data: DataOption<Finetune>
 
     @Option(help: "Where to write the trained model (.json or .h5; may equal FILE).")
     var output: String
@@ -35,10 +35,10 @@ struct Finetune: ParsableCommand {
     var learningRate: Double?
 
     @Option(help: "Train with another optimizer (\(OptimizerKind.acceptedNames.joined(separator: ", "))); its state starts fresh.")
-    var optimizer: OptimizerArgument?
+    var optimizer: NamedArgument<OptimizerKind>?
 
-    @Option(help: "Train with another loss (\(Loss.acceptedNames.joined(separator: ", "))).")
-    var loss: LossArgument?
+    static let lossHelp = "Train with another loss (\(Loss.acceptedNames.joined(separator: ", ")))."
+    @OptionGroup var loss: LossOption<Finetune>
 
     @Option(name: .customLong("validation-split"), help: "Fraction of the rows (the last ones, as Keras does) held out for validation.")
     var validationSplit: Double = 0
@@ -61,8 +61,8 @@ struct Finetune: ParsableCommand {
     @Flag(help: "No progress output.")
     var quiet = false
 
-    @Flag(help: "Print the summary as JSON on stdout.")
-    var json = false
+    static let jsonHelp = "Print the summary as JSON on stdout."
+    @OptionGroup var style: JSONFlag<Finetune>
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -83,7 +83,7 @@ struct Finetune: ParsableCommand {
         var notes: [String] = []
         var model = try makeModel(document, notes: &notes)
         let dataset = try DataFiles.load(
-            data, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
+            data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
             loss: model.training.loss, requireTargets: true)
         if !quiet { for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
 
@@ -119,15 +119,15 @@ struct Finetune: ParsableCommand {
     private func makeModel(_ document: ModelDocument, notes: inout [String]) throws -> Model<Float> {
         var model: Model<Float>
         if document.training == nil {
-            guard let loss else {
+            guard let loss = loss.value else {
                 let why = document.metadata["keras_training_state"].map { " (the Keras file's training setup was \($0))" } ?? ""
                 throw CommandError("\(file): the model has no loss or optimizer stored\(why); give --loss (and optionally "
                                    + "--optimizer, --learning-rate)")
             }
             let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
-            let config = OptimizerConfig(optimizer?.kind ?? .adam, learningRate: learningRate)
+            let config = OptimizerConfig(optimizer?.value ?? .adam, learningRate: learningRate)
             model = try Model(network: network, training: TrainingState(
-                loss: loss.loss, optimizer: try Optimizer(config: config, network: network),
+                loss: loss, optimizer: try Optimizer(config: config, network: network),
                 random: RandomGenerator(seed: seed ?? 0).state))
             notes.append("no training state stored: starting \(config.kind.name) with fresh state")
         } else {
@@ -135,7 +135,7 @@ struct Finetune: ParsableCommand {
             if document.training?.randomState == nil && seed == nil {
                 notes.append("no generator state stored: seeding a new one with 0 (use --seed to choose)")
             }
-            if let requested = optimizer?.kind, requested != model.training.optimizer.config.kind {
+            if let requested = optimizer?.value, requested != model.training.optimizer.config.kind {
                 notes.append("optimizer changed from \(model.training.optimizer.config.kind.name) to \(requested.name): starting with fresh optimizer state")
                 try model.replaceOptimizer(OptimizerConfig(requested, learningRate: learningRate))
             } else if let learningRate {
@@ -143,9 +143,9 @@ struct Finetune: ParsableCommand {
                 config.learningRate = learningRate
                 try model.updateOptimizer(config)
             }
-            if let loss, loss.loss != model.training.loss {
-                notes.append("loss changed from \(model.training.loss.name) to \(loss.loss.name)")
-                model.replaceLoss(loss.loss)
+            if let loss = loss.value, loss != model.training.loss {
+                notes.append("loss changed from \(model.training.loss.name) to \(loss.name)")
+                model.replaceLoss(loss)
             }
             if let seed { model.reseed(seed) }
         }
@@ -163,7 +163,7 @@ struct Finetune: ParsableCommand {
 
     private func printSummary(model: Model<Float>, before: [String: Double], after: [String: Double], seconds: Double, samples: Int) {
         let last = model.training.history.last
-        if json {
+        if style.json {
             var object: [String: JSONOutput] = [
                 "output": .string(output), "epochs": .int(epochs), "epochs_completed": .int(model.training.epochsCompleted),
                 "iterations": .int(model.training.optimizer.state.iterations),
@@ -196,13 +196,4 @@ extension ModelFormat {
         case .zip: return nil
         }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
-/// Turns a document error into a command error naming the file.
-func wrap<T>(_ file: String, _ body: () throws(DocumentError) -> T) throws -> T {
-    do { return try body() } catch { throw CommandError("\(file): \(error.description)") }
 }

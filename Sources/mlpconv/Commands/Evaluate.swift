@@ -1,9 +1,8 @@
 import ArgumentParser
-import Foundation
 internal import TextSupport
 import MLPCore
 
-struct Evaluate: ParsableCommand {
+struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     static let configuration = CommandConfiguration(
         abstract: "Compute a model's loss (and accuracy, for classification losses) on a data file.",
         discussion: """
@@ -16,39 +15,35 @@ struct Evaluate: ParsableCommand {
     @Argument(help: "The model file (any supported format).")
     var file: String
 
-    @Option(help: "Rows with targets: CSV, .npz or HDF5 with datasets x and y.")
-    var data: String
+    static let dataHelp = "Rows with targets: CSV, .npz or HDF5 with datasets x and y."
+    @OptionGroup var data: DataOption<Evaluate>
 
-    @Option(name: .customLong("batch-size"), help: "Rows per forward pass.")
-    var batchSize: Int = 256
+    @OptionGroup var batchSize: ForwardBatchSize
 
-    @Option(help: "Evaluate this loss instead of the stored one (required when the model stores none).")
-    var loss: LossArgument?
+    static let lossHelp = "Evaluate this loss instead of the stored one (required when the model stores none)."
+    @OptionGroup var loss: LossOption<Evaluate>
 
-    @Flag(help: "Print the result as JSON on stdout.")
-    var json = false
-
-    func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-    }
+    @OptionGroup var style: JSONFlag<Evaluate>
 
     func run() throws {
         let document = try IsolatedRead.load(file)
-        let loss = try resolveLoss(self.loss, document: document, file: file)
+        let loss = try self.loss.resolve(for: document, file: file)
         let model = try evaluationModel(document, loss: loss, file: file, as: Float.self)
-        let dataset = try loadData(data, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
+        let dataset = try loadData(data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
                                    loss: loss, requireTargets: true)
-        let metrics = try wrapTraining(data) { () throws(TrainingError) in try model.evaluate(dataset, batchSize: batchSize) }
-        if json {
+        let metrics = try wrap(data.path) { () throws(TrainingError) in
+            try model.evaluate(dataset, batchSize: batchSize.rows)
+        }
+        if style.json {
             printJSON([
-                "file": .string(file), "data": .string(data), "rows": .int(dataset.count), "loss_function": .string(loss.name),
+                "file": .string(file), "data": .string(data.path), "rows": .int(dataset.count), "loss_function": .string(loss.name),
                 "loss": .double(metrics["loss"] ?? .nan), "accuracy": metrics["accuracy"].map { .double($0) } ?? .null,
                 "metrics": .object(metrics.mapValues { .double($0) }),
             ])
         } else {
             let described = EpochRecord(epoch: 0, metrics: metrics).orderedKeys
                 .map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
-            print("\(file) on \(data) (\(plural(dataset.count, "row")), \(loss.name)): \(described)")
+            print("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss.name)): \(described)")
         }
     }
 }

@@ -1,65 +1,7 @@
-import ArgumentParser
 import Foundation
 import MLPDocument
-import MLPModelFiles
 internal import TextSupport
 import MLPCore
-
-struct Diff: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Compare two model files: architecture, weights, optimizer state, training state and metadata.",
-        discussion: """
-            A and B may be in any formats. By default values must be bitwise identical: the same dtype and the \
-            same bits (a NaN equals a NaN with the same bits; 0 and -0 differ). With --atol or --rtol an element \
-            matches when |a − b| ≤ atol + rtol·|b| (numpy's isclose), or has the same bits; dtype differences are \
-            then reported but do not count. Tensors are compared per element (weights and optimizer slots alike), \
-            as are the numbers of the loss history; hyperparameters, step counts and the generator's state must \
-            be equal.
-
-            Metadata (description, created_at, converted_from, …) is listed but does not make the models differ, \
-            since convert and finetune write it: --metadata counts it too.
-
-            Exit status 0 when the models are equal (within the tolerance), 1 when they differ.
-            """)
-
-    @Argument(help: "The first model file.")
-    var a: String
-
-    @Argument(help: "The second model file.")
-    var b: String
-
-    @Option(help: "Absolute tolerance per element.")
-    var atol: Double = 0
-
-    @Option(help: "Relative tolerance per element (relative to B's value).")
-    var rtol: Double = 0
-
-    @Flag(help: "Count metadata differences too.")
-    var metadata = false
-
-    @Flag(help: "Print the comparison as JSON on stdout.")
-    var json = false
-
-    func validate() throws {
-        guard atol.isFinite && atol >= 0 else { throw ValidationError("--atol must be a finite number ≥ 0, got \(atol)") }
-        guard rtol.isFinite && rtol >= 0 else { throw ValidationError("--rtol must be a finite number ≥ 0, got \(rtol)") }
-    }
-
-    func run() throws {
-        let kindA = try ModelFiles.detectKind(at: a)
-        let documentA = try IsolatedRead.load(a)
-        let kindB = try ModelFiles.detectKind(at: b)
-        let documentB = try IsolatedRead.load(b)
-        let report = ModelComparison(documentA, documentB, tolerance: ElementTolerance(atol: atol, rtol: rtol),
-                                     countMetadata: metadata)
-        if json {
-            printJSON(report.json(a: a, b: b, formatA: kindA.rawValue, formatB: kindB.rawValue))
-        } else {
-            print(report.text(a: a, b: b, formatA: kindA.rawValue, formatB: kindB.rawValue), terminator: "")
-        }
-        if !report.equal { throw CheckFailed() }
-    }
-}
 
 /// When two elements match: bitwise by default, `|a − b| ≤ atol + rtol·|b|` once a tolerance is given.
 struct ElementTolerance {
@@ -97,19 +39,31 @@ struct ModelComparison {
     }
 
     struct TensorComparison {
+        /// What is reported of each side's tensor besides its values.
+        struct Side {
+            var shape: [Int]
+            var dtype: Tensor.DType
+        }
+
         var section: Section
         var name: String
-        var shapeA: [Int]
-        var shapeB: [Int]
-        var dtypeA: Tensor.DType
-        var dtypeB: Tensor.DType
-        var elements: Int
+        var a: Side
+        var b: Side
+        /// Elements compared: none when the shapes differ.
+        var elements = 0
         /// Elements that do not match under the tolerance.
-        var differing: Int
+        var differing = 0
         /// Elements whose bits differ (matches within the tolerance included).
-        var changed: Int
-        var maxAbsoluteDifference: Double
-        var maxRelativeDifference: Double
+        var changed = 0
+        var maxAbsoluteDifference = 0.0
+        var maxRelativeDifference = 0.0
+
+        init(_ section: Section, _ name: String, _ a: Tensor, _ b: Tensor) {
+            self.section = section
+            self.name = name
+            self.a = Side(shape: a.shape, dtype: a.dtype)
+            self.b = Side(shape: b.shape, dtype: b.dtype)
+        }
     }
 
     let tolerance: ElementTolerance
@@ -189,9 +143,10 @@ struct ModelComparison {
     private mutating func compare(_ section: Section, _ name: String, _ a: Tensor, _ b: Tensor) {
         guard a.shape == b.shape else {
             add(section, name, a.description, b.description, detail: "shape \(a.shape) vs \(b.shape)")
-            tensors.append(TensorComparison(
-                section: section, name: name, shapeA: a.shape, shapeB: b.shape, dtypeA: a.dtype, dtypeB: b.dtype,
-                elements: 0, differing: 0, changed: 0, maxAbsoluteDifference: .nan, maxRelativeDifference: .nan))
+            var mismatch = TensorComparison(section, name, a, b)
+            mismatch.maxAbsoluteDifference = .nan
+            mismatch.maxRelativeDifference = .nan
+            tensors.append(mismatch)
             return
         }
         let x = a.float64Values, y = b.float64Values
@@ -202,9 +157,8 @@ struct ModelComparison {
         case (.float64(let p), .float64(let q)): sameBits = { p[$0].bitPattern == q[$0].bitPattern }
         default: sameBits = { x[$0].bitPattern == y[$0].bitPattern }
         }
-        var result = TensorComparison(
-            section: section, name: name, shapeA: a.shape, shapeB: b.shape, dtypeA: a.dtype, dtypeB: b.dtype,
-            elements: x.count, differing: 0, changed: 0, maxAbsoluteDifference: 0, maxRelativeDifference: 0)
+        var result = TensorComparison(section, name, a, b)
+        result.elements = x.count
         for i in x.indices where !sameBits(i) {
             result.changed += 1
             if !tolerance.matches(x[i], y[i]) { result.differing += 1 }
@@ -354,13 +308,13 @@ struct ModelComparison {
             "tensors": .array(tensors.map { tensor in
                 .object([
                     "section": .string(tensor.section.rawValue), "name": .string(tensor.name),
-                    "shape_a": .array(tensor.shapeA.map { .int($0) }), "shape_b": .array(tensor.shapeB.map { .int($0) }),
-                    "dtype_a": .string(tensor.dtypeA.rawValue), "dtype_b": .string(tensor.dtypeB.rawValue),
+                    "shape_a": .array(tensor.a.shape.map { .int($0) }), "shape_b": .array(tensor.b.shape.map { .int($0) }),
+                    "dtype_a": .string(tensor.a.dtype.rawValue), "dtype_b": .string(tensor.b.dtype.rawValue),
                     "elements": .int(tensor.elements), "differing": .int(tensor.differing), "changed": .int(tensor.changed),
                     "max_abs_difference": .double(tensor.maxAbsoluteDifference),
                     "max_rel_difference": .double(tensor.maxRelativeDifference),
-                    "equal": .bool(tensor.shapeA == tensor.shapeB && tensor.differing == 0
-                                   && (tensor.dtypeA == tensor.dtypeB || !tolerance.isExact)),
+                    "equal": .bool(tensor.a.shape == tensor.b.shape && tensor.differing == 0
+                                   && (tensor.a.dtype == tensor.b.dtype || !tolerance.isExact)),
                 ])
             }),
         ]

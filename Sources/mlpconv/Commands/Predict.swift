@@ -5,7 +5,7 @@ import MLPDocument
 internal import TextSupport
 import MLPCore
 
-struct Predict: ParsableCommand {
+struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
     static let configuration = CommandConfiguration(
         abstract: "Run a model on the feature rows of a data file and write its outputs.",
         discussion: """
@@ -19,24 +19,18 @@ struct Predict: ParsableCommand {
     @Argument(help: "The model file (any supported format).")
     var file: String
 
-    @Option(help: "The rows to predict: CSV, .npy/.npz or HDF5 with a dataset x.")
-    var data: String
+    static let dataHelp = "The rows to predict: CSV, .npy/.npz or HDF5 with a dataset x."
+    @OptionGroup var data: DataOption<Predict>
 
     @Option(help: "Write the predictions to this .csv or .npy file instead of stdout.")
     var output: String?
 
-    @Option(name: .customLong("batch-size"), help: "Rows per forward pass.")
-    var batchSize: Int = 256
+    @OptionGroup var batchSize: ForwardBatchSize
 
-    @Flag(help: "Overwrite OUTPUT if it exists.")
-    var force = false
+    @OptionGroup var overwrite: ForceFlag
 
-    @Flag(help: "Print the result as JSON on stdout (with the predictions when there is no --output).")
-    var json = false
-
-    func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-    }
+    static let jsonHelp = "Print the result as JSON on stdout (with the predictions when there is no --output)."
+    @OptionGroup var style: JSONFlag<Predict>
 
     func run() throws {
         var format: PredictionFormat?
@@ -44,15 +38,15 @@ struct Predict: ParsableCommand {
             guard let chosen = PredictionFormat(path: output) else {
                 throw CommandError("\(output): cannot tell the format from the extension; use .csv or .npy")
             }
-            try checkOverwrite(output, force: force)
+            try overwrite.check(output)
             format = chosen
         }
         let document = try IsolatedRead.load(file)
         let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
-        let dataset = try loadData(data, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
+        let dataset = try loadData(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
                                    loss: document.training?.loss, requireTargets: false)
-        let values = try wrapTraining(data) { () throws(TrainingError) in
-            try network.predict(dataset.features, batchSize: batchSize)
+        let values = try wrap(data.path) { () throws(TrainingError) in
+            try network.predict(dataset.features, batchSize: batchSize.rows)
         }
         let rows = dataset.count, columns = network.outputWidth
 
@@ -60,12 +54,12 @@ struct Predict: ParsableCommand {
             do { try DataFiles.writePredictions(values, rows: rows, columns: columns, to: output, format: format) } catch {
                 throw CommandError(error.description)
             }
-            if json {
+            if style.json {
                 printJSON(["rows": .int(rows), "columns": .int(columns), "output": .string(output), "format": .string(format.rawValue)])
             } else {
-                print("wrote \(output) (\(format.rawValue), \(plural(rows, "row")) × \(plural(columns, "column"))) from \(file) on \(data)")
+                print("wrote \(output) (\(format.rawValue), \(plural(rows, "row")) × \(plural(columns, "column"))) from \(file) on \(data.path)")
             }
-        } else if json {
+        } else if style.json {
             let table: [JSONOutput] = (0..<rows).map { row in
                 .array((0..<columns).map { .double(Double(values[row * columns + $0])) })
             }

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import MLPDocument
 import MLPModelFiles
+internal import FileSupport
 
-struct Convert: ParsableCommand {
+struct Convert: ParsableCommand, JSONFlagHelp {
     static let configuration = CommandConfiguration(
         abstract: "Convert a model file to another format, losslessly unless a flag asks otherwise.",
         discussion: """
@@ -34,19 +35,15 @@ struct Convert: ParsableCommand {
     @Flag(name: .customLong("drop-optimizer"), help: "Leave out the optimizer and training state (loss, history): architecture, weights and metadata only.")
     var dropOptimizer = false
 
-    @Flag(help: "Overwrite OUTPUT if it exists.")
-    var force = false
+    @OptionGroup var overwrite: ForceFlag
 
-    @Flag(help: "Print the result as JSON on stdout.")
-    var json = false
+    @OptionGroup var style: JSONFlag<Convert>
 
     func run() throws {
         guard let format = to ?? ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
             throw CommandError("\(output): cannot tell the output format from the extension; use --to json, h5, keras or keras-h5")
         }
-        if FileManager.default.fileExists(atPath: output) && !force {
-            throw CommandError("\(output): already exists; use --force to replace it")
-        }
+        try overwrite.check(output)
         let inputKind = try ModelFiles.detectKind(at: input)
         var document = try IsolatedRead.load(input)
         if let dtype { document = document.converted(to: dtype) }
@@ -54,8 +51,8 @@ struct Convert: ParsableCommand {
         document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"
         try ModelFiles.save(document, to: output, format: format, options: SaveOptions(jsonTensors: jsonTensors, compress: compress))
 
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? NSNumber)?.intValue ?? 0
-        if json {
+        let bytes = FileStatus.size(of: output) ?? 0
+        if style.json {
             printJSON([
                 "input": .string(input), "input_format": .string(inputKind.rawValue), "output": .string(output),
                 "format": .string(format.rawValue), "bytes": .int(bytes), "parameters": .int(document.parameterCount),
@@ -69,7 +66,3 @@ struct Convert: ParsableCommand {
         }
     }
 }
-
-extension ModelFormat: ExpressibleByArgument {}
-extension JSONTensorEncoding: ExpressibleByArgument {}
-extension Tensor.DType: ExpressibleByArgument {}
