@@ -59,14 +59,15 @@ let package = Package(
         // MARK: One module per format: detect, decode to a document, encode a document. None imports another.
 
         .target(
-            name: "JSONFormat", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
+            name: "JSONFormat", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport"],
             path: "Sources/Formats/JSONFormat"),
         .target(
-            name: "HDF5Format", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "CCRC32C", "FileSupport"],
+            name: "HDF5Format", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "CCRC32C"],
             path: "Sources/Formats/HDF5Format"),
         .target(
             name: "KerasFormat",
-            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "JSONSupport", "ZipSupport", "FileSupport"],
+            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "CHDF5", "JSONSupport", "ZipSupport",
+                           "FileSupport"],
             path: "Sources/Formats/KerasFormat"),
 
         // MARK: The façade: the one place that detects a file's format and picks its codec
@@ -86,7 +87,7 @@ let package = Package(
 
         .executableTarget(
             name: "mlpconv",
-            dependencies: ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport",
+            dependencies: ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport", "FileSupport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mlpbench",
@@ -106,30 +107,31 @@ let package = Package(
         // wrappers themselves never write.
         .testTarget(name: "HDF5SupportTests", dependencies: ["HDF5Support", "CHDF5", "TestSupport"]),
         .testTarget(name: "JSONSupportTests", dependencies: ["JSONSupport", "TestSupport"]),
-        .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip", "TestSupport"]),
-        .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument", "MLPCore"]),
+        .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip"]),
+        .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument"]),
         .testTarget(
             name: "JSONFormatTests",
-            dependencies: ["JSONFormat", "JSONSupport", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
+            dependencies: ["JSONFormat", "JSONSupport", "FormatSupport", "MLPDocument", "MLPCore", "TestSupport"]),
         .testTarget(
             name: "HDF5FormatTests",
             dependencies: ["HDF5Format", "HDF5Support", "CHDF5", "CCRC32C", "MLPModelFiles", "MLPDocument", "MLPCore",
                            "TestSupport"]),
         .testTarget(
             name: "KerasFormatTests",
-            dependencies: ["KerasFormat", "HDF5Support", "ZipSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
-                           "TestSupport"]),
+            dependencies: ["KerasFormat", "HDF5Support", "JSONSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
+                           "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(
             name: "MLPModelFilesTests",
             dependencies: ["MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
         .testTarget(
             name: "MLPDataFilesTests",
-            dependencies: ["MLPDataFiles", "MLPCore", "HDF5Support", "CHDF5", "TestSupport"]),
+            dependencies: ["MLPDataFiles", "MLPCore", "HDF5Support", "CHDF5", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // End-to-end tests run the built `mlpconv` binary.
         .testTarget(
             name: "mlpconvTests",
-            dependencies: ["mlpconv", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
-        .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
+            dependencies: ["mlpconv", "MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TestSupport",
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(name: "ArchitectureTests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -62,4 +62,15 @@ struct AtomicFileTests {
         #expect(FileStatus.size(of: path) == 3)
         #expect(FileStatus.size(of: folder.url.path) == nil)
     }
+
+    @Test func fileStatusFollowsSymbolicLinks() throws {
+        let folder = try TemporaryFolder()
+        let path = try folder.write("three.bin", [1, 2, 3])
+        let link = folder.path("link.bin")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+        #expect(FileStatus(path: link) == .regular(size: 3))
+        let dangling = folder.path("dangling.bin")
+        try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: folder.path("gone"))
+        #expect(FileStatus(path: dangling) == .missing)
+    }
 }

@@ -1,25 +1,30 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// What is at a path, asked once, so callers choose their own words for each case.
+/// What is at a path, asked once, so callers choose their own words for each case. A symbolic link is followed:
+/// what counts is the file it names, as for every read.
 package enum FileStatus: Equatable, Sendable {
     case missing
-    /// It exists but its attributes cannot be read (permissions, a dangling mount).
+    /// It exists but cannot be examined (permissions on a folder in the path, an I/O error).
     case unreadable
     /// A directory, a pipe, a device: not something a model or data file can be.
     case notRegular
     case regular(size: Int)
 
     package init(path: String) {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
-            self = FileManager.default.fileExists(atPath: path) ? .unreadable : .missing
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            self = errno == ENOENT || errno == ENOTDIR ? .missing : .unreadable
             return
         }
-        guard attributes[.type] as? FileAttributeType == .typeRegular, let size = attributes[.size] as? Int else {
+        guard info.st_mode & S_IFMT == S_IFREG else {
             self = .notRegular
             return
         }
-        self = .regular(size: size)
+        self = .regular(size: Int(info.st_size))
     }
 
     /// The size of a regular file, nil otherwise: for reports, where an unknown size is not an error.
