@@ -21,6 +21,19 @@ struct InspectTests {
         #expect(lines.contains("  description  sample"))
     }
 
+    /// The first line names where a Keras model came from (its version, container and backend).
+    @Test func namesTheKerasSourceOfAKerasFile() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/keras-reader")
+        for (name, source) in [("adam.h5", "Keras 3.15.1 legacy HDF5 (backend jax)"),
+                               ("adam.keras", "Keras 3.15.1 .keras archive")] {
+            let path = fixtures.appendingPathComponent(name).path
+            let result = try mlpconv(["inspect", path])
+            #expect(result.status == 0)
+            #expect(result.stdout.hasPrefix("\(path): \(source), "), "\(result.stdout.prefix(120))")
+        }
+    }
+
     @Test func jsonOutputHasStableKeys() throws {
         let scratch = try Scratch()
         let (json, document) = try sampleModelFile(scratch, name: "model.json", format: .json)

@@ -535,16 +535,3 @@ extension ModelFileError {
         self.init(file: file, object: "\(object) \(error.path)", reason: error.reason)
     }
 }
-
-extension ModelDocument {
-    /// Where a model read from a Keras file came from, for `inspect`: "Keras 3.15.1 legacy HDF5 (backend jax)",
-    /// "Keras 3.15.1 .keras archive". Nil for documents that were not read from a Keras file.
-    public var kerasSourceDescription: String? {
-        let version = metadata["keras_version"].map { "Keras \($0)" } ?? "Keras"
-        switch metadata["source_format"] {
-        case "keras-h5": return "\(version) legacy HDF5" + (metadata["backend"].map { " (backend \($0))" } ?? "")
-        case "keras": return "\(version) .keras archive"
-        default: return nil
-        }
-    }
-}

@@ -190,3 +190,16 @@ struct TensorStats {
         standardDeviation = (Swift.max(0, sumOfSquares / Double(finite) - mean * mean)).squareRoot()
     }
 }
+
+extension ModelDocument {
+    /// Where a model read from a Keras file came from, as inspect names it: "Keras 3.15.1 legacy HDF5 (backend jax)",
+    /// "Keras 3.15.1 .keras archive". Nil for documents that were not read from a Keras file.
+    var kerasSourceDescription: String? {
+        let version = metadata["keras_version"].map { "Keras \($0)" } ?? "Keras"
+        switch metadata["source_format"] {
+        case "keras-h5": return "\(version) legacy HDF5" + (metadata["backend"].map { " (backend \($0))" } ?? "")
+        case "keras": return "\(version) .keras archive"
+        default: return nil
+        }
+    }
+}
