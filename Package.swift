@@ -135,3 +135,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// A member of a type is visible only where its module is imported, so no module reaches an API of a module it
+// does not import (Swift otherwise finds extensions of any module loaded indirectly).
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

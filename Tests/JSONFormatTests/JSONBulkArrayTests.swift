@@ -4,6 +4,7 @@ import Testing
 import MLPDocument
 @testable import JSONFormat
 import TestSupport
+import Foundation
 
 @Suite("JSON model codec: large number arrays read from the text")
 struct JSONBulkArrayTests {

@@ -2,6 +2,8 @@ import Testing
 import MLPDocument
 @testable import JSONFormat
 import TestSupport
+import Foundation
+import MLPCore
 
 /// A valid document the bad-input cases mutate: two layers (one without bias), float32 arrays, one base64
 /// tensor, SGD with momentum, history, random state, metadata.

@@ -3,6 +3,7 @@ import Testing
 import JSONSupport
 @testable import KerasFormat
 import TestSupport
+import MLPDocument
 
 @Suite("Keras configurations")
 struct KerasConfigTests {

@@ -2,6 +2,7 @@ import Foundation
 import MLPCore
 import Testing
 @testable import MLPModelFiles
+import MLPDocument
 
 /// fixtures/keras/expected.json, written by fixtures/generate/generate_keras.py with Keras 3.15.1 (JAX).
 private struct KerasExpectations: Decodable {

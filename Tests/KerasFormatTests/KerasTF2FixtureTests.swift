@@ -3,6 +3,7 @@ import MLPCore
 import Testing
 @testable import MLPModelFiles
 import KerasFormat
+import MLPDocument
 
 /// fixtures/keras2/expected.json, written by fixtures/generate/generate_tf_keras.py with TensorFlow 2.15.1 (Keras 2.15.0):
 /// legacy `.h5` files from `model.save(path, save_format="h5")`, with the Keras 2.11+ optimizers (`tf.keras.optimizers`)

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import mlpconv
+import MLPDocument
+import MLPModelFiles
 
 struct InspectTests {
     @Test func showsArchitectureTrainingStateAndMetadata() throws {

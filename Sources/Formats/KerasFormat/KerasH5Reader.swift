@@ -4,6 +4,7 @@ import MLPCore
 import HDF5Support
 import JSONSupport
 import MLPDocument
+import FormatSupport
 
 /// Reads tensors out of a Keras HDF5 file (a legacy `.h5`, or the `model.weights.h5` inside a `.keras`), checking
 /// type, shape, storage and size before anything is allocated. Keras files carry no checksums, so unlike the native

@@ -1,6 +1,7 @@
 import Foundation
 import MLPDocument
 import MLPModelFiles
+import MLPCore
 
 /// What `inspect` shows, computed once and rendered as text or JSON.
 struct InspectReport {
