@@ -150,13 +150,15 @@ package enum KerasH5Reader {
     /// Refuses Keras's `model.save_weights()` files, saying what they are: `/layers/<key>/vars` (Keras 3) or
     /// `layer_names` on the root (Keras 2), and no `model_config`.
     package static func refuseWeightsOnlyFile(_ h5: HDF5File, file: String) throws(ModelFileError) {
-        let reader = KerasWeightsReader(file: file, objectPrefix: "", fileSize: 0, limits: LoadLimits())
-        var weightsOnly = try reader.wrap(h5.hasAttribute("layer_names"))
-        if !weightsOnly, try reader.wrap(h5.hasMember("layers")) { weightsOnly = try reader.wrap(h5.hasMember("vars")) }
-        if weightsOnly {
-            throw reader.fail(nil, "a Keras weights-only file (model.save_weights): it holds weights but no architecture "
-                              + "or optimizer, so there is no model to read; save the whole model with model.save(\"m.keras\")")
+        func has(_ probe: @autoclosure () throws(HDF5Error) -> Bool) throws(ModelFileError) -> Bool {
+            do { return try probe() } catch { throw ModelFileError(error, file: file) }
         }
+        var weightsOnly = try has(h5.hasAttribute("layer_names"))
+        if !weightsOnly, try has(h5.hasMember("layers")) { weightsOnly = try has(h5.hasMember("vars")) }
+        guard weightsOnly else { return }
+        throw ModelFileError(file: file, reason: "a Keras weights-only file (model.save_weights): it holds weights but "
+                             + "no architecture or optimizer, so there is no model to read; save the whole model with "
+                             + "model.save(\"m.keras\")")
     }
 
     package static func read(h5: HDF5File, file: String, fileSize: Int, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {

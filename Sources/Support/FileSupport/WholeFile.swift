@@ -3,12 +3,8 @@ import Foundation
 package enum WholeFile {
     /// The whole file, after checking its size against `limit` (so a huge file is refused before it is read).
     package static func read(_ path: String, limit: Int) throws(FileFailure) -> Data {
-        let size: Int
-        do {
-            size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
-        } catch {
-            throw FileFailure("cannot read the file: \(error.localizedDescription)")
-        }
+        // A file that is not regular (a pipe) has no size to check up front; what was read is checked below.
+        let size = FileStatus.size(of: path) ?? 0
         guard size <= limit else {
             throw FileFailure("file of \(size) bytes exceeds the limit of \(limit) bytes")
         }
