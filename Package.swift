@@ -66,7 +66,7 @@ let package = Package(
             path: "Sources/Formats/HDF5Format"),
         .target(
             name: "KerasFormat",
-            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "CHDF5", "JSONSupport", "ZipSupport",
+            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "JSONSupport", "ZipSupport",
                            "FileSupport"],
             path: "Sources/Formats/KerasFormat"),
 

@@ -99,7 +99,7 @@ extension DataFiles {
             return try body()
         } catch {
             throw DataFileError(file: error.file, location: error.object == "/" ? nil : .dataset(error.object),
-                                reason: "cannot \(error.operation): \(error.reason)")
+                                reason: error.failure)
         }
     }
 }

@@ -22,12 +22,12 @@ enum Layering {
         "FormatSupport": ["MLPDocument", "MLPCore", "JSONSupport", "HDF5Support", "FileSupport", "TextSupport"],
         // Formats: the wrappers they read through; never another format.
         "JSONFormat": formatBase.union(["JSONSupport"]),
-        "HDF5Format": formatBase.union(["HDF5Support", "CHDF5", "CCRC32C", "JSONSupport"]),
-        "KerasFormat": formatBase.union(["HDF5Support", "CHDF5", "JSONSupport", "ZipSupport"]),
+        "HDF5Format": formatBase.union(["HDF5Support", "CCRC32C"]),
+        "KerasFormat": formatBase.union(["HDF5Support", "JSONSupport", "ZipSupport"]),
         // The façade: the only module that knows every format.
         "MLPModelFiles": ["MLPDocument", "MLPCore", "FormatSupport", "FileSupport", "HDF5Support", "ZipSupport",
                           "JSONFormat", "HDF5Format", "KerasFormat"],
-        "MLPDataFiles": ["MLPCore", "HDF5Support", "CHDF5", "ZipSupport", "FileSupport", "TextSupport"],
+        "MLPDataFiles": ["MLPCore", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"],
         // Programs: the public libraries and the pure-Swift helpers; never a C library or a format module.
         "mlpconv": ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport", "FileSupport",
                     "ArgumentParser"],

@@ -12,8 +12,8 @@ extension ModelFileError {
     }
 
     /// An HDF5 failure, under the caller's name for the file when it has one (a codec may be writing a
-    /// temporary path).
-    package init(_ error: HDF5Error, file: String? = nil) {
-        self.init(file: file ?? error.file, object: error.object, reason: "cannot \(error.operation): \(error.reason)")
+    /// temporary path), with `objectPrefix` before the HDF5 path (`model.weights.h5:` inside a `.keras` zip).
+    package init(_ error: HDF5Error, file: String? = nil, objectPrefix: String = "") {
+        self.init(file: file ?? error.file, object: objectPrefix + error.object, reason: error.failure)
     }
 }

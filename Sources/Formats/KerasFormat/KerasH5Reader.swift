@@ -1,4 +1,3 @@
-import CHDF5
 import Foundation
 import MLPCore
 import HDF5Support
@@ -30,10 +29,7 @@ package struct KerasWeightsReader {
     }
 
     package func wrap<T>(_ body: @autoclosure () throws(HDF5Error) -> T) throws(ModelFileError) -> T {
-        do { return try body() } catch {
-            throw ModelFileError(file: file, object: objectPrefix + error.object,
-                                 reason: "cannot \(error.operation): \(error.reason)")
-        }
+        do { return try body() } catch { throw ModelFileError(error, file: file, objectPrefix: objectPrefix) }
     }
 
     /// A float tensor of exactly `expected` shape at `name` inside `group`.

@@ -143,8 +143,11 @@ package struct HDF5Error: Error, CustomStringConvertible, Sendable {
     /// The library's error-stack text (empty when the error did not come from HDF5).
     package var libraryText: String { libraryStack.joined(separator: "\n") }
 
+    /// What failed and why, without the file and object: "cannot open file for reading: truncated file".
+    package var failure: String { "cannot \(operation): \(reason)" }
+
     package var description: String {
-        var text = "\(file): \(object): cannot \(operation): \(reason)"
+        var text = "\(file): \(object): \(failure)"
         if !libraryStack.isEmpty {
             text += "\nHDF5 error stack:\n" + libraryStack.map { "  " + $0 }.joined(separator: "\n")
         }
