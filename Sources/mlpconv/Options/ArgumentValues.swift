@@ -23,19 +23,8 @@ struct LayerArgument: ExpressibleByArgument {
     static var defaultCompletionKind: CompletionKind { .list(Activation.acceptedNames.map { "8:" + $0 }) }
 }
 
-/// A core type the command line names: its canonical name and any aliases it accepts (`mse`, `huber_loss`).
-protocol NamedValue {
-    init?(name: String)
-    var name: String { get }
-    static var acceptedNames: [String] { get }
-}
-
-extension Loss: NamedValue {}
-extension OptimizerKind: NamedValue {}
-extension Initializer: NamedValue {}
-
-/// `--loss`, `--optimizer`, `--initializer`: a value given by any of its accepted names.
-struct NamedArgument<Value: NamedValue>: ExpressibleByArgument {
+/// `--loss`, `--optimizer`, `--initializer`: a value given by any of its accepted names (MLPCore's NamedChoice).
+struct NamedArgument<Value: NamedChoice>: ExpressibleByArgument {
     let value: Value
 
     init(_ value: Value) { self.value = value }
