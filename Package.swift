@@ -98,9 +98,9 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["CHDF5", "MLPCore", "MLPDocument", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "Tests/TestSupport"),
-        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore"]),
+        .testTarget(name: "MLPCoreTests", dependencies: ["MLPCore", "TestSupport"]),
         .testTarget(name: "TextSupportTests", dependencies: ["TextSupport"]),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "TestSupport"]),
         // CHDF5 too: the tests build hostile files (external links, external storage, virtual datasets) that the

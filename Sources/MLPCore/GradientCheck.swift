@@ -7,7 +7,7 @@ public struct GradientCheckReport: Sendable, Equatable {
     public var tensors: [TensorReport]
 
     public struct TensorReport: Sendable, Equatable {
-        /// `layer/kernel` or `layer/bias`.
+        /// `layer/kernel`, `layer/bias`, `layer/gamma`, ….
         public var name: String
         public var shape: [Int]
         /// How many elements were perturbed (all, unless a sample was asked for).
@@ -77,14 +77,17 @@ extension Network {
 
         let ws = Workspace(network: network, capacity: samples.count, targetWidth: samples.targetWidth)
         ws.gather(samples, order: nil, start: 0, rows: samples.count)
+        // The function checked is the training-mode loss with one fixed dropout mask (and batch statistics).
+        ws.drawDropoutMasks(for: network, rows: samples.count, random: &random)
         let baseLoss = network.lossAndGradients(ws, rows: samples.count, loss: loss)
         let analytic = ws.gradients.map { Array($0) }
 
         func lossValue(_ network: Network<Double>) -> Double {
-            let output = network.forward(ws, rows: samples.count)
+            let output = network.forward(ws, rows: samples.count, training: true)
             return loss.evaluate(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: samples.count,
                 width: network.outputWidth, gradient: nil)
+                + network.activityPenalty(ws, rows: samples.count) + network.weightPenalty()
         }
 
         var reports: [GradientCheckReport.TensorReport] = []

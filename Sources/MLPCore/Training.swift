@@ -32,6 +32,9 @@ extension Model {
             targetWidth: loss.targetWidth(outputWidth: network.outputWidth))
         var random = RandomGenerator(state: training.random)
         let batches = (trainCount + options.batchSize - 1) / options.batchSize
+        let usesDropout = network.layers.contains { if case .dropout(let d) = $0.kind { d.rate > 0 } else { false } }
+        let normalizesBatches = network.layers.contains { if case .batchNormalization = $0.kind { true } else { false } }
+        let constrained = network.hasConstraints
         var records: [EpochRecord] = []
 
         for _ in 0..<options.epochs {
@@ -43,6 +46,7 @@ extension Model {
                 let start = batch * options.batchSize
                 let rows = min(options.batchSize, trainCount - start)
                 ws.gather(trainingData, order: options.shuffle ? ws.order : nil, start: start, rows: rows)
+                if usesDropout { ws.drawDropoutMasks(for: network, rows: rows, random: &random) }
                 let batchLoss = network.lossAndGradients(ws, rows: rows, loss: loss)
                 if let counts = loss.correctPredictions(
                     predictions: ws.y[network.layers.count - 1].baseAddress!, targets: ws.targets.baseAddress!,
@@ -51,6 +55,10 @@ extension Model {
                     judged += counts.judged
                 }
                 training.optimizer.apply(gradients: ws.gradients, of: ws.parameters, to: &network)
+                // Keras projects constrained variables right after the optimizer's update; moving statistics come
+                // from the forward pass and do not depend on the step.
+                if constrained { network.applyConstraints() }
+                if normalizesBatches { network.updateMovingStatistics(from: ws) }
                 // Keras's epoch loss: batch losses weighted by batch size.
                 lossSum += Double(batchLoss) * Double(rows)
                 progress?(.batchEnd(epoch: epoch, batch: batch + 1, batches: batches, samples: start + rows,
@@ -86,6 +94,7 @@ extension Model {
 
     private func evaluate(_ data: Dataset<T>, workspace ws: Workspace<T>) -> [String: Double] {
         let loss = training.loss
+        let weightPenalty = network.weightPenalty()
         var lossSum = 0.0
         var correct = 0, judged = 0
         var start = 0
@@ -93,9 +102,10 @@ extension Model {
             let rows = min(ws.capacity, data.count - start)
             ws.gather(data, order: nil, start: start, rows: rows)
             let output = network.forward(ws, rows: rows)
+            // Keras's evaluation loss includes the regularization penalties too.
             let value = loss.evaluate(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows,
-                width: network.outputWidth, gradient: nil)
+                width: network.outputWidth, gradient: nil) + network.activityPenalty(ws, rows: rows) + weightPenalty
             lossSum += Double(value) * Double(rows)
             if let counts = loss.correctPredictions(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: network.outputWidth) {

@@ -7,15 +7,23 @@ final class Workspace<T: MLPScalar> {
     /// The batch's inputs `X` `[rows, inputWidth]` and targets `[rows, targetWidth]`.
     let input: UnsafeMutableBufferPointer<T>
     let targets: UnsafeMutableBufferPointer<T>
-    /// Per layer: `Z`, `Y = f(Z)` and `∇Y`, each `[rows, units]`.
-    let z: [UnsafeMutableBufferPointer<T>]
+    /// Per layer: its output `Y` and `∇Y`, each `[rows, outputWidth]`.
     let y: [UnsafeMutableBufferPointer<T>]
     let gradY: [UnsafeMutableBufferPointer<T>]
-    /// `∇Z` of the layer being differentiated (one layer at a time, so one buffer of the widest layer).
-    let gradZ: UnsafeMutableBufferPointer<T>
-    /// `∇W` and `∇b` per trainable parameter, in `parameters` order.
+    /// Per layer, what its backward pass needs (empty where the layer needs nothing): Dense keeps `Z`
+    /// `[rows, units]`; a normalization keeps `X̂` `[rows, width]` and its statistics (batch normalization:
+    /// mean, variance and 1/√(variance + ε) per feature; layer normalization: mean and 1/√(variance + ε) per row);
+    /// dropout keeps its mask (1 kept, 0 dropped) `[rows, width]`.
+    let z: [UnsafeMutableBufferPointer<T>]
+    let normalized: [UnsafeMutableBufferPointer<T>]
+    let statistics: [UnsafeMutableBufferPointer<T>]
+    let mask: [UnsafeMutableBufferPointer<T>]
+    /// Scratch `[rows, widest layer]`: `∇Z` of the Dense layer being differentiated, or batch normalization's sums.
+    let scratch: UnsafeMutableBufferPointer<T>
+    /// `∇` per trainable parameter, in `parameters` order; `firstGradient[l]` is layer `l`'s first one.
     let parameters: [ParameterID]
     let gradients: [UnsafeMutableBufferPointer<T>]
+    let firstGradient: [Int]
     /// Row order of the current epoch.
     var order: [Int] = []
 
@@ -25,17 +33,50 @@ final class Workspace<T: MLPScalar> {
         self.targetWidth = targetWidth
         input = .allocate(capacity: capacity * network.inputWidth)
         targets = .allocate(capacity: capacity * targetWidth)
-        z = network.layers.map { .allocate(capacity: capacity * $0.units) }
-        y = network.layers.map { .allocate(capacity: capacity * $0.units) }
-        gradY = network.layers.map { .allocate(capacity: capacity * $0.units) }
-        gradZ = .allocate(capacity: capacity * network.layers.map(\.units).max()!)
+        let layers = network.layers
+        y = layers.map { .allocate(capacity: capacity * $0.outputWidth) }
+        gradY = layers.map { .allocate(capacity: capacity * $0.outputWidth) }
+        z = layers.map { layer in
+            if case .dense = layer.kind { return .allocate(capacity: capacity * layer.outputWidth) }
+            return .allocate(capacity: 0)
+        }
+        normalized = layers.map { layer in
+            switch layer.kind {
+            case .batchNormalization, .layerNormalization: .allocate(capacity: capacity * layer.inputWidth)
+            default: .allocate(capacity: 0)
+            }
+        }
+        statistics = layers.map { layer in
+            switch layer.kind {
+            case .batchNormalization: .allocate(capacity: 3 * layer.inputWidth)
+            case .layerNormalization: .allocate(capacity: 2 * capacity)
+            default: .allocate(capacity: 0)
+            }
+        }
+        mask = layers.map { layer in
+            if case .dropout = layer.kind { return .allocate(capacity: capacity * layer.inputWidth) }
+            return .allocate(capacity: 0)
+        }
+        // At least two rows: batch normalization's backward pass keeps two sums per feature here.
+        scratch = .allocate(capacity: max(capacity, 2) * layers.map(\.outputWidth).max()!)
         parameters = network.parameters
         gradients = parameters.map { .allocate(capacity: network[$0].count) }
-        for buffer in [input, targets, gradZ] + z + y + gradY + gradients { buffer.initialize(repeating: 0) }
+        var first: [Int] = []
+        var index = 0
+        for layer in layers {
+            first.append(index)
+            index += layer.variables.filter(\.trainable).count
+        }
+        firstGradient = first
+        for buffer in allBuffers { buffer.initialize(repeating: 0) }
+    }
+
+    private var allBuffers: [UnsafeMutableBufferPointer<T>] {
+        [input, targets, scratch] + y + gradY + z + normalized + statistics + mask + gradients
     }
 
     deinit {
-        for buffer in [input, targets, gradZ] + z + y + gradY + gradients { buffer.deallocate() }
+        for buffer in allBuffers { buffer.deallocate() }
     }
 
     /// Copies rows `order[start..<start+rows]` (or `start..<start+rows` when `order` is nil) of a dataset into the
@@ -53,79 +94,15 @@ final class Workspace<T: MLPScalar> {
             }
         }
     }
-}
 
-extension Network {
-    /// Forward pass on the workspace's first `rows` inputs (docs/numerics.md, batch forward/backward):
-    /// `X @ W + 1·b → Z`, `f(Z) → Y`, `Y → X` of the next layer. Returns the output block.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func forward(_ ws: Workspace<T>, rows: Int) -> UnsafeMutableBufferPointer<T> {
-        var x = UnsafePointer(ws.input.baseAddress!)
-        var width = inputWidth
-        for (l, layer) in layers.enumerated() {
-            let z = ws.z[l].baseAddress!, y = ws.y[l].baseAddress!
-            let units = layer.units
-            if layer.useBias {
-                layer.bias.withUnsafeBufferPointer { b in
-                    for r in 0..<rows { (z + r * units).update(from: b.baseAddress!, count: units) }
-                }
-            }
-            layer.kernel.withUnsafeBufferPointer { w in
-                GEMM.multiply(x, transposed: false, w.baseAddress!, transposed: false, into: z,
-                              m: rows, n: units, k: width, beta: layer.useBias ? 1 : 0)
-            }
-            layer.activation.apply(z, into: y, rows: rows, width: units)
-            x = UnsafePointer(y)
-            width = units
+    /// Draws a fresh dropout mask for every dropout layer from `random`, row by row: an element is kept when a
+    /// uniform draw in [0, 1) is below `1 − rate`.
+    func drawDropoutMasks(for network: Network<T>, rows: Int, random: inout RandomGenerator) {
+        for (l, layer) in network.layers.enumerated() {
+            guard case .dropout(let dropout) = layer.kind, dropout.rate > 0 else { continue }
+            let keep = 1 - dropout.rate
+            let m = mask[l]
+            for i in 0..<rows * layer.inputWidth { m[i] = random.nextUnitDouble() < keep ? 1 : 0 }
         }
-        return ws.y[layers.count - 1]
-    }
-
-    /// Backward pass, after `forward`, from `∇Y` of the last layer (already in `ws.gradY.last`):
-    /// `∇Y ⊙ f'(Z) → ∇Z`, `Xᵀ @ ∇Z → ∇W`, `Σ_rows ∇Z → ∇b`, `∇Z @ Wᵀ → ∇X`, which is `∇Y` of the layer before.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func backward(_ ws: Workspace<T>, rows: Int) {
-        var gradientIndex = ws.parameters.count
-        for l in layers.indices.reversed() {
-            let layer = layers[l]
-            let units = layer.units
-            let gradZ = ws.gradZ.baseAddress!
-            layer.activation.backward(
-                z: ws.z[l].baseAddress!, y: ws.y[l].baseAddress!, gradY: ws.gradY[l].baseAddress!, into: gradZ,
-                rows: rows, width: units)
-            let x = l == 0 ? ws.input.baseAddress! : ws.y[l - 1].baseAddress!
-            if layer.useBias {
-                gradientIndex -= 1
-                let gradB = ws.gradients[gradientIndex].baseAddress!
-                gradB.update(repeating: 0, count: units)
-                for r in 0..<rows {
-                    let row = gradZ + r * units
-                    for j in 0..<units { gradB[j] += row[j] }
-                }
-            }
-            gradientIndex -= 1
-            GEMM.multiply(x, transposed: true, gradZ, transposed: false, into: ws.gradients[gradientIndex].baseAddress!,
-                          m: layer.inputWidth, n: units, k: rows)
-            if l > 0 {
-                layer.kernel.withUnsafeBufferPointer { w in
-                    GEMM.multiply(gradZ, transposed: false, w.baseAddress!, transposed: true,
-                                  into: ws.gradY[l - 1].baseAddress!, m: rows, n: layer.inputWidth, k: units)
-                }
-            }
-        }
-    }
-
-    /// Loss of the batch in the workspace and, in `ws.gradients`, its gradient for every parameter.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    func lossAndGradients(_ ws: Workspace<T>, rows: Int, loss: Loss) -> T {
-        let output = forward(ws, rows: rows)
-        let value = loss.evaluate(
-            predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: outputWidth,
-            gradient: ws.gradY[layers.count - 1].baseAddress!)
-        backward(ws, rows: rows)
-        return value
     }
 }

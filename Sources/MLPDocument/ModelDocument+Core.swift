@@ -23,6 +23,15 @@ extension ModelDocument {
             throw DocumentError("architecture.input_width", "must be a positive integer, got \(architecture.inputWidth)")
         }
         guard !architecture.layers.isEmpty else { throw DocumentError("architecture.layers", "a model needs at least one layer") }
+        if let shape = architecture.inputShape {
+            guard shape.count > 1, shape.allSatisfy({ $0 > 0 }), shape.reduce(1, *) == architecture.inputWidth else {
+                throw DocumentError("architecture.input_shape",
+                                    "\(shape) must have two or more positive axes whose product is input_width \(architecture.inputWidth)")
+            }
+            guard case .flatten = architecture.layers[0].kind else {
+                throw DocumentError("architecture.layers[0]", "an input of shape \(shape) must be flattened by the first layer")
+            }
+        }
         var names = Set<String>()
         for (index, layer) in architecture.layers.enumerated() {
             let object = "architecture.layers[\(index)]"
@@ -30,24 +39,29 @@ extension ModelDocument {
             guard names.insert(layer.name).inserted else {
                 throw DocumentError(object + ".name", "layer name \"\(layer.name)\" is used twice; names must be unique")
             }
-            guard layer.units > 0 else { throw DocumentError(object + ".units", "must be a positive integer, got \(layer.units)") }
+            do { try layer.kind.validate(layer: layer.name) } catch {
+                throw DocumentError(object, error.description)
+            }
         }
         guard weights.count == architecture.layers.count else {
             throw DocumentError("weights", "the architecture has \(architecture.layers.count) layers, the weights cover \(weights.count)")
         }
         for (index, (layer, tensors)) in zip(architecture.layers, weights).enumerated() {
-            let expected = [architecture.inputWidth(ofLayer: index), layer.units]
-            guard tensors.kernel.shape == expected else {
-                throw DocumentError("weights/\(layer.name)/kernel", "expected shape \(expected), got \(tensors.kernel.shape)")
+            let variables = architecture.variables(ofLayer: index)
+            for variable in variables {
+                guard let tensor = tensors[variable.name] else {
+                    let why = variable.name == "bias" ? " (the layer uses a bias)" : ""
+                    throw DocumentError("weights/\(layer.name)/\(variable.name)", "missing\(why)")
+                }
+                guard tensor.shape == variable.shape else {
+                    throw DocumentError("weights/\(layer.name)/\(variable.name)", "expected shape \(variable.shape), got \(tensor.shape)")
+                }
             }
-            switch (layer.useBias, tensors.bias) {
-            case (true, nil):
-                throw DocumentError("weights/\(layer.name)/bias", "missing (the layer uses a bias)")
-            case (false, .some):
-                throw DocumentError("weights/\(layer.name)/bias", "unexpected (the layer has use_bias false)")
-            case (true, let bias?) where bias.shape != [layer.units]:
-                throw DocumentError("weights/\(layer.name)/bias", "expected shape [\(layer.units)], got \(bias.shape)")
-            default: break
+            for name in tensors.tensors.keys.sorted() where !variables.contains(where: { $0.name == name }) {
+                let why = name == "bias" ? "the layer has use_bias false"
+                    : variables.isEmpty ? "a \(layer.kind.typeName) layer has no weights"
+                    : "a \(layer.kind.typeName) layer with these settings holds \(variables.map(\.name).joined(separator: ", "))"
+                throw DocumentError("weights/\(layer.name)/\(name)", "unexpected (\(why))")
             }
         }
         if let training { try validate(training) }
@@ -97,22 +111,20 @@ extension ModelDocument {
 
 extension ModelDocument {
     /// A document of a network alone (no training state), in the network's precision.
-    public init<T: MLPScalar>(network: Network<T>, metadata: [String: String] = [:]) {
-        let layers = network.layers.map { layer in
-            Layer(name: layer.name, units: layer.units, activation: layer.activation, useBias: layer.useBias,
-                  kernelInitializer: layer.kernelInitializer, biasInitializer: layer.biasInitializer)
-        }
+    public init<T: MLPScalar>(network: Network<T>, inputShape: [Int]? = nil, metadata: [String: String] = [:]) {
+        let layers = network.layers.map { Layer(name: $0.name, kind: $0.kind) }
         let weights = network.layers.map { layer in
-            LayerWeights(kernel: Tensor(values: layer.kernel, shape: [layer.inputWidth, layer.units]),
-                         bias: layer.useBias ? Tensor(values: layer.bias, shape: [layer.units]) : nil)
+            LayerWeights(tensors: Dictionary(uniqueKeysWithValues: zip(layer.variables, layer.weights).map { variable, values in
+                (variable.name, Tensor(values: values, shape: variable.shape))
+            }))
         }
-        self.init(architecture: Architecture(inputWidth: network.inputWidth, layers: layers), weights: weights,
-                  metadata: metadata)
+        self.init(architecture: Architecture(inputWidth: network.inputWidth, inputShape: inputShape, layers: layers),
+                  weights: weights, metadata: metadata)
     }
 
     /// A document of a model with its complete training state.
-    public init<T: MLPScalar>(model: Model<T>, metadata: [String: String] = [:]) {
-        self.init(network: model.network, metadata: metadata)
+    public init<T: MLPScalar>(model: Model<T>, inputShape: [Int]? = nil, metadata: [String: String] = [:]) {
+        self.init(network: model.network, inputShape: inputShape, metadata: metadata)
         let network = model.network
         let parameters = network.parameters
         let state = model.training.optimizer.state
@@ -131,14 +143,13 @@ extension ModelDocument {
     /// The network in precision `T` (float64 tensors become float32 by rounding when `T` is `Float`).
     public func network<T: MLPScalar>(as _: T.Type = Float.self) throws(DocumentError) -> Network<T> {
         try validate()
-        var layers: [Dense<T>] = []
+        var layers: [MLPCore.Layer<T>] = []
         for (index, (layer, tensors)) in zip(architecture.layers, weights).enumerated() {
+            let variables = architecture.variables(ofLayer: index)
             do {
-                layers.append(try Dense<T>(
-                    name: layer.name, inputWidth: architecture.inputWidth(ofLayer: index), units: layer.units,
-                    activation: layer.activation, useBias: layer.useBias, kernel: tensors.kernel.values(as: T.self),
-                    bias: tensors.bias?.values(as: T.self), kernelInitializer: layer.kernelInitializer,
-                    biasInitializer: layer.biasInitializer))
+                layers.append(try MLPCore.Layer<T>(
+                    name: layer.name, kind: layer.kind, inputWidth: architecture.inputWidth(ofLayer: index),
+                    weights: variables.map { tensors[$0.name]?.values(as: T.self) ?? [] }))
             } catch {
                 throw DocumentError("weights/\(layer.name)", error.description)
             }

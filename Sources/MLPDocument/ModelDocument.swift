@@ -29,47 +29,75 @@ public struct ModelDocument: Sendable, Equatable {
 
     public struct Architecture: Sendable, Equatable {
         public var inputWidth: Int
+        /// The input's shape per sample when it has more than one axis (the first layer is then a Flatten, and
+        /// the product is `inputWidth`); nil for flat rows.
+        public var inputShape: [Int]?
         public var layers: [Layer]
 
-        public init(inputWidth: Int, layers: [Layer]) {
+        public init(inputWidth: Int, inputShape: [Int]? = nil, layers: [Layer]) {
             self.inputWidth = inputWidth
+            self.inputShape = inputShape
             self.layers = layers
         }
 
-        /// Input width of layer `index`: the model's input width or the previous layer's units.
+        /// Input width of layer `index`: the model's input width or the previous layer's output width.
         public func inputWidth(ofLayer index: Int) -> Int {
-            index == 0 ? inputWidth : layers[index - 1].units
+            var width = inputWidth
+            for layer in layers.prefix(index) { width = layer.kind.outputWidth(inputWidth: width) }
+            return width
+        }
+
+        /// The width the last layer produces.
+        public var outputWidth: Int { inputWidth(ofLayer: layers.count) }
+
+        /// Layer `index`'s weight tensors, in the order files store them.
+        public func variables(ofLayer index: Int) -> [VariableSpec] {
+            layers[index].kind.variables(inputWidth: inputWidth(ofLayer: index))
         }
     }
 
     public struct Layer: Sendable, Equatable {
         public var name: String
-        public var units: Int
-        public var activation: Activation
-        public var useBias: Bool
-        public var kernelInitializer: Initializer
-        public var biasInitializer: Initializer
+        public var kind: LayerKind
 
+        public init(name: String, kind: LayerKind) {
+            self.name = name
+            self.kind = kind
+        }
+
+        /// The settings when this is a Dense layer.
+        public var dense: DenseSettings? {
+            get { kind.dense }
+            set { if let newValue { kind = .dense(newValue) } }
+        }
+
+        /// A Dense layer.
         public init(name: String, units: Int, activation: Activation, useBias: Bool = true,
                     kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
-            self.name = name
-            self.units = units
-            self.activation = activation
-            self.useBias = useBias
-            self.kernelInitializer = kernelInitializer
-            self.biasInitializer = biasInitializer
+            self.init(name: name, kind: .dense(DenseSettings(
+                units: units, activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+                biasInitializer: biasInitializer)))
         }
     }
 
+    /// A layer's tensors by variable name (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`);
+    /// empty for layers without weights.
     public struct LayerWeights: Sendable, Equatable {
-        /// `[inputs, units]`, row-major.
-        public var kernel: Tensor
-        /// `[units]`; nil when the layer has no bias.
-        public var bias: Tensor?
+        public var tensors: [String: Tensor]
 
+        public init(tensors: [String: Tensor] = [:]) {
+            self.tensors = tensors
+        }
+
+        /// A Dense layer's tensors.
         public init(kernel: Tensor, bias: Tensor?) {
-            self.kernel = kernel
-            self.bias = bias
+            tensors = ["kernel": kernel]
+            if let bias { tensors["bias"] = bias }
+        }
+
+        public subscript(name: String) -> Tensor? {
+            get { tensors[name] }
+            set { tensors[name] = newValue }
         }
     }
 
@@ -127,32 +155,52 @@ public struct ModelDocument: Sendable, Equatable {
 }
 
 extension ModelDocument {
-    /// The trainable parameters in Keras's order — each layer's kernel, then its bias — as `layer/kernel` names.
-    /// Optimizer slots hold one tensor per entry, in this order.
+    /// The trainable parameters in Keras's order — each layer's trainable variables, layer by layer — as
+    /// `layer/kernel` names. Optimizer slots hold one tensor per entry, in this order.
     public var parameterNames: [String] {
-        architecture.layers.flatMap { layer in
-            layer.useBias ? ["\(layer.name)/kernel", "\(layer.name)/bias"] : ["\(layer.name)/kernel"]
-        }
+        trainableVariables.map { "\(architecture.layers[$0.layer].name)/\($0.variable.name)" }
     }
 
     /// The shape each parameter must have, in `parameterNames` order.
-    public var parameterShapes: [[Int]] {
-        architecture.layers.indices.flatMap { index in
-            let layer = architecture.layers[index]
-            let kernel = [architecture.inputWidth(ofLayer: index), layer.units]
-            return layer.useBias ? [kernel, [layer.units]] : [kernel]
-        }
-    }
+    public var parameterShapes: [[Int]] { trainableVariables.map(\.variable.shape) }
 
-    /// The stored parameter tensors in `parameterNames` order.
+    /// The stored parameter tensors in `parameterNames` order (missing ones are skipped; `validate` reports them).
     public var parameterTensors: [Tensor] {
-        zip(architecture.layers, weights).flatMap { layer, weights in
-            layer.useBias ? [weights.kernel] + (weights.bias.map { [$0] } ?? []) : [weights.kernel]
+        trainableVariables.compactMap { entry in
+            entry.layer < weights.count ? weights[entry.layer][entry.variable.name] : nil
         }
     }
 
+    /// Every weight tensor's name and shape, trainable or not, layer by layer in storage order.
+    public var variableNames: [String] {
+        architecture.layers.indices.flatMap { index in
+            architecture.variables(ofLayer: index).map { "\(architecture.layers[index].name)/\($0.name)" }
+        }
+    }
+
+    /// Every stored weight tensor in `variableNames` order.
+    public var variableTensors: [Tensor] {
+        architecture.layers.indices.flatMap { index in
+            architecture.variables(ofLayer: index).compactMap { index < weights.count ? weights[index][$0.name] : nil }
+        }
+    }
+
+    /// The number of trainable values.
     public var parameterCount: Int {
         parameterShapes.reduce(0) { $0 + $1.reduce(1, *) }
+    }
+
+    /// The number of stored weight values, moving statistics included.
+    public var weightCount: Int {
+        architecture.layers.indices.reduce(0) { total, index in
+            total + architecture.variables(ofLayer: index).reduce(0) { $0 + $1.count }
+        }
+    }
+
+    private var trainableVariables: [(layer: Int, variable: VariableSpec)] {
+        architecture.layers.indices.flatMap { index in
+            architecture.variables(ofLayer: index).filter(\.trainable).map { (index, $0) }
+        }
     }
 }
 
@@ -160,7 +208,7 @@ extension ModelDocument {
     /// Every tensor (weights and optimizer slots) stored in `dtype`.
     public func converted(to dtype: Tensor.DType) -> ModelDocument {
         var copy = self
-        copy.weights = weights.map { LayerWeights(kernel: $0.kernel.converted(to: dtype), bias: $0.bias?.converted(to: dtype)) }
+        copy.weights = weights.map { LayerWeights(tensors: $0.tensors.mapValues { $0.converted(to: dtype) }) }
         if var training = copy.training {
             training.optimizer.slots = training.optimizer.slots.map {
                 OptimizerRecord.Slot(name: $0.name, tensors: $0.tensors.map { $0.converted(to: dtype) })

@@ -33,7 +33,7 @@ enum CodecBenchmark {
     /// best of `repeats`; Benchmarks/keras_peers.py times Keras itself on the same files in the same run.
     static func keras(_ path: String, repeats: Int) throws {
         let document = try ModelFiles.load(path)
-        let floats = document.parameterTensors.reduce(0) { $0 + $1.count }
+        let floats = document.variableTensors.reduce(0) { $0 + $1.count }
             + (document.training?.optimizer.slots.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.count } } ?? 0)
         let isZip = path.hasSuffix(".keras")
         let kind = isZip ? "keras" : "keras-h5"
@@ -52,7 +52,7 @@ enum CodecBenchmark {
         if let output { try ModelFiles.save(document, to: output, format: .h5) }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let bytes = document.parameterTensors.reduce(0) { $0 + $1.byteCount }
+        let bytes = document.variableTensors.reduce(0) { $0 + $1.byteCount }
         print(#"{"implementation": "mlpconv", "task": "\#(output == nil ? "h5-load" : "h5-convert")-peak-rss", "peak_rss_bytes": \#(usage.ru_maxrss * 1024), "model_bytes": \#(bytes)}"#)
     }
 

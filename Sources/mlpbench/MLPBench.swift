@@ -55,7 +55,7 @@ struct MLPBench: ParsableCommand {
             if json {
                 print(#"{"implementation": "mlpconv", "workload": "\#(spec.name)", "threads": \#(threads), "samples_per_second": \#(rate)}"#)
             } else {
-                let layers = ([spec.inputWidth] + spec.layers.map(\.units)).map(String.init).joined(separator: "-")
+                let layers = ([spec.inputWidth] + spec.layers.compactMap { $0.kind.dense?.units }).map(String.init).joined(separator: "-")
                 print(spec.name.padding(toLength: 11, withPad: " ", startingAt: 0)
                       + layers.padding(toLength: 24, withPad: " ", startingAt: 0)
                       + String(spec.batchSize).padding(toLength: 8, withPad: " ", startingAt: 0)
@@ -108,7 +108,7 @@ struct Workload {
     func syntheticData() throws -> Dataset<Float> {
         var random = RandomGenerator(seed: 2024)
         let rows = batchSize * steps
-        let outputs = layers[layers.count - 1].units
+        let outputs = layers.compactMap { $0.kind.dense?.units }.last ?? 1
         let features = (0..<rows * inputWidth).map { _ in Float(2 * random.nextUnitDouble() - 1) }
         var targets = [Float](repeating: 0, count: rows * outputs)
         for row in 0..<rows {

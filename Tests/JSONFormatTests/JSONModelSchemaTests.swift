@@ -41,7 +41,7 @@ struct JSONModelSchemaTests {
         let objects: [(String?, Set<String>, [String])] = [
             (nil, JSONModelCodec.documentKeys, ["format", "format_version", "architecture", "weights"]),
             ("architecture", DocumentJSON.architectureKeys, ["input_width", "layers"]),
-            ("layer", DocumentJSON.layerKeys, ["name", "units", "activation"]),
+            ("denseLayer", DocumentJSON.denseKeys.union(["type"]), ["name", "units", "activation"]),
             ("tensor", JSONModelCodec.tensorKeys, ["dtype", "shape", "data"]),
             ("training", JSONModelCodec.trainingKeys, ["loss", "optimizer", "epochs_completed"]),
             ("optimizer", JSONModelCodec.optimizerKeys, ["name", "hyperparameters", "iterations", "slots"]),
@@ -54,7 +54,7 @@ struct JSONModelSchemaTests {
         }
 
         // Names from the core's closed sets.
-        let layer = try definition("layer", in: schema).object(at: "properties")
+        let layer = try definition("denseLayer", in: schema).object(at: "properties")
         #expect(try strings(layer.object(at: "activation").value(at: "enum")) == Activation.acceptedNames)
         #expect(try strings(layer.object(at: "kernel_initializer").value(at: "enum")) == Initializer.acceptedNames)
         let training = try definition("training", in: schema).object(at: "properties")

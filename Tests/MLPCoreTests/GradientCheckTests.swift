@@ -73,8 +73,8 @@ struct GradientCheckTests {
     @Test func disagreementAtAKinkIsReported() throws {
         // relu′(0) is taken as 0 by backprop, while central differences straddling 0 see slope ½: the report must
         // show that disagreement rather than average it away.
-        let hidden = try Dense<Double>(name: "hidden", inputWidth: 1, units: 1, activation: .relu, kernel: [1], bias: [0])
-        let output = try Dense<Double>(name: "out", inputWidth: 1, units: 1, activation: .linear, kernel: [1], bias: [0])
+        let hidden = try Layer<Double>.dense(name: "hidden", inputWidth: 1, units: 1, activation: .relu, kernel: [1], bias: [0])
+        let output = try Layer<Double>.dense(name: "out", inputWidth: 1, units: 1, activation: .linear, kernel: [1], bias: [0])
         let network = try Network(inputWidth: 1, layers: [hidden, output])
         let data = try Dataset<Double>(features: [0], featureWidth: 1, targets: [-1], targetWidth: 1)
         var random = RandomGenerator(seed: 1)

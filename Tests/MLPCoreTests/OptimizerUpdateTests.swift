@@ -63,13 +63,13 @@ func expectBitIdentical(
 /// parameter as its bias when that one is shaped [units].
 func linearNetwork(shapes: [[Int]], values: [[Float]]) throws -> Network<Float> {
     try #require(shapes.count == values.count && !shapes.isEmpty)
-    var layers: [Dense<Float>] = []
+    var layers: [Layer<Float>] = []
     var index = 0
     while index < shapes.count {
         let kernel = shapes[index]
         try #require(kernel.count == 2, "parameter \(index) should be a kernel, has shape \(kernel)")
         let hasBias = index + 1 < shapes.count && shapes[index + 1] == [kernel[1]]
-        layers.append(try Dense(
+        layers.append(try Layer.dense(
             name: "dense\(layers.count)", inputWidth: kernel[0], units: kernel[1], activation: .linear, useBias: hasBias,
             kernel: values[index], bias: hasBias ? values[index + 1] : nil))
         index += hasBias ? 2 : 1

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import MLPCore
@@ -139,10 +140,10 @@ let optimizerCases = decodeFixture("reference/optimizers.json", as: OptimizerCas
 /// Builds a network from a fixture's layers and weights.
 func network<T: MLPScalar>(inputWidth: Int, layers: [LayerFixture], weights: [WeightsFixture]) throws -> Network<T> {
     var width = inputWidth
-    var dense: [Dense<T>] = []
+    var dense: [Layer<T>] = []
     for (index, (layer, weights)) in zip(layers, weights).enumerated() {
         let activation = try #require(Activation(name: layer.activation))
-        dense.append(try Dense(
+        dense.append(try Layer.dense(
             name: "layer\(index)", inputWidth: width, units: layer.units, activation: activation, useBias: layer.useBias,
             kernel: weights.kernel.map { T($0) }, bias: weights.bias.map { $0.map { T($0) } }))
         width = layer.units
@@ -153,7 +154,7 @@ func network<T: MLPScalar>(inputWidth: Int, layers: [LayerFixture], weights: [We
 /// The fixture's tensors in `Network.parameters` order.
 func tensors(_ weights: [WeightsFixture], for network: Network<some MLPScalar>) -> [[Double]] {
     network.parameters.map { parameter in
-        parameter.kind == .kernel ? weights[parameter.layer].kernel : weights[parameter.layer].bias ?? []
+        parameter.variable == 0 ? weights[parameter.layer].kernel : weights[parameter.layer].bias ?? []
     }
 }
 

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import MLPCore
@@ -41,7 +42,7 @@ func smallModel(_ optimizer: OptimizerConfig, seed: UInt64 = 11) throws -> Model
 /// Rebuilds a model from copies of its saved parts only — what a file round trip does.
 func restore(_ saved: Model<Float>) throws -> Model<Float> {
     let layers = try saved.network.layers.map { layer in
-        try Dense<Float>(
+        try Layer<Float>.dense(
             name: layer.name, inputWidth: layer.inputWidth, units: layer.units, activation: layer.activation,
             useBias: layer.useBias, kernel: Array(layer.kernel), bias: Array(layer.bias))
     }
@@ -189,8 +190,8 @@ struct TrainingTests {
     @Test func nonFiniteWeightsAreRefusedUnlessAllowed() throws {
         let model = try smallModel(OptimizerConfig(.sgd))
         var layers = model.network.layers
-        layers[1].kernel[3] = .nan
-        layers[1].kernel[4] = .infinity
+        layers[1].weights[0][3] = .nan
+        layers[1].weights[0][4] = .infinity
         var broken = try Model(
             network: Network(inputWidth: 4, layers: layers), training: model.training)
         let data = blobs(count: 8, seed: 6)

@@ -104,12 +104,12 @@ func smallModelFile(_ scratch: Scratch, name: String, inputs: Int = 3, hidden: A
 /// A relu model whose second hidden unit has a zero kernel column and a zero bias: its pre-activation is exactly 0
 /// for every input, where relu has a kink. Backprop takes relu′(0) = 0; a central difference sees slope ½.
 func kinkModelFile(_ scratch: Scratch, name: String = "kink.h5") throws -> String {
-    let hidden = try Dense<Float>(
+    let hidden = try Layer<Float>.dense(
         name: "hidden", inputWidth: 2, units: 3, activation: .relu,
         kernel: [0.5, 0, -0.7,
                  0.3, 0, 0.9],
         bias: [0.1, 0, 0.2])
-    let output = try Dense<Float>(name: "output", inputWidth: 3, units: 2, activation: .softmax,
+    let output = try Layer<Float>.dense(name: "output", inputWidth: 3, units: 2, activation: .softmax,
                                   kernel: [0.4, -0.2, 0.8, -0.6, 0.1, 0.3], bias: [0, 0.05])
     let network = try Network(inputWidth: 2, layers: [hidden, output])
     let model = try Model(network: network, training: TrainingState(

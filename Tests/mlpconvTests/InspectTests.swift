@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import mlpconv
@@ -12,8 +13,8 @@ struct InspectTests {
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0] == "\(h5): mlpconv HDF5, format version 1, \(try formattedSize(h5))")
-        #expect(lines.contains("hidden  4 → 6  relu        yes           30  float32"))
-        #expect(lines.contains("output  6 → 3  softmax     yes           21  float32"))
+        #expect(lines.contains("hidden  dense  4 → 6  relu        yes           30  float32"))
+        #expect(lines.contains("output  dense  6 → 3  softmax     yes           21  float32"))
         #expect(lines.contains("input width 4, 2 layers, 51 parameters (204 B)"))
         #expect(lines.contains("  loss        categorical_crossentropy"))
         #expect(lines.contains("  optimizer   adam (learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-07, amsgrad=false)"))
@@ -42,8 +43,8 @@ struct InspectTests {
         let result = try mlpconv(["inspect", json, "--json", "--stats"])
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(Set(object.keys) == ["file", "format", "format_version", "bytes", "input_width", "parameters", "layers",
-                                     "metadata", "training", "stats"])
+        #expect(Set(object.keys) == ["file", "format", "format_version", "bytes", "input_width", "input_shape", "parameters",
+                                     "trainable_parameters", "layers", "metadata", "training", "stats"])
         #expect(object["parameters"] as? Int == 51)
         let training = try #require(object["training"] as? [String: Any])
         #expect((training["optimizer"] as? [String: Any])?["iterations"] as? Int == 12)

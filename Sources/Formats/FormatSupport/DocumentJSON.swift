@@ -5,8 +5,7 @@ import MLPDocument
 /// The JSON forms of the document's parts that both codecs share: the HDF5 codec stores the architecture and
 /// the history as the same JSON text the JSON codec embeds, so one schema validates both.
 package enum DocumentJSON {
-    package static let architectureKeys: Set<String> = ["input_width", "layers"]
-    package static let layerKeys: Set<String> = ["name", "units", "activation", "use_bias", "kernel_initializer", "bias_initializer"]
+    package static let architectureKeys: Set<String> = ["input_width", "input_shape", "layers"]
     /// Widths beyond this are refused before anything is allocated for them.
     package static let maxWidth = 1 << 24
 
@@ -16,18 +15,15 @@ package enum DocumentJSON {
         writer.beginObject()
         writer.key("input_width")
         writer.integer(architecture.inputWidth)
+        if let shape = architecture.inputShape {
+            writer.key("input_shape")
+            writer.beginArray(inline: true)
+            for dimension in shape { writer.integer(dimension) }
+            writer.endArray()
+        }
         writer.key("layers")
         writer.beginArray()
-        for layer in architecture.layers {
-            writer.beginObject(inline: true)
-            writer.key("name"); writer.string(layer.name)
-            writer.key("units"); writer.integer(layer.units)
-            writer.key("activation"); writer.string(layer.activation.name)
-            writer.key("use_bias"); writer.bool(layer.useBias)
-            writer.key("kernel_initializer"); writer.string(layer.kernelInitializer.name)
-            writer.key("bias_initializer"); writer.string(layer.biasInitializer.name)
-            writer.endObject()
-        }
+        for layer in architecture.layers { write(layer, to: &writer) }
         writer.endArray()
         writer.endObject()
     }
@@ -48,7 +44,6 @@ package enum DocumentJSON {
         var layers: [ModelDocument.Layer] = []
         var names = Set<String>()
         for layerValue in layerValues {
-            try requireKeys(layerValue, allowed: layerKeys)
             let nameValue = try layerValue.value(at: "name")
             let name = try nameValue.string()
             do { try ModelDocument.checkLayerName(name, object: "") } catch {
@@ -57,20 +52,25 @@ package enum DocumentJSON {
             guard names.insert(name).inserted else {
                 throw nameValue.error(.value, "layer name \"\(name)\" is used twice; names must be unique")
             }
-            layers.append(ModelDocument.Layer(
-                name: name, units: try width(try layerValue.value(at: "units")),
-                activation: try named(layerValue, "activation", Activation.init(name:), Activation.acceptedNames, what: "activation"),
-                useBias: try layerValue.optionalValue(at: "use_bias")?.bool() ?? true,
-                kernelInitializer: try named(layerValue, "kernel_initializer", Initializer.init(name:),
-                                             Initializer.acceptedNames, what: "initializer", default: .glorotUniform),
-                biasInitializer: try named(layerValue, "bias_initializer", Initializer.init(name:),
-                                           Initializer.acceptedNames, what: "initializer", default: .zeros)))
+            layers.append(try readLayer(layerValue, name: name))
         }
-        return ModelDocument.Architecture(inputWidth: inputWidth, layers: layers)
+        var inputShape: [Int]?
+        if let shapeValue = try value.optionalValue(at: "input_shape") {
+            var shape: [Int] = []
+            for dimension in try shapeValue.array() { shape.append(try width(dimension)) }
+            guard shape.count > 1, shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) == inputWidth else {
+                throw shapeValue.error(.value, "expected two or more axes whose product is input_width \(inputWidth), got \(shape)")
+            }
+            guard case .flatten = layers[0].kind else {
+                throw shapeValue.error(.value, "an input of shape \(shape) must be flattened by the first layer (a flatten layer)")
+            }
+            inputShape = shape
+        }
+        return ModelDocument.Architecture(inputWidth: inputWidth, inputShape: inputShape, layers: layers)
     }
 
     /// A width (`input_width`, `units`): a positive integer up to `maxWidth`.
-    private static func width(_ value: JSONValue) throws(JSONError) -> Int {
+    package static func width(_ value: JSONValue) throws(JSONError) -> Int {
         let found = try value.int64()
         guard found >= 1, found <= maxWidth else {
             throw value.error(.value, found < 1 ? "expected a positive integer, got \(found)"

@@ -28,8 +28,6 @@ package enum HDF5ModelCodec {
         package static let optimizer = "optimizer"
         package static let training = "training"
         package static let metadata = "metadata"
-        package static let kernel = "kernel"
-        package static let bias = "bias"
         package static let optimizerName = "name"
         package static let iterations = "iterations"
         package static let booleanHyperparameters = "boolean_hyperparameters"

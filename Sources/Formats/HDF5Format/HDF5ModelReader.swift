@@ -70,7 +70,8 @@ struct HDF5ModelReader {
             throw fail("/\(absent)", "missing (the file has /\(present); a training record needs both)")
         }
         let weightsGroup = try wrap(h5.openGroup(Name.weights))
-        let weights = try planParameters(in: weightsGroup, path: "/\(Name.weights)", architecture: architecture)
+        let weights = try planParameters(in: weightsGroup, path: "/\(Name.weights)", architecture: architecture,
+                                         trainableOnly: false)
 
         var trainingParts: (config: OptimizerConfig, iterations: Int, slots: [(String, [PlannedTensor])],
                             group: HDF5Group)?
@@ -86,7 +87,7 @@ struct HDF5ModelReader {
             for slot in slotNames {
                 let group = try wrap(optimizer.openGroup(slot))
                 slots.append((slot, try planParameters(in: group, path: "/\(Name.optimizer)/\(slot)",
-                                                       architecture: architecture)))
+                                                       architecture: architecture, trainableOnly: true)))
             }
             trainingParts = (config, iterations, slots, try wrap(h5.openGroup(Name.training)))
         }
@@ -102,16 +103,18 @@ struct HDF5ModelReader {
             }
         }
 
-        // Every tree holds one tensor per parameter, in parameter order (each layer's kernel, then its bias);
-        // `readTensors` returns exactly one tensor per plan, in plan order.
+        // /weights holds every variable layer by layer, each slot tree one tensor per trainable parameter in
+        // parameter order; `readTensors` returns exactly one tensor per plan, in plan order.
         let tensors = try readTensors(planned)
         var cursor = 0
         func take() -> Tensor {
             defer { cursor += 1 }
             return tensors[cursor]
         }
-        let layerWeights = architecture.layers.map { layer in
-            ModelDocument.LayerWeights(kernel: take(), bias: layer.useBias ? take() : nil)
+        let layerWeights = architecture.layers.indices.map { index in
+            var weights = ModelDocument.LayerWeights()
+            for variable in architecture.variables(ofLayer: index) { weights[variable.name] = take() }
+            return weights
         }
         var document = ModelDocument(architecture: architecture, weights: layerWeights)
         if let trainingParts {
@@ -203,28 +206,46 @@ struct HDF5ModelReader {
         }
     }
 
-    /// Plans a `<layer>/kernel|bias` tree: exactly the architecture's layers, each with exactly its tensors.
-    /// Returns them in parameter order (each layer's kernel, then its bias).
-    func planParameters(in group: HDF5Group, path: String,
-                        architecture: ModelDocument.Architecture) throws(ModelFileError) -> [PlannedTensor] {
-        try checkMembers(of: group, path: path, expected: architecture.layers.map { ($0.name, true, true) },
-                         unexpected: { "the architecture has no layer \"\($0)\"" },
+    /// Plans a `<layer>/<variable>` tree: exactly the architecture's layers that have such tensors (every
+    /// weight for /weights, the trainable ones for an optimizer slot), each with exactly its tensors. Returns them
+    /// layer by layer in the layer's variable order.
+    func planParameters(in group: HDF5Group, path: String, architecture: ModelDocument.Architecture,
+                        trainableOnly: Bool) throws(ModelFileError) -> [PlannedTensor] {
+        let variables = architecture.layers.indices.map { index in
+            architecture.variables(ofLayer: index).filter { !trainableOnly || $0.trainable }
+        }
+        let holders = architecture.layers.indices.filter { !variables[$0].isEmpty }
+        let what = trainableOnly ? "trainable weights" : "weights"
+        try checkMembers(of: group, path: path, expected: holders.map { (architecture.layers[$0].name, true, true) },
+                         unexpected: { name in
+                             architecture.layers.contains { $0.name == name } ? "the layer \"\(name)\" has no \(what)"
+                                 : "the architecture has no layer \"\(name)\"" },
                          missing: { "the architecture has a layer \"\($0)\"" })
         var tensors: [PlannedTensor] = []
-        for (index, layer) in architecture.layers.enumerated() {
+        for index in holders {
+            let layer = architecture.layers[index]
             let layerPath = HDF5Path.join(path, layer.name)
             let layerGroup = try wrap(group.openGroup(layer.name))
-            let holds = layer.useBias ? "layer \"\(layer.name)\" has a kernel and a bias"
-                                      : "layer \"\(layer.name)\" has only a kernel (use_bias is false)"
-            try checkMembers(of: layerGroup, path: layerPath,
-                             expected: [(Name.kernel, false, true)] + (layer.useBias ? [(Name.bias, false, true)] : []),
-                             unexpected: { _ in holds }, missing: { _ in holds })
             let inputs = architecture.inputWidth(ofLayer: index)
-            tensors.append(try planTensor(in: layerGroup, Name.kernel, path: layerPath, shape: [inputs, layer.units],
-                                          origin: "layer \"\(layer.name)\" has \(inputs) inputs and \(layer.units) units"))
-            if layer.useBias {
-                tensors.append(try planTensor(in: layerGroup, Name.bias, path: layerPath, shape: [layer.units],
-                                              origin: "layer \"\(layer.name)\" has \(layer.units) units"))
+            let holds: String
+            if case .dense(let dense) = layer.kind {
+                holds = dense.useBias ? "layer \"\(layer.name)\" has a kernel and a bias"
+                                      : "layer \"\(layer.name)\" has only a kernel (use_bias is false)"
+            } else {
+                holds = "layer \"\(layer.name)\" (\(layer.kind.typeName)) holds "
+                    + variables[index].map(\.name).joined(separator: ", ")
+            }
+            try checkMembers(of: layerGroup, path: layerPath, expected: variables[index].map { ($0.name, false, true) },
+                             unexpected: { _ in holds }, missing: { _ in holds })
+            for variable in variables[index] {
+                let origin: String
+                switch (layer.kind, variable.name) {
+                case (.dense(let dense), "kernel"): origin = "layer \"\(layer.name)\" has \(inputs) inputs and \(dense.units) units"
+                case (.dense(let dense), _): origin = "layer \"\(layer.name)\" has \(dense.units) units"
+                default: origin = "layer \"\(layer.name)\" has \(inputs) features"
+                }
+                tensors.append(try planTensor(in: layerGroup, variable.name, path: layerPath, shape: variable.shape,
+                                              origin: origin))
             }
         }
         return tensors

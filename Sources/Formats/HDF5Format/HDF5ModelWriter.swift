@@ -33,7 +33,7 @@ extension HDF5ModelCodec {
         try h5.setAttribute(Name.architectureChecksum, .uint32(CRC32C.checksum(architecture)))
 
         let weights = try h5.createGroup(Name.weights)
-        try writeParameters(document.parameterTensors, names: document.parameterNames, in: weights,
+        try writeParameters(document.variableTensors, names: document.variableNames, in: weights,
                             compression: compression)
 
         if let training = document.training {

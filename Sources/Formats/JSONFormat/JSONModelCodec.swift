@@ -20,7 +20,6 @@ import MLPDocument
 /// the JSON path, checked before anything is allocated for tensor data.
 package enum JSONModelCodec {
     package static let documentKeys: Set<String> = ["format", "format_version", "architecture", "weights", "training", "metadata"]
-    package static let layerWeightKeys: Set<String> = ["kernel", "bias"]
     package static let trainingKeys: Set<String> = ["loss", "optimizer", "epochs_completed", "random_state", "history"]
     package static let optimizerKeys: Set<String> = ["name", "hyperparameters", "iterations", "slots"]
     /// A valid document nests 6 deep (root → training → optimizer → slots → slot → tensor → shape); the limit leaves
@@ -50,12 +49,15 @@ package enum JSONModelCodec {
 
     private static func writeWeights(of document: ModelDocument, tensors: JSONTensorEncoding, to writer: inout JSONWriter) {
         writer.beginObject()
-        for (layer, weights) in zip(document.architecture.layers, document.weights) {
+        for (index, (layer, weights)) in zip(document.architecture.layers, document.weights).enumerated() {
+            let variables = document.architecture.variables(ofLayer: index)
+            // Layers without weights (dropout, activation, flatten) have no entry.
+            guard !variables.isEmpty else { continue }
             writer.key(layer.name)
             writer.beginObject()
-            writer.key("kernel"); write(weights.kernel, encoding: tensors, to: &writer)
-            if let bias = weights.bias {
-                writer.key("bias"); write(bias, encoding: tensors, to: &writer)
+            for variable in variables {
+                guard let tensor = weights[variable.name] else { continue }
+                writer.key(variable.name); write(tensor, encoding: tensors, to: &writer)
             }
             writer.endObject()
         }
@@ -106,7 +108,7 @@ package enum JSONModelCodec {
     /// Room for the whole text, so the buffer grows once: about 12 bytes per float32 and 22 per float64 in arrays,
     /// 4/3 of the bytes in base64, plus the structure.
     private static func estimatedSize(of document: ModelDocument, tensors: JSONTensorEncoding) -> Int {
-        let all = document.weights.flatMap { [$0.kernel] + ($0.bias.map { [$0] } ?? []) }
+        let all = document.weights.flatMap { Array($0.tensors.values) }
             + (document.training?.optimizer.slots.flatMap(\.tensors) ?? [])
         let data = all.reduce(0) { total, tensor in
             total + (usesArray(tensor, tensors) ? tensor.count * (tensor.dtype == .float32 ? 12 : 22)
@@ -199,24 +201,22 @@ package enum JSONModelCodec {
         private mutating func readWeights(
             _ value: JSONValue, architecture: ModelDocument.Architecture
         ) throws(JSONError) -> [ModelDocument.LayerWeights] {
-            let layerNames = architecture.layers.map(\.name)
-            let groups = try members(of: value, expected: layerNames, what: "weights for layer",
-                                     expectation: "the architecture's layers are")
-            var weights: [ModelDocument.LayerWeights] = []
-            for (index, layer) in architecture.layers.enumerated() {
-                let group = groups[index]
-                try DocumentJSON.requireKeys(group, allowed: JSONModelCodec.layerWeightKeys)
-                let inputs = architecture.inputWidth(ofLayer: index)
-                let kernel = try readTensor(try group.value(at: "kernel"), expected: [inputs, layer.units],
-                                            owner: "layer \"\(layer.name)\" (\(inputs) inputs × \(layer.units) units)")
-                var bias: Tensor?
-                if layer.useBias {
-                    bias = try readTensor(try group.value(at: "bias"), expected: [layer.units],
-                                          owner: "layer \"\(layer.name)\" (\(layer.units) units)")
-                } else if let unexpected = try group.optionalValue(at: "bias") {
+            let holders = architecture.layers.indices.filter { !architecture.variables(ofLayer: $0).isEmpty }
+            let groups = try members(of: value, expected: holders.map { architecture.layers[$0].name }, what: "weights for layer",
+                                     expectation: "the architecture's layers with weights are")
+            var weights = [ModelDocument.LayerWeights](repeating: ModelDocument.LayerWeights(), count: architecture.layers.count)
+            for (index, group) in zip(holders, groups) {
+                let layer = architecture.layers[index]
+                let variables = architecture.variables(ofLayer: index)
+                if case .dense(let dense) = layer.kind, !dense.useBias, let unexpected = try group.optionalValue(at: "bias") {
                     throw unexpected.error(.value, "unexpected tensor: layer \"\(layer.name)\" has use_bias false")
                 }
-                weights.append(ModelDocument.LayerWeights(kernel: kernel, bias: bias))
+                let values = try members(of: group, expected: variables.map(\.name), what: "tensor",
+                                         expectation: "a \(layer.kind.typeName) layer with these settings holds")
+                for (variable, tensorValue) in zip(variables, values) {
+                    weights[index][variable.name] = try readTensor(
+                        tensorValue, expected: variable.shape, owner: owner(of: variable, in: layer, inputs: architecture.inputWidth(ofLayer: index)))
+                }
             }
             return weights
         }
@@ -268,6 +268,15 @@ package enum JSONModelCodec {
 
         /// The members of an object whose keys must be exactly `expected` (in any order), returned in `expected`'s
         /// order. A key not in `expected` or one missing is reported with the list of expected keys.
+        /// How shape errors describe the tensor's owner: `layer "hidden" (4 inputs × 8 units)`.
+        private func owner(of variable: VariableSpec, in layer: ModelDocument.Layer, inputs: Int) -> String {
+            switch (layer.kind, variable.name) {
+            case (.dense(let dense), "kernel"): "layer \"\(layer.name)\" (\(inputs) inputs × \(dense.units) units)"
+            case (.dense(let dense), _): "layer \"\(layer.name)\" (\(dense.units) units)"
+            default: "layer \"\(layer.name)\" (\(inputs) features)"
+            }
+        }
+
         private func members(
             of value: JSONValue, expected: [String], what: String, expectation: String
         ) throws(JSONError) -> [JSONValue] {

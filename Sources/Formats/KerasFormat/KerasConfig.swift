@@ -148,7 +148,7 @@ package enum KerasConfig {
                     value.isNull ? true : try value.bool()
                 } ?? true
                 if modelFrozen || !trainable { frozenLayers.append(name) }
-                lastFoldable = layers.last?.activation == .linear
+                lastFoldable = layers.last?.dense?.activation == .linear
             case "Activation":
                 let activationValue = try layerConfig.value(at: "activation")
                 let activation = try readActivation(activationValue, isKeras2: isKeras2)
@@ -157,7 +157,7 @@ package enum KerasConfig {
                     throw layerClassValue.error(.value, "Activation layer \"\(name)\" cannot be folded into a preceding "
                         + "Dense layer (it needs one with a linear activation right before it); not supported")
                 }
-                layers[layers.count - 1].activation = activation
+                layers[layers.count - 1].dense?.activation = activation
                 lastFoldable = false
             case _ where identityLayers.contains(layerClass):
                 continue
@@ -317,13 +317,13 @@ package enum KerasConfig {
         var layer = ModelDocument.Layer(name: name, units: units, activation: activation, useBias: useBias)
         if let value = try config.optionalValue(at: "kernel_initializer") {
             switch try readInitializer(value) {
-            case .known(let initializer): layer.kernelInitializer = initializer
+            case .known(let initializer): layer.dense?.kernelInitializer = initializer
             case .unknown(let text): metadata["keras_kernel_initializer.\(name)"] = text
             }
         }
         if let value = try config.optionalValue(at: "bias_initializer") {
             switch try readInitializer(value) {
-            case .known(let initializer): layer.biasInitializer = initializer
+            case .known(let initializer): layer.dense?.biasInitializer = initializer
             case .unknown(let text): metadata["keras_bias_initializer.\(name)"] = text
             }
         }

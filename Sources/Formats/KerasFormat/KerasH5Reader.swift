@@ -183,25 +183,26 @@ package enum KerasH5Reader {
             let weightNames = try chunkedNames(group, "weight_names", reader: reader, required: false)
             if !weightNames.isEmpty { groups.append((name, group, weightNames)) }
         }
-        guard groups.count == spec.layers.count else {
+        let holders = spec.layers.indices.filter { !document.architecture.variables(ofLayer: $0).isEmpty }
+        guard groups.count == holders.count else {
             throw reader.fail("/model_weights@layer_names", "\(groups.count) layer(s) with weights "
                               + "(\(groups.map(\.name).joined(separator: ", "))), but the architecture has "
-                              + "\(spec.layers.count) Dense layer(s) (\(spec.layers.map(\.name).joined(separator: ", ")))")
+                              + "\(holders.count) layer(s) with weights (\(holders.map { spec.layers[$0].name }.joined(separator: ", ")))")
         }
-        for (index, (layer, entry)) in zip(spec.layers, groups).enumerated() {
-            let expected = layer.useBias ? 2 : 1
-            guard entry.weights.count == expected else {
+        document.weights = Array(repeating: ModelDocument.LayerWeights(), count: spec.layers.count)
+        for (index, entry) in zip(holders, groups) {
+            let layer = spec.layers[index]
+            let variables = document.architecture.variables(ofLayer: index)
+            guard entry.weights.count == variables.count else {
                 throw reader.fail("/model_weights/\(entry.name)@weight_names", "lists \(entry.weights.count) weights "
-                                  + "\(entry.weights); Dense layer \"\(layer.name)\" has \(expected) (use_bias \(layer.useBias))")
+                                  + "\(entry.weights); \(KerasWriting.kerasClassName(layer.kind)) layer \"\(layer.name)\" has "
+                                  + "\(variables.count) (\(variables.map(\.name).joined(separator: ", ")))")
             }
-            let inputs = document.architecture.inputWidth(ofLayer: index)
-            let kernel = try reader.tensor(in: entry.group, entry.weights[0], expected: [inputs, layer.units],
-                                           origin: "layer \"\(layer.name)\" has \(inputs) inputs and \(layer.units) units")
-            let bias = layer.useBias
-                ? try reader.tensor(in: entry.group, entry.weights[1], expected: [layer.units],
-                                    origin: "layer \"\(layer.name)\" has \(layer.units) units")
-                : nil
-            document.weights.append(.init(kernel: kernel, bias: bias))
+            for (variable, weightName) in zip(variables, entry.weights) {
+                document.weights[index][variable.name] = try reader.tensor(
+                    in: entry.group, weightName, expected: variable.shape,
+                    origin: KerasWriting.origin(of: variable, layer: layer, inputs: document.architecture.inputWidth(ofLayer: index)))
+            }
         }
 
         // training_config + /optimizer_weights.

@@ -22,6 +22,38 @@ package enum KerasWriting {
         return "sequential"
     }
 
+    /// Each layer's key under `/layers` in a `.keras` weights file: Keras's snake-case class name, numbered per
+    /// class in layer order (`dense`, `dense_1`, `dropout`, `batch_normalization`, …).
+    package static func layerKeys(_ document: ModelDocument) -> [String] {
+        var counts: [String: Int] = [:]
+        return document.architecture.layers.map { layer in
+            let base = KerasConfig.snakeCase(kerasClassName(layer.kind))
+            let count = counts[base, default: 0]
+            counts[base] = count + 1
+            return count == 0 ? base : "\(base)_\(count)"
+        }
+    }
+
+    /// How a shape error explains the expected shape.
+    package static func origin(of variable: VariableSpec, layer: ModelDocument.Layer, inputs: Int) -> String {
+        switch (layer.kind, variable.name) {
+        case (.dense(let dense), "kernel"): "layer \"\(layer.name)\" has \(inputs) inputs and \(dense.units) units"
+        case (.dense(let dense), _): "layer \"\(layer.name)\" has \(dense.units) units"
+        default: "layer \"\(layer.name)\" has \(inputs) features"
+        }
+    }
+
+    package static func kerasClassName(_ kind: LayerKind) -> String {
+        switch kind {
+        case .dense: "Dense"
+        case .activation: "Activation"
+        case .dropout: "Dropout"
+        case .batchNormalization: "BatchNormalization"
+        case .layerNormalization: "LayerNormalization"
+        case .flatten: "Flatten"
+        }
+    }
+
     /// Keras's auto name for the optimizer: `sgd`, `adam`, `adam_w`, `rm_sprop`, `adagrad`.
     package static func optimizerName(_ config: OptimizerConfig) -> String {
         KerasConfig.snakeCase(config.kind.kerasClassName)
@@ -106,11 +138,11 @@ package enum KerasWriting {
             writer.key("name"); writer.string(layer.name)
             writer.key("trainable"); writer.bool(true)
             writer.key("dtype"); dtypePolicy(&writer)
-            writer.key("units"); writer.integer(layer.units)
-            writer.key("activation"); writer.string(layer.activation.name)
-            writer.key("use_bias"); writer.bool(layer.useBias)
-            writer.key("kernel_initializer"); initializer(layer.kernelInitializer, &writer)
-            writer.key("bias_initializer"); initializer(layer.biasInitializer, &writer)
+            writer.key("units"); writer.integer((layer.dense?.units ?? 0))
+            writer.key("activation"); writer.string((layer.dense?.activation ?? .linear).name)
+            writer.key("use_bias"); writer.bool((layer.dense?.useBias ?? false))
+            writer.key("kernel_initializer"); initializer((layer.dense?.kernelInitializer ?? .glorotUniform), &writer)
+            writer.key("bias_initializer"); initializer((layer.dense?.biasInitializer ?? .zeros), &writer)
             for key in ["kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint"] {
                 writer.key(key); writer.null()
             }
@@ -274,12 +306,19 @@ package enum KerasH5Writer {
         try weights.setAttribute("backend", .string(KerasWriting.backend))
         try weights.setAttribute("keras_version", .string(KerasWriting.kerasVersion))
         try setNames(document.architecture.layers.map(\.name), "layer_names", on: weights)
-        for (layer, tensors) in zip(document.architecture.layers, document.weights) {
+        for (index, (layer, tensors)) in zip(document.architecture.layers, document.weights).enumerated() {
             let group = try weights.createGroup(layer.name)
-            let kernelName = "\(model)/\(layer.name)/kernel", biasName = "\(model)/\(layer.name)/bias"
-            try group.setAttribute("weight_names", .strings(layer.useBias ? [kernelName, biasName] : [kernelName]))
-            try KerasWriting.writeTensor(tensors.kernel, at: kernelName, in: group)
-            if let bias = tensors.bias { try KerasWriting.writeTensor(bias, at: biasName, in: group) }
+            let variables = document.architecture.variables(ofLayer: index)
+            let names = variables.map { "\(model)/\(layer.name)/\($0.name)" }
+            // Keras lists every layer, and writes an empty list for one without weights.
+            if names.isEmpty {
+                try group.setAttribute("weight_names", .doubles([]))
+            } else {
+                try group.setAttribute("weight_names", .strings(names))
+            }
+            for (variable, name) in zip(variables, names) {
+                if let tensor = tensors[variable.name] { try KerasWriting.writeTensor(tensor, at: name, in: group) }
+            }
         }
         let topLevel = try weights.createGroup("top_level_model_weights")
         try topLevel.setAttribute("weight_names", .doubles([]))
@@ -359,13 +398,15 @@ package enum KerasZipWriter {
     private static func writeWeights(_ document: ModelDocument, to h5: HDF5File) throws(HDF5Error) {
         // Keys `dense`, `dense_1`, …: what the reader (KerasConfig.readModel) expects for Dense-only models.
         let layersGroup = try h5.createGroup("layers")
-        for (index, (layer, tensors)) in zip(document.architecture.layers, document.weights).enumerated() {
-            let key = index == 0 ? "dense" : "dense_\(index)"
+        for (index, (layer, key)) in zip(document.architecture.layers, KerasWriting.layerKeys(document)).enumerated() {
             _ = try layersGroup.createGroup(key)
             let vars = try layersGroup.createGroup("\(key)/vars")
             try vars.setAttribute("name", .string(layer.name))
-            try KerasWriting.writeTensor(tensors.kernel, at: "0", in: vars)
-            if let bias = tensors.bias { try KerasWriting.writeTensor(bias, at: "1", in: vars) }
+            for (position, variable) in document.architecture.variables(ofLayer: index).enumerated() {
+                if let tensor = document.weights[index][variable.name] {
+                    try KerasWriting.writeTensor(tensor, at: String(position), in: vars)
+                }
+            }
         }
         if let training = document.training {
             let optimizer = training.optimizer

@@ -84,12 +84,18 @@ package enum KerasZipReader {
         // The weights file can hold no more than the parameters (float64 at most) and up to three optimizer slots
         // for each, plus HDF5's metadata: anything that inflates past that is refused before it is all in memory.
         var parameterBytes = 0
-        for (index, layer) in spec.layers.enumerated() {
-            let inputs = index == 0 ? spec.inputWidth : spec.layers[index - 1].units
-            let (kernel, o1) = inputs.multipliedReportingOverflow(by: layer.units)
-            let (sum, o2) = parameterBytes.addingReportingOverflow(kernel + (layer.useBias ? layer.units : 0))
-            guard !o1, !o2 else { throw ModelFileError(file: path, object: configName, reason: "the model is too large to address") }
-            parameterBytes = sum
+        var width = spec.inputWidth
+        for layer in spec.layers {
+            for variable in layer.kind.variables(inputWidth: width) {
+                let (count, o1) = variable.shape.reduce((1, false)) { partial, dimension in
+                    let (product, o) = partial.0.multipliedReportingOverflow(by: dimension)
+                    return (product, partial.1 || o)
+                }
+                let (sum, o2) = parameterBytes.addingReportingOverflow(count)
+                guard !o1, !o2 else { throw ModelFileError(file: path, object: configName, reason: "the model is too large to address") }
+                parameterBytes = sum
+            }
+            width = layer.kind.outputWidth(inputWidth: width)
         }
         let (tensorBytes, overflow) = parameterBytes.multipliedReportingOverflow(by: 8 * 5)
         let weightsCap = min(limits.maxFileBytes, limits.maxTotalBytes, overflow ? Int.max : tensorBytes) + (16 << 20)
@@ -106,27 +112,29 @@ package enum KerasZipReader {
         var reader = KerasWeightsReader(file: path, objectPrefix: "\(weightsName):", fileSize: weightsData.count,
                                         limits: limits)
         var document = ModelDocument(architecture: .init(inputWidth: spec.inputWidth, layers: spec.layers), weights: [])
+        document.weights = Array(repeating: ModelDocument.LayerWeights(), count: spec.layers.count)
         for (index, (layer, key)) in zip(spec.layers, spec.weightKeys).enumerated() {
+            let variables = document.architecture.variables(ofLayer: index)
+            guard !variables.isEmpty else { continue }
             let groupPath = "layers/\(key)/vars"
             var present = try reader.wrap(h5.hasMember("layers"))
             if present { present = try reader.wrap(h5.openGroup("layers").hasMember(key)) }
+            let className = KerasWriting.kerasClassName(layer.kind)
             guard present else {
-                throw reader.fail("/layers/\(key)", "missing: the weights of Dense layer \"\(layer.name)\"")
+                throw reader.fail("/layers/\(key)", "missing: the weights of \(className) layer \"\(layer.name)\"")
             }
             let vars = try reader.wrap(h5.openGroup(groupPath))
-            let expected = layer.useBias ? 2 : 1
             let found = try reader.wrap(vars.members(limit: 64)).count
-            guard found == expected else {
-                throw reader.fail("/\(groupPath)", "holds \(found) variables; Dense layer \"\(layer.name)\" has "
-                                  + "\(expected) (use_bias \(layer.useBias))")
+            guard found == variables.count else {
+                throw reader.fail("/\(groupPath)", "holds \(found) variables; \(className) layer \"\(layer.name)\" has "
+                                  + "\(variables.count) (\(variables.map(\.name).joined(separator: ", ")))")
             }
             let inputs = document.architecture.inputWidth(ofLayer: index)
-            let kernel = try reader.tensor(in: vars, "0", expected: [inputs, layer.units],
-                                           origin: "layer \"\(layer.name)\" has \(inputs) inputs and \(layer.units) units")
-            let bias = layer.useBias
-                ? try reader.tensor(in: vars, "1", expected: [layer.units], origin: "layer \"\(layer.name)\" has \(layer.units) units")
-                : nil
-            document.weights.append(.init(kernel: kernel, bias: bias))
+            for (position, variable) in variables.enumerated() {
+                document.weights[index][variable.name] = try reader.tensor(
+                    in: vars, String(position), expected: variable.shape,
+                    origin: KerasWriting.origin(of: variable, layer: layer, inputs: inputs))
+            }
         }
 
         document.metadata = spec.metadata.merging(metadata) { $1 }

@@ -153,11 +153,11 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     }
 
     private func save(_ model: Model<Float>, document: ModelDocument, format: ModelFormat) throws {
-        var trained = ModelDocument(model: model, metadata: document.metadata)
+        var trained = ModelDocument(model: model, inputShape: document.architecture.inputShape, metadata: document.metadata)
         trained.metadata["trained_by"] = "mlpconv \(MLPConvVersion.string)"
         trained.metadata["trained_at"] = ISO8601DateFormatter().string(from: Date())
         // Weights keep the precision they were stored in.
-        if let dtype = document.weights.first?.kernel.dtype, dtype != .float32 { trained = trained.converted(to: dtype) }
+        if let dtype = document.variableTensors.first?.dtype, dtype != .float32 { trained = trained.converted(to: dtype) }
         try ModelFiles.save(trained, to: output, format: format)
     }
 

@@ -80,7 +80,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
     func run() throws {
         let document = try IsolatedRead.load(file)
         let loss = try self.loss.resolve(for: document, file: file)
-        for (name, tensor) in zip(document.parameterNames, document.parameterTensors) where tensor.nonFiniteCount > 0 {
+        for (name, tensor) in zip(document.variableNames, document.variableTensors) where tensor.nonFiniteCount > 0 {
             throw CommandError("\(file): weights/\(name): holds \(tensor.nonFiniteCount) NaN or infinite values; gradients cannot be checked")
         }
         let network: Network<Double> = try wrap(file) { () throws(DocumentError) in try document.network(as: Double.self) }
@@ -170,31 +170,53 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         var width = network.inputWidth
         var amplification = 0.0
         for (index, layer) in network.layers.enumerated() {
-            let units = layer.units
+            // The activation a layer applies and its pre-activations z for every sample (a standalone activation
+            // applies it to its input directly).
+            let activation: Activation
+            let units = layer.outputWidth
             let inputScale = max(1, x.lazy.map(abs).max() ?? 0)
-            var columnSum = 0.0
-            for j in 0..<units {
-                var sum = 0.0
-                for i in 0..<width { sum += abs(layer.kernel[i * units + j]) }
-                columnSum = max(columnSum, sum)
+            var preActivation: (_ row: Int, _ column: Int) -> Double
+            switch layer.kind {
+            case .dense(let dense):
+                activation = dense.activation
+                let kernel = layer.weights[0], bias = dense.useBias ? layer.weights[1] : nil
+                var columnSum = 0.0
+                for j in 0..<units {
+                    var sum = 0.0
+                    for i in 0..<width { sum += abs(kernel[i * units + j]) }
+                    columnSum = max(columnSum, sum)
+                }
+                amplification = index == 0 ? inputScale : max(inputScale, amplification * columnSum)
+                let inputs = x, inputWidth = width
+                preActivation = { r, j in
+                    var z = bias?[j] ?? 0
+                    for i in 0..<inputWidth { z += inputs[r * inputWidth + i] * kernel[i * units + j] }
+                    return z
+                }
+            case .activation(let standalone):
+                activation = standalone
+                amplification = index == 0 ? inputScale : max(inputScale, amplification)
+                let inputs = x
+                preActivation = { r, j in inputs[r * units + j] }
+            default:
+                activation = .linear
+                preActivation = { _, _ in 0 }
             }
-            amplification = index == 0 ? inputScale : max(inputScale, amplification * columnSum)
-            let points = layer.activation.nonSmoothPoints
+            let points = activation.nonSmoothPoints
             if !points.isEmpty {
                 let limit = 2 * reach * amplification
                 var near = 0
                 for r in 0..<samples.count {
                     for j in 0..<units {
-                        var z = layer.useBias ? layer.bias[j] : 0
-                        for i in 0..<width { z += x[r * width + i] * layer.kernel[i * units + j] }
+                        let z = preActivation(r, j)
                         if points.contains(where: { abs(z - $0) <= limit }) { near += 1 }
                     }
                 }
                 if near > 0 {
                     let kinks = points.map { formatNumber($0) }.joined(separator: " and ")
-                    warnings.append("\(file): layer \(layer.name) (\(layer.activation.name)): \(near) of \(samples.count * units) "
+                    warnings.append("\(file): layer \(layer.name) (\(activation.name)): \(near) of \(samples.count * units) "
                                     + "pre-activations lie within \(String(format: "%.1e", limit)) of \(kinks), where "
-                                    + "\(layer.activation.name) is not smooth; finite differences are unreliable there, so a "
+                                    + "\(activation.name) is not smooth; finite differences are unreliable there, so a "
                                     + "failure of this layer's or an earlier layer's tensors may be a false alarm")
                 }
             }

@@ -69,7 +69,9 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
         ])
         try ModelFiles.save(document, to: self.output, format: format)
 
-        let shape = ([String(inputs)] + model.network.layers.map { "\($0.units) (\($0.activation.name))" }).joined(separator: " → ")
+        let shape = ([String(inputs)] + model.network.layers.map { layer in
+            layer.kind.dense.map { "\($0.units) (\($0.activation.name))" } ?? "\(layer.outputWidth) (\(layer.kind.typeName))"
+        }).joined(separator: " → ")
         let config = model.training.optimizer.config
         if style.json {
             printJSON([

@@ -2,6 +2,7 @@ import Foundation
 import MLPDocument
 import MLPModelFiles
 import MLPCore
+internal import TextSupport
 
 /// What `inspect` shows, computed once and rendered as text or JSON.
 struct InspectReport {
@@ -11,11 +12,58 @@ struct InspectReport {
         var inputs: Int
         var weights: ModelDocument.LayerWeights
 
-        var parameters: Int { weights.kernel.count + (weights.bias?.count ?? 0) }
+        var outputs: Int { layer.kind.outputWidth(inputWidth: inputs) }
 
-        /// `float32`, or `float32+float64` when kernel and bias differ.
+        /// Every stored value, moving statistics included.
+        var parameters: Int { weights.tensors.values.reduce(0) { $0 + $1.count } }
+
+        /// `float32`, or `float32+float64` when the layer's tensors differ; `—` for a layer without weights.
         var dtype: String {
-            Set([weights.kernel.dtype] + (weights.bias.map { [$0.dtype] } ?? [])).map(\.rawValue).sorted().joined(separator: "+")
+            let dtypes = Set(weights.tensors.values.map(\.dtype.rawValue)).sorted()
+            return dtypes.isEmpty ? "—" : dtypes.joined(separator: "+")
+        }
+
+        var activation: String {
+            switch layer.kind {
+            case .dense(let dense): dense.activation.name
+            case .activation(let activation): activation.name
+            default: "—"
+            }
+        }
+
+        var bias: String {
+            switch layer.kind {
+            case .dense(let dense): dense.useBias ? "yes" : "no"
+            case .batchNormalization(let bn): bn.center ? "yes" : "no"
+            case .layerNormalization(let ln): ln.center ? "yes" : "no"
+            default: "—"
+            }
+        }
+
+        /// The settings the other columns do not show: `rate 0.3`, `momentum 0.99, epsilon 0.001`,
+        /// `kernel_regularizer L2(0.01)`, ….
+        var settings: [(String, String)] {
+            switch layer.kind {
+            case .dense(let dense):
+                var list: [(String, String)] = []
+                for (key, regularizer) in [("kernel_regularizer", dense.kernelRegularizer), ("bias_regularizer", dense.biasRegularizer),
+                                           ("activity_regularizer", dense.activityRegularizer)] {
+                    if let regularizer { list.append((key, regularizer.summary)) }
+                }
+                for (key, constraint) in [("kernel_constraint", dense.kernelConstraint), ("bias_constraint", dense.biasConstraint)] {
+                    if let constraint { list.append((key, constraint.summary)) }
+                }
+                return list
+            case .dropout(let dropout):
+                return [("rate", formatNumber(dropout.rate))] + (dropout.seed.map { [("seed", String($0))] } ?? [])
+            case .batchNormalization(let bn):
+                return [("momentum", formatNumber(bn.momentum)), ("epsilon", formatNumber(bn.epsilon)),
+                        ("scale", bn.scale ? "yes" : "no")]
+            case .layerNormalization(let ln):
+                return [("epsilon", formatNumber(ln.epsilon)), ("scale", ln.scale ? "yes" : "no")]
+            case .activation, .flatten:
+                return []
+            }
         }
     }
 
@@ -35,7 +83,7 @@ struct InspectReport {
             Row(layer: layer, inputs: document.architecture.inputWidth(ofLayer: index), weights: document.weights[index])
         }
         tensorStats = includeStats
-            ? zip(document.parameterNames, document.parameterTensors).map { ($0, TensorStats($1)) }
+            ? zip(document.variableNames, document.variableTensors).map { ($0, TensorStats($1)) }
                 + (document.training?.optimizer.slots.flatMap { slot in
                     zip(document.parameterNames, slot.tensors).map { ("optimizer/\(slot.name)/\($0)", TensorStats($1)) }
                 } ?? [])
@@ -53,16 +101,21 @@ struct InspectReport {
     var text: String {
         let format = document.kerasSourceDescription ?? "\(formatName), format version \(ModelDocument.formatVersion)"
         var out = "\(file): \(format), \(formatBytes(bytes))\n\n"
+        let showSettings = rows.contains { !$0.settings.isEmpty }
         out += renderTable(
-            header: ["layer", "shape", "activation", "bias", "parameters", "dtype"],
+            header: ["layer", "type", "shape", "activation", "bias", "parameters", "dtype"] + (showSettings ? ["settings"] : []),
             rows: rows.map { row in
-                [row.layer.name, "\(row.inputs) → \(row.layer.units)", row.layer.activation.name,
-                 row.layer.useBias ? "yes" : "no", row.parameters.formatted(), row.dtype]
+                [row.layer.name, row.layer.kind.typeName, "\(row.inputs) → \(row.outputs)", row.activation, row.bias,
+                 row.parameters.formatted(), row.dtype]
+                    + (showSettings ? [row.settings.map { "\($0) \($1)" }.joined(separator: ", ")] : [])
             },
-            rightAligned: [4])
-        let total = document.parameterCount
-        let stored = document.parameterTensors.reduce(0) { $0 + $1.byteCount }
-        out += "\ninput width \(document.architecture.inputWidth), \(rows.count) layers, \(total.formatted()) parameters (\(formatBytes(stored)))\n"
+            rightAligned: [5])
+        let total = document.weightCount, trainable = document.parameterCount
+        let stored = document.variableTensors.reduce(0) { $0 + $1.byteCount }
+        let input = document.architecture.inputShape.map { "input shape \($0.map(String.init).joined(separator: "×")) (width \(document.architecture.inputWidth))" }
+            ?? "input width \(document.architecture.inputWidth)"
+        let counts = total == trainable ? "\(total.formatted()) parameters" : "\(total.formatted()) parameters (\(trainable.formatted()) trainable)"
+        out += "\n\(input), \(rows.count) layers, \(counts) (\(formatBytes(stored)))\n"
         if let training = document.training {
             out += "\ntraining state\n"
             out += "  loss        \(training.loss.name)\n"
@@ -115,11 +168,20 @@ struct InspectReport {
         var result: [String: JSONOutput] = [
             "file": .string(file), "format": .string(kind.rawValue), "format_version": .int(ModelDocument.formatVersion),
             "bytes": .int(bytes), "input_width": .int(document.architecture.inputWidth),
-            "parameters": .int(document.parameterCount),
-            "layers": .array(rows.map { row in
-                .object(["name": .string(row.layer.name), "inputs": .int(row.inputs), "units": .int(row.layer.units),
-                         "activation": .string(row.layer.activation.name), "use_bias": .bool(row.layer.useBias),
-                         "parameters": .int(row.parameters), "dtype": .string(row.dtype)])
+            "input_shape": document.architecture.inputShape.map { .array($0.map { .int($0) }) } ?? .null,
+            "parameters": .int(document.weightCount), "trainable_parameters": .int(document.parameterCount),
+            "layers": .array(rows.map { row -> JSONOutput in
+                var object: [String: JSONOutput] = [
+                    "name": .string(row.layer.name), "type": .string(row.layer.kind.typeName), "inputs": .int(row.inputs),
+                    "outputs": .int(row.outputs), "parameters": .int(row.parameters), "dtype": .string(row.dtype),
+                    "settings": .object(Dictionary(uniqueKeysWithValues: row.settings.map { ($0, .string($1)) })),
+                ]
+                if case .dense(let dense) = row.layer.kind {
+                    object["units"] = .int(dense.units)
+                    object["use_bias"] = .bool(dense.useBias)
+                }
+                if row.activation != "—" { object["activation"] = .string(row.activation) }
+                return .object(object)
             }),
             "metadata": .object(document.metadata.mapValues { .string($0) }),
             "training": .null,
@@ -201,6 +263,29 @@ extension ModelDocument {
         case "keras-h5": return "\(version) legacy HDF5" + (metadata["backend"].map { " (backend \($0))" } ?? "")
         case "keras": return "\(version) .keras archive"
         default: return nil
+        }
+    }
+}
+
+extension Regularizer {
+    /// `L2(0.01)`, `L1L2(l1=0.01, l2=0.001)`: Keras's class names.
+    var summary: String {
+        switch self {
+        case .l1(let l1): "L1(\(formatNumber(l1)))"
+        case .l2(let l2): "L2(\(formatNumber(l2)))"
+        case .l1l2(let l1, let l2): "L1L2(l1=\(formatNumber(l1)), l2=\(formatNumber(l2)))"
+        }
+    }
+}
+
+extension Constraint {
+    var summary: String {
+        switch self {
+        case .nonNeg: "NonNeg"
+        case .maxNorm(let maxValue, let axis): "MaxNorm(max_value=\(formatNumber(maxValue)), axis=\(axis))"
+        case .unitNorm(let axis): "UnitNorm(axis=\(axis))"
+        case .minMaxNorm(let minValue, let maxValue, let rate, let axis):
+            "MinMaxNorm(min_value=\(formatNumber(minValue)), max_value=\(formatNumber(maxValue)), rate=\(formatNumber(rate)), axis=\(axis))"
         }
     }
 }

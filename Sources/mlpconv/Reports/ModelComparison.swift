@@ -78,7 +78,7 @@ struct ModelComparison {
         self.countMetadata = countMetadata
         compareArchitecture(a.architecture, b.architecture)
         compareTensors(.weights, prefix: "",
-                       a: Array(zip(a.parameterNames, a.parameterTensors)), b: Array(zip(b.parameterNames, b.parameterTensors)))
+                       a: Array(zip(a.variableNames, a.variableTensors)), b: Array(zip(b.variableNames, b.variableTensors)))
         switch (a.training, b.training) {
         case (nil, nil): break
         case (let training?, nil):
@@ -107,7 +107,10 @@ struct ModelComparison {
         if a.layers.count != b.layers.count {
             add(.architecture, "layers", plural(a.layers.count, "layer"), plural(b.layers.count, "layer"))
         }
-        func describe(_ layer: ModelDocument.Layer) -> String { "\(layer.name) (\(layer.units), \(layer.activation.name))" }
+        func describe(_ layer: ModelDocument.Layer) -> String {
+            let settings = fields(of: layer).dropFirst(2).prefix(2).map(\.1).joined(separator: ", ")
+            return "\(layer.name) (\(layer.kind.typeName)\(settings.isEmpty ? "" : ", " + settings))"
+        }
         for index in 0..<max(a.layers.count, b.layers.count) {
             let object = "layers[\(index)]"
             guard index < a.layers.count, index < b.layers.count else {
@@ -116,14 +119,41 @@ struct ModelComparison {
                 continue
             }
             let x = a.layers[index], y = b.layers[index]
-            let fields: [(String, String, String)] = [
-                ("name", quote(x.name), quote(y.name)), ("units", String(x.units), String(y.units)),
-                ("activation", x.activation.name, y.activation.name), ("use_bias", String(x.useBias), String(y.useBias)),
-                ("kernel_initializer", x.kernelInitializer.name, y.kernelInitializer.name),
-                ("bias_initializer", x.biasInitializer.name, y.biasInitializer.name),
-            ]
+            let fieldsA = fields(of: x), fieldsB = fields(of: y)
+            let valuesB = Dictionary(fieldsB, uniquingKeysWith: { first, _ in first })
+            let keysA = Set(fieldsA.map(\.0))
+            let fields = fieldsA.map { key, value in (key, value, valuesB[key] ?? "(absent)") }
+                + fieldsB.filter { !keysA.contains($0.0) }.map { key, value in (key, "(absent)", value) }
             for (field, valueA, valueB) in fields where valueA != valueB { add(.architecture, "\(object).\(field)", valueA, valueB) }
         }
+    }
+
+    /// A layer's settings as (key, value) text, under the native schema's keys: type and name first.
+    private func fields(of layer: ModelDocument.Layer) -> [(String, String)] {
+        var list = [("type", layer.kind.typeName), ("name", quote(layer.name))]
+        func optional(_ text: String?) -> String { text ?? "none" }
+        switch layer.kind {
+        case .dense(let dense):
+            list += [("units", String(dense.units)), ("activation", dense.activation.name), ("use_bias", String(dense.useBias)),
+                     ("kernel_initializer", dense.kernelInitializer.name), ("bias_initializer", dense.biasInitializer.name),
+                     ("kernel_regularizer", optional(dense.kernelRegularizer?.summary)),
+                     ("bias_regularizer", optional(dense.biasRegularizer?.summary)),
+                     ("activity_regularizer", optional(dense.activityRegularizer?.summary)),
+                     ("kernel_constraint", optional(dense.kernelConstraint?.summary)),
+                     ("bias_constraint", optional(dense.biasConstraint?.summary))]
+        case .activation(let activation):
+            list.append(("activation", activation.name))
+        case .dropout(let dropout):
+            list += [("rate", formatNumber(dropout.rate)), ("seed", dropout.seed.map(String.init) ?? "none")]
+        case .batchNormalization(let bn):
+            list += [("momentum", formatNumber(bn.momentum)), ("epsilon", formatNumber(bn.epsilon)),
+                     ("center", String(bn.center)), ("scale", String(bn.scale))]
+        case .layerNormalization(let ln):
+            list += [("epsilon", formatNumber(ln.epsilon)), ("center", String(ln.center)), ("scale", String(ln.scale))]
+        case .flatten:
+            break
+        }
+        return list
     }
 
     /// Tensors matched by name, in A's order and then B's extra ones.
