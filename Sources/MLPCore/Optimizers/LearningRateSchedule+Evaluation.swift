@@ -26,12 +26,12 @@ extension LearningRateSchedule {
     /// polynomial_decay with a fractional power once the decay completes when `decay_steps · fl(1/decay_steps)`
     /// exceeds 1 (as for 3, 6, 7, 10): `1 − step/decay_steps` then rounds to a tiny negative number.
     public func firstNonFiniteStep(through limit: Int) -> Int? {
-        guard kind == .polynomialDecay else { return nil }  // the others stay finite for valid parameters
+        // The other kinds stay finite for valid parameters, and so does this one until the decay completes:
+        // before decay_steps the step's share of it is below 1 by far more than a rounding error. From then on
+        // the rate is constant (or cycles without reaching a negative base).
+        guard kind == .polynomialDecay, !cycle, limit >= 0 else { return nil }
         let end = min(limit, Int(min(decaySteps.rounded(.up), Double(Int32.max))))
-        if let step = (0...max(end, 0)).first(where: { !learningRate(atStep: $0, as: Float.self).isFinite }) {
-            return step
-        }
-        return nil
+        return (max(0, end - 2)...end).first { !learningRate(atStep: $0, as: Float.self).isFinite }
     }
 
     private func rate<T: ScheduleArithmetic>(atStep step: Int, _: T.Type) -> T {
