@@ -524,7 +524,7 @@ extension KerasConfig {
     }
 
     /// Metadata saying why a compiled Keras model was read without its training state: a loss, optimizer or
-    /// setting mlpconv cannot train with (`from_logits`, Nadam, a learning-rate schedule…). The architecture and
+    /// setting mlpconv cannot train with (`from_logits`, Nadam, a schedule class it lacks…). The architecture and
     /// weights are read all the same, so such files can be inspected, converted and used for predictions;
     /// `finetune` then asks for a loss and optimizer.
     package static let trainingNotReadKey = "keras_training_state"
