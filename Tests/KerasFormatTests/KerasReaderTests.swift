@@ -271,7 +271,7 @@ struct KerasReaderTests {
     /// without a training state, and the metadata says which setting kept it out.
     @Test("training setups mlpconv cannot continue leave the model readable, with the reason",
           arguments: [("logits_loss", "from_logits"), ("nadam", "unknown optimizer \"Nadam\""),
-                      ("schedule", "learning-rate schedules"), ("frozen", "layer(s) h are frozen (trainable: false)")])
+                      ("frozen", "layer(s) h are frozen (trainable: false)")])
     func untrainable(name: String, reason: String) throws {
         struct Expected: Decodable {
             struct Outputs: Decodable { let outputs: [Double] }

@@ -95,7 +95,7 @@ private func userMetadata(_ metadata: [String: String]) -> [String: String] {
 /// Writes `document` as keras-h5 and keras, reads both back and checks weights (bit for bit), architecture,
 /// training state (all of it: Keras's own part and the mlpconv record's epochs, generator, history and float64
 /// learning rate) and metadata.
-private func expectKerasRoundTrip(_ document: ModelDocument, name: String) throws {
+func expectKerasRoundTrip(_ document: ModelDocument, name: String) throws {
     let folder = try TemporaryFolder()
     for (format, fileName) in [(ModelFormat.kerasH5, "\(name).keras.h5"), (.keras, "\(name).keras")] {
         let path = folder.path(fileName)

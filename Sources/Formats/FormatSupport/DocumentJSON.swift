@@ -191,11 +191,15 @@ package enum DocumentJSON {
     // MARK: Optimizer hyperparameters
 
     /// `{"learning_rate": 0.001, "beta_1": 0.9, …, "amsgrad": false, "clipnorm": null, …}`: exactly the keys that
-    /// apply to the optimizer, under Keras's names.
+    /// apply to the optimizer, under Keras's names; `learning_rate` is an object when a schedule is set.
     package static func write(hyperparameters config: OptimizerConfig, to writer: inout JSONWriter) {
         writer.beginObject(inline: true)
         for (key, value) in config.hyperparameters {
             writer.key(key)
+            if key == "learning_rate", let schedule = config.schedule {
+                write(schedule, to: &writer)  // DocumentJSON+Schedule.swift
+                continue
+            }
             switch value {
             case .number(let number): writer.number(number)
             case .flag(let flag): writer.bool(flag)
@@ -208,14 +212,23 @@ package enum DocumentJSON {
 
     package static func readOptimizerConfig(kind: OptimizerKind, hyperparameters value: JSONValue) throws(JSONError) -> OptimizerConfig {
         var parsed: [String: Hyperparameter] = [:]
+        var schedule: LearningRateSchedule?
         for (key, member) in try value.members() {
+            if key == "learning_rate", member.kind == .object {
+                schedule = try readSchedule(member)
+                continue
+            }
             switch member.kind {
             case .null: parsed[key] = .optionalNumber(nil)
             case .bool: parsed[key] = .flag(try member.bool())
             default: parsed[key] = .number(try member.double())
             }
         }
-        do { return try OptimizerConfig(kind, hyperparameters: parsed) } catch {
+        do {
+            var config = try OptimizerConfig(kind, hyperparameters: parsed)
+            config.schedule = schedule
+            return config
+        } catch {
             switch error {
             case .unknownHyperparameter(_, let key, _), .invalidHyperparameter(let key, _):
                 let target = (try? value.optionalValue(at: key)) ?? nil

@@ -20,6 +20,7 @@ extension HDF5ModelReader {
             ? try wrap(group.stringArrayAttribute(Name.nullHyperparameters)) : []
 
         var hyperparameters: [String: Hyperparameter] = [:]
+        var schedule: LearningRateSchedule?
         for key in nulls {
             if names.contains(key) {
                 throw fail("\(path)@\(key)", "is listed in \(Name.nullHyperparameters) but also has a value")
@@ -39,18 +40,22 @@ extension HDF5ModelReader {
                 hyperparameters[key] = .flag(flag == 1)
             } else {
                 switch value {
+                case .string(let text) where key == "learning_rate":
+                    schedule = try DocumentJSON.readSchedule(text: text, file: file, object: object)
                 case .double(let number): hyperparameters[key] = .number(number)
                 case .int64(let integer):
                     guard let number = Double(exactly: integer) else {
                         throw fail(object, "\(integer) is not exactly representable as a number")
                     }
                     hyperparameters[key] = .number(number)
-                default: throw fail(object, "expected a number, found \(value)")
+                default: throw fail(object, "expected a number\(key == "learning_rate" ? " or a schedule's JSON text" : ""), found \(value)")
                 }
             }
         }
         do {
-            return (try OptimizerConfig(kind, hyperparameters: hyperparameters), iterationCount)
+            var config = try OptimizerConfig(kind, hyperparameters: hyperparameters)
+            config.schedule = schedule
+            return (config, iterationCount)
         } catch {
             switch error {
             case .unknownHyperparameter(_, let key, _), .invalidHyperparameter(let key, _):

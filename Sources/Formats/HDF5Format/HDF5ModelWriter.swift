@@ -42,6 +42,11 @@ extension HDF5ModelCodec {
             try optimizer.setAttribute(Name.iterations, .int64(Int64(training.optimizer.iterations)))
             var booleans: [String] = [], nulls: [String] = []
             for (key, value) in training.optimizer.config.hyperparameters {
+                if key == "learning_rate", let schedule = training.optimizer.config.schedule {
+                    // The JSON codec's schedule object, as text.
+                    try optimizer.setAttribute(key, .string(DocumentJSON.scheduleText(schedule)))
+                    continue
+                }
                 switch value {
                 case .number(let number), .optionalNumber(let number?):
                     try optimizer.setAttribute(key, .double(number))

@@ -434,6 +434,7 @@ package enum KerasConfig {
         let config = try value.object(at: "config")
         let allowed = Set(OptimizerConfig(kind).hyperparameters.map(\.key))
         var parsed: [String: Hyperparameter] = [:]
+        var schedule: LearningRateSchedule?
         for (rawKey, member) in try config.members() {
             let key = rawKey == "lr" ? "learning_rate" : rawKey
             switch key {
@@ -453,7 +454,7 @@ package enum KerasConfig {
                     throw member.error(.value, "Keras 2's learning-rate decay is not supported")
                 }
             case "learning_rate" where member.kind == .object:
-                throw member.error(.value, "learning-rate schedules are not supported yet")
+                schedule = try KerasSchedule.read(member)
             case _ where allowed.contains(key):
                 switch member.kind {
                 case .null: parsed[key] = .optionalNumber(nil)
@@ -464,7 +465,11 @@ package enum KerasConfig {
                 throw member.error(.value, "optimizer setting \"\(rawKey)\" is not supported for \(className)")
             }
         }
-        do { return try OptimizerConfig(kind, hyperparameters: parsed) } catch {
+        do {
+            var result = try OptimizerConfig(kind, hyperparameters: parsed)
+            result.schedule = schedule
+            return result
+        } catch {
             throw config.error(.value, error.description)
         }
     }
@@ -519,7 +524,7 @@ extension KerasConfig {
     }
 
     /// Metadata saying why a compiled Keras model was read without its training state: a loss, optimizer or
-    /// setting mlpconv cannot train with (`from_logits`, Nadam, a learning-rate schedule…). The architecture and
+    /// setting mlpconv cannot train with (`from_logits`, Nadam, a schedule class it lacks…). The architecture and
     /// weights are read all the same, so such files can be inspected, converted and used for predictions;
     /// `finetune` then asks for a loss and optimizer.
     package static let trainingNotReadKey = "keras_training_state"

@@ -35,6 +35,9 @@ package struct KerasExtras: Equatable {
         package var epochsCompleted: Int
         package var randomState: RandomState?
         package var history: [EpochRecord]
+        /// The optimizer follows a schedule: `learningRate` is then the schedule's initial rate, which the Keras
+        /// configuration already holds in full precision. Not stored.
+        package var followsSchedule = false
     }
 
     package var training: Training?
@@ -44,7 +47,8 @@ package struct KerasExtras: Equatable {
         training = document.training.map {
             Training(iterations: $0.optimizer.iterations, learningRate: $0.optimizer.config.learningRate,
                      epochsCompleted: $0.epochsCompleted,
-                     randomState: $0.randomState, history: $0.history)
+                     randomState: $0.randomState, history: $0.history,
+                     followsSchedule: $0.optimizer.config.schedule != nil)
         }
         metadata = document.metadata.filter {
             !Self.derivedMetadataKeys.contains($0.key) && !$0.key.hasPrefix("keras_kernel_initializer.")
@@ -61,7 +65,7 @@ package struct KerasExtras: Equatable {
     package var isEmpty: Bool {
         metadata.isEmpty && (training.map {
             $0.epochsCompleted == 0 && $0.randomState == nil && $0.history.isEmpty
-                && Double(Float($0.learningRate)) == $0.learningRate
+                && ($0.followsSchedule || Double(Float($0.learningRate)) == $0.learningRate)
         } ?? true)
     }
 

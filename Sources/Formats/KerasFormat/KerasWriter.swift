@@ -185,7 +185,12 @@ package enum KerasWriting {
         writer.key("class_name"); writer.string(config.kind.kerasClassName)
         writer.key("config"); writer.beginObject()
         writer.key("name"); writer.string(optimizerName(config))
-        writer.key("learning_rate"); writer.number(Double(Float(config.learningRate)))
+        writer.key("learning_rate")
+        if let schedule = config.schedule {
+            KerasSchedule.write(schedule, to: &writer)
+        } else {
+            writer.number(Double(Float(config.learningRate)))
+        }
         let hyperparameters = config.hyperparameters
         func emit(_ key: String, _ value: Hyperparameter) {
             writer.key(key)
@@ -329,8 +334,12 @@ package enum KerasH5Writer {
         let group = try h5.createGroup("optimizer_weights")
         // `check` has refused counts over int32.
         _ = try group.createDataset("\(name)/iteration", shape: [], values: [Int32(clamping: optimizer.iterations)])
-        _ = try group.createDataset("\(name)/learning_rate", shape: [], values: [Float(optimizer.config.learningRate)])
-        var names = ["\(name)/iteration", "\(name)/learning_rate"]
+        var names = ["\(name)/iteration"]
+        // With a schedule Keras keeps no learning_rate variable.
+        if optimizer.config.schedule == nil {
+            _ = try group.createDataset("\(name)/learning_rate", shape: [], values: [Float(optimizer.config.learningRate)])
+            names.append("\(name)/learning_rate")
+        }
         let parameterNames = document.parameterNames.map { "\(model)_" + $0.replacingOccurrences(of: "/", with: "_") }
         for variable in KerasWriting.slotVariables(optimizer, parameterCount: parameterNames.count) {
             let path = "\(name)/\(parameterNames[variable.parameter])_\(variable.slot)"
@@ -414,10 +423,14 @@ package enum KerasZipWriter {
             let vars = try h5.createGroup("optimizer/vars")
             try vars.setAttribute("name", .string(KerasWriting.optimizerName(optimizer.config)))
             _ = try vars.createDataset("0", shape: [], values: [Int32(clamping: optimizer.iterations)])
-            _ = try vars.createDataset("1", shape: [], values: [Float(optimizer.config.learningRate)])
+            // With a schedule Keras keeps no learning_rate variable, and the slots start at 1.
+            if optimizer.config.schedule == nil {
+                _ = try vars.createDataset("1", shape: [], values: [Float(optimizer.config.learningRate)])
+            }
+            let firstSlot = optimizer.config.schedule == nil ? 2 : 1
             let variables = KerasWriting.slotVariables(optimizer, parameterCount: document.parameterNames.count)
             for (offset, variable) in variables.enumerated() {
-                try KerasWriting.writeTensor(variable.tensor, at: "\(offset + 2)", in: vars)
+                try KerasWriting.writeTensor(variable.tensor, at: "\(offset + firstSlot)", in: vars)
             }
         }
         let top = try h5.createGroup("vars")

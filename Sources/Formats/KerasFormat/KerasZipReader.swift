@@ -196,12 +196,14 @@ package enum KerasZipReader {
             // An optimizer that was never built (compiled, not trained): fresh state, as Keras would start.
             return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document))
         }
-        let firstSlot = isKeras2 ? 1 : 2
+        // No learning_rate variable in Keras 2's files, nor in any optimizer that follows a schedule.
+        let hasRateVariable = !isKeras2 && config.schedule == nil
+        let firstSlot = hasRateVariable ? 2 : 1
         let unusedMomentums = isKeras2 && config.kind == .sgd && config.momentum == 0
             && found == firstSlot + document.parameterShapes.count
         guard let vars, found == firstSlot + order.count || unusedMomentums else {
             throw reader.fail("/optimizer/vars", "holds \(found) variables; \(config.kind.kerasClassName) with these "
-                              + "settings keeps iteration, \(isKeras2 ? "" : "learning_rate and ")\(order.count) slot tensors")
+                              + "settings keeps iteration, \(hasRateVariable ? "learning_rate and " : "")\(order.count) slot tensors")
         }
         let iterations = try reader.integerScalar(in: vars, "0")
         guard iterations >= 0, let count = Int(exactly: iterations) else {

@@ -28,7 +28,8 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
     ) {
         let config = config
         config.clip(gradients)
-        let lr = T(config.learningRate)
+        // A schedule is evaluated at the step about to be taken, as Keras evaluates it at `iterations`.
+        let lr = config.schedule.map { $0.learningRate(atStep: state.iterations, as: T.self) } ?? T(config.learningRate)
         // Keras raises β to the float step `iterations + 1` in the variable's precision.
         let step = T(state.iterations + 1)
         for (index, parameter) in parameters.enumerated() {

@@ -12,6 +12,11 @@ public enum OptimizerKind: String, NamedChoice {
 public struct OptimizerConfig: Sendable, Equatable {
     public var kind: OptimizerKind
     public var learningRate: Double
+    /// A learning-rate schedule the update follows instead of `learningRate` (LearningRateSchedule.swift). Setting
+    /// one sets `learningRate` to its initial rate, which is what files store next to it.
+    public var schedule: LearningRateSchedule? {
+        didSet { if let schedule { learningRate = schedule.initialRate } }
+    }
     /// SGD and RMSprop.
     public var momentum: Double = 0
     /// SGD.
@@ -128,6 +133,7 @@ public struct OptimizerConfig: Sendable, Equatable {
             if !ok { throw .invalidHyperparameter(key: key, reason: reason) }
         }
         try require(learningRate.isFinite && learningRate >= 0, "learning_rate", "must be a finite number ≥ 0, got \(learningRate)")
+        try schedule?.validate()
         try require(momentum.isFinite && momentum >= 0 && momentum <= 1, "momentum", "must be in [0, 1], got \(momentum)")
         try require(beta1.isFinite && beta1 >= 0 && beta1 < 1, "beta_1", "must be in [0, 1), got \(beta1)")
         try require(beta2.isFinite && beta2 >= 0 && beta2 < 1, "beta_2", "must be in [0, 1), got \(beta2)")

@@ -11,8 +11,9 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         discussion: """
             Training continues with the stored optimizer, its state, the stored loss and the stored random \
             generator, so `--epochs 2` gives bit-identical weights and optimizer state to `--epochs 1` run twice \
-            in a row on its output. --learning-rate changes the rate and keeps the state; a different --optimizer \
-            starts fresh state (and says so); --seed restarts the generator. OUT may be FILE: it is replaced \
+            in a row on its output. --learning-rate changes the rate and keeps the state (replacing a learning-rate \
+            schedule); --lr-schedule sets a schedule, evaluated from the stored step on, or removes one (constant); \
+            a different --optimizer starts fresh state (and says so); --seed restarts the generator. OUT may be FILE: it is replaced \
             atomically, and only once training has finished (or at each checkpoint).
             """)
 
@@ -33,6 +34,9 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
 
     @Option(name: .customLong("learning-rate"), help: "New learning rate (the optimizer state is kept).")
     var learningRate: Double?
+
+    @Option(name: .customLong("lr-schedule"), help: ScheduleSpec.help, transform: ScheduleSpec.init(parsing:))
+    var lrSchedule: ScheduleSpec?
 
     @Option(help: "Train with another optimizer (\(OptimizerKind.acceptedNames.joined(separator: ", "))); its state starts fresh.")
     var optimizer: NamedArgument<OptimizerKind>?
@@ -125,7 +129,9 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                                    + "--optimizer, --learning-rate)")
             }
             let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
-            let config = OptimizerConfig(optimizer?.value ?? .adam, learningRate: learningRate)
+            var config = OptimizerConfig(optimizer?.value ?? .adam, learningRate: learningRate)
+            config.schedule = try lrSchedule?.schedule(initialRate: config.learningRate)
+            warnIfNonFinite(config.schedule, quiet: quiet)
             model = try Model(network: network, training: TrainingState(
                 loss: loss, optimizer: try Optimizer(config: config, network: network),
                 random: RandomGenerator(seed: seed ?? 0).state))
@@ -137,10 +143,22 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             }
             if let requested = optimizer?.value, requested != model.training.optimizer.config.kind {
                 notes.append("optimizer changed from \(model.training.optimizer.config.kind.name) to \(requested.name): starting with fresh optimizer state")
-                try model.replaceOptimizer(OptimizerConfig(requested, learningRate: learningRate))
-            } else if let learningRate {
+                var config = OptimizerConfig(requested, learningRate: learningRate)
+                config.schedule = try replacementSchedule(model.training.optimizer.config, initialRate: config.learningRate, notes: &notes)
+                try model.replaceOptimizer(config)
+            } else if learningRate != nil || lrSchedule != nil {
                 var config = model.training.optimizer.config
-                config.learningRate = learningRate
+                let step = model.training.optimizer.state.iterations
+                let current = config.schedule.map { Double($0.learningRate(atStep: step, as: Float.self)) } ?? config.learningRate
+                let schedule = try replacementSchedule(config, initialRate: learningRate ?? config.learningRate, notes: &notes)
+                if let schedule {
+                    config.schedule = schedule
+                    notes.append("learning rate follows \(schedule.summary) from step \(step)")
+                } else {
+                    if let old = config.schedule { notes.append("learning-rate schedule \(old.summary) replaced by a constant rate") }
+                    config.schedule = nil
+                    config.learningRate = learningRate ?? current
+                }
                 try model.updateOptimizer(config)
             }
             if let loss = loss.value, loss != model.training.loss {
@@ -150,6 +168,22 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             if let seed { model.reseed(seed) }
         }
         return model
+    }
+
+    /// The schedule the optimizer follows after the overrides: `--lr-schedule`'s (nil for constant), else none when
+    /// `--learning-rate` is given, else the stored one (kept across a change of optimizer).
+    private func replacementSchedule(_ stored: OptimizerConfig, initialRate: Double,
+                                     notes: inout [String]) throws -> LearningRateSchedule? {
+        if let lrSchedule {
+            let schedule = try lrSchedule.schedule(initialRate: initialRate)
+            warnIfNonFinite(schedule, quiet: quiet)
+            return schedule
+        }
+        if learningRate != nil { return nil }
+        if let schedule = stored.schedule, stored.kind != optimizer?.value ?? stored.kind {
+            notes.append("the learning-rate schedule \(schedule.summary) is kept; it restarts from step 0 with the fresh state")
+        }
+        return stored.schedule
     }
 
     private func save(_ model: Model<Float>, document: ModelDocument, format: ModelFormat) throws {

@@ -31,6 +31,9 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
     @Option(name: .customLong("learning-rate"), help: "Learning rate (default: Keras's default for the optimizer).")
     var learningRate: Double?
 
+    @Option(name: .customLong("lr-schedule"), help: ScheduleSpec.help, transform: ScheduleSpec.init(parsing:))
+    var lrSchedule: ScheduleSpec?
+
     @Option(help: "Kernel initializer (\(Initializer.acceptedNames.joined(separator: ", "))).")
     var initializer = NamedArgument<Initializer>(.glorotUniform)
 
@@ -60,9 +63,11 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
         let output = layers[layers.count - 1].activation
         let loss = self.loss.value ?? (output == .softmax ? .categoricalCrossentropy : output == .sigmoid ? .binaryCrossentropy : .meanSquaredError)
         let specs = layers.map { LayerSpec($0.units, $0.activation, useBias: !noBias, kernelInitializer: initializer.value) }
+        var optimizerConfig = OptimizerConfig(optimizer.value, learningRate: learningRate)
+        optimizerConfig.schedule = try lrSchedule?.schedule(initialRate: optimizerConfig.learningRate)
+        warnIfNonFinite(optimizerConfig.schedule)
         let model = try Model<Float>(
-            inputWidth: inputs, layers: specs, loss: loss,
-            optimizer: OptimizerConfig(optimizer.value, learningRate: learningRate), seed: seed)
+            inputWidth: inputs, layers: specs, loss: loss, optimizer: optimizerConfig, seed: seed)
         let document = ModelDocument(model: model, metadata: [
             "created_by": "mlpconv \(MLPConvVersion.string)",
             "created_at": ISO8601DateFormatter().string(from: Date()),
@@ -77,10 +82,10 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
             printJSON([
                 "output": .string(self.output), "format": .string(format.rawValue), "parameters": .int(model.network.parameterCount),
                 "loss": .string(loss.name), "optimizer": .string(config.kind.name), "learning_rate": .double(config.learningRate),
-                "seed": .string(String(seed)),
+                "lr_schedule": config.schedule.map { .string($0.summary) } ?? .null, "seed": .string(String(seed)),
             ])
         } else {
-            print("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss.name), optimizer \(config.kind.name) (learning_rate \(config.learningRate)), seed \(seed)")
+            print("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss.name), optimizer \(config.kind.name) (learning_rate \(config.schedule?.summary ?? "\(config.learningRate)")), seed \(seed)")
         }
     }
 }

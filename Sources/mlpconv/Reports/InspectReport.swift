@@ -119,8 +119,10 @@ struct InspectReport {
         if let training = document.training {
             out += "\ntraining state\n"
             out += "  loss        \(training.loss.name)\n"
+            let schedule = training.optimizer.config.schedule
             let settings = training.optimizer.config.hyperparameters.compactMap { key, value -> String? in
-                switch value {
+                if key == "learning_rate", schedule != nil { return "learning_rate=schedule" }
+                return switch value {
                 case .number(let x): "\(key)=\(x)"
                 case .flag(let flag): "\(key)=\(flag)"
                 case .optionalNumber(let x?): "\(key)=\(x)"
@@ -128,6 +130,12 @@ struct InspectReport {
                 }
             }
             out += "  optimizer   \(training.optimizer.config.kind.name) (\(settings.joined(separator: ", ")))\n"
+            if let schedule {
+                out += "  schedule    \(schedule.summary)\n"
+                out += "  rate now    \(scheduledRate(schedule, training.optimizer.iterations)) at step \(training.optimizer.iterations)"
+                    + (schedule.firstNonFiniteStep(through: Int(Int32.max)).map { ", NaN from step \($0) on (Keras's float32 arithmetic)" } ?? "")
+                    + "\n"
+            }
             let slots = training.optimizer.slots.map(\.name)
             out += "  state       step \(training.optimizer.iterations), slots: \(slots.isEmpty ? "none" : slots.joined(separator: ", "))\n"
             out += "  epochs      \(training.epochsCompleted)\n"
@@ -189,6 +197,10 @@ struct InspectReport {
         if let training = document.training {
             var hyperparameters: [String: JSONOutput] = [:]
             for (key, value) in training.optimizer.config.hyperparameters {
+                if key == "learning_rate", let schedule = training.optimizer.config.schedule {
+                    hyperparameters[key] = scheduleJSON(schedule, step: training.optimizer.iterations)
+                    continue
+                }
                 switch value {
                 case .number(let x): hyperparameters[key] = .double(x)
                 case .flag(let flag): hyperparameters[key] = .bool(flag)
@@ -217,6 +229,28 @@ struct InspectReport {
         }
         return result
     }
+}
+
+/// The rate a schedule gives for the next update, as float32 training uses it (shortest float32 text).
+private func scheduledRate(_ schedule: LearningRateSchedule, _ step: Int) -> String {
+    let rate = schedule.learningRate(atStep: step, as: Float.self)
+    return rate.isFinite ? "\(rate)" : "NaN"
+}
+
+/// `{"schedule": kind, <parameters>…, "rate_now": x, "step": n}` for `inspect --json`.
+private func scheduleJSON(_ schedule: LearningRateSchedule, step: Int) -> JSONOutput {
+    var object: [String: JSONOutput] = ["schedule": .string(schedule.kind.name), "step": .int(step)]
+    for (key, value) in schedule.parameters {
+        switch value {
+        case .number(let x): object[key] = .double(x)
+        case .flag(let flag): object[key] = .bool(flag)
+        case .optionalNumber(let x): object[key] = x.map { .double($0) } ?? .null
+        case .numbers(let list): object[key] = .array(list.map { .double($0) })
+        }
+    }
+    let rate = schedule.learningRate(atStep: step, as: Float.self)
+    object["rate_now"] = rate.isFinite ? .double(Double(rate)) : .null
+    return .object(object)
 }
 
 /// Summary statistics over a tensor's finite values, with the non-finite ones counted apart.
