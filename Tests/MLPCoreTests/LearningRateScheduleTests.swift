@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import MLPCore
@@ -177,7 +178,7 @@ struct LearningRateScheduleTests {
         #expect(throws: OptimizerError.self) { try bad.validate() }
         // One weight, gradient 1 from the loss ½(w·x − t)² with x = 1, t = w: steps of −lr·g with lr 0.5, 0.5, 0.25.
         let network = try Network<Float>(inputWidth: 1, layers: [
-            try Dense(name: "d", inputWidth: 1, units: 1, activation: .linear, useBias: false, kernel: [0], bias: nil)])
+            try Layer.dense(name: "d", inputWidth: 1, units: 1, activation: .linear, useBias: false, kernel: [0], bias: nil)])
         var model = try Model(network: network, training: TrainingState(
             loss: .halfSquaredError, optimizer: try Optimizer(config: config, network: network),
             random: RandomGenerator(seed: 1).state))
