@@ -8,10 +8,18 @@ extension DataFiles {
     /// `x` must be `[rows, inputs]`, or `[rows]` for a one-input model, with at least one row.
     static func checkFeatureShape(_ dimensions: [Int], model: ModelShape,
                                   error: (String) -> DataFileError) throws(DataFileError) {
-        let fits = (dimensions.count == 2 && dimensions[1] == model.inputs) || (dimensions.count == 1 && model.inputs == 1)
+        // Samples with several axes (images for a model that starts with a Flatten) are taken row-major, as
+        // Keras's Flatten takes them.
+        let sampleSize = dimensions.dropFirst().reduce((1, false)) { partial, dimension in
+            let (product, overflow) = partial.0.multipliedReportingOverflow(by: dimension)
+            return (product, partial.1 || overflow)
+        }
+        let fits = (dimensions.count >= 2 && !sampleSize.1 && sampleSize.0 == model.inputs)
+            || (dimensions.count == 1 && model.inputs == 1)
         guard fits else {
             throw error("shape \(shapeText(dimensions)); the model takes \(plural(model.inputs, "input")), so expected "
-                            + "(rows, \(model.inputs))" + (model.inputs == 1 ? " or (rows,)" : ""))
+                            + "(rows, \(model.inputs))" + (model.inputs == 1 ? " or (rows,)" : "")
+                            + " (or (rows, d1, d2, …) with d1·d2·… = \(model.inputs))")
         }
         guard dimensions[0] > 0 else { throw error("no rows (shape \(shapeText(dimensions)))") }
     }

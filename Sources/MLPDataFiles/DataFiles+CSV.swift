@@ -98,7 +98,8 @@ private struct CSVParser {
                              reason: reason)
     }
 
-    mutating func parse(shape: ModelShape, limits: DataLimits) throws(DataFileError) -> Dataset<Float> {
+    mutating func parse(shape given: ModelShape, limits: DataLimits) throws(DataFileError) -> Dataset<Float> {
+        var shape = given
         var position = 0
         // A UTF-8 byte-order mark, as spreadsheet programs write.
         if end >= 3, text[0] == 0xEF, text[1] == 0xBB, text[2] == 0xBF { position = 3 }
@@ -117,6 +118,12 @@ private struct CSVParser {
             header = headerNames(position)
             position = lineEnd(position)
             line += 1
+        }
+        if shape.ignoresTargets, columns == shape.inputs + 1 || columns == shape.inputs + shape.outputs {
+            // A label or target columns after the features: read as plain values, then dropped. Any other count
+            // is refused below, since it means the file's features are not the model's.
+            shape.outputs = columns - shape.inputs
+            shape.loss = nil
         }
         let layout: ModelShape.Targets
         if let fitting = shape.layout(columns: columns) {

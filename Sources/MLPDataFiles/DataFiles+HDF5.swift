@@ -33,7 +33,7 @@ extension DataFiles {
         try checkFeatureShape(xInfo.shape, model: shape) { reason in xSite.error(reason) }
         let rows = xInfo.shape[0]
 
-        let y = try member("y")
+        let y = shape.ignoresTargets ? nil : try member("y")
         if y == nil, shape.requireTargets {
             throw DataFileError(file: path, reason: "no dataset 'y', but targets are needed; \(listing())")
         }

@@ -144,17 +144,30 @@ enum NPY {
                          shape: [], dataOffset: 0, count: 0, byteCount: 0)
     }
 
-    /// The elements of a checked array as `T`, row-major (Fortran-ordered 2-D arrays are transposed).
+    /// The elements of a checked array as `T`, row-major (Fortran-ordered arrays are reordered).
     /// `bytes` must start at the `.npy` magic and end right after the data.
     static func values<T: BinaryFloatingPoint>(_ header: NPYHeader, in bytes: UnsafeRawBufferPointer, as: T.Type) -> [T] {
         let data = UnsafeRawBufferPointer(rebasing: bytes[header.dataOffset..<(header.dataOffset + header.byteCount)])
         var values = convert(data, header: header, as: T.self)
-        if header.fortranOrder, header.shape.count == 2, header.shape[0] > 1, header.shape[1] > 1 {
-            // Column-major [r, c]: element (i, j) is at j·r + i.
-            let rows = header.shape[0], columns = header.shape[1]
+        if header.fortranOrder, header.shape.filter({ $0 > 1 }).count > 1 {
+            // Column-major: the first index varies fastest. Walk the row-major positions with an index counter
+            // and read each element at its column-major offset.
+            let shape = header.shape
+            var strides = [Int](repeating: 1, count: shape.count)
+            for k in shape.indices.dropFirst() { strides[k] = strides[k - 1] * shape[k - 1] }
+            var index = [Int](repeating: 0, count: shape.count)
             let source = values
-            for i in 0..<rows {
-                for j in 0..<columns { values[i * columns + j] = source[j * rows + i] }
+            for position in values.indices {
+                var offset = 0
+                for k in shape.indices { offset += index[k] * strides[k] }
+                values[position] = source[offset]
+                var k = shape.count - 1
+                while k >= 0 {
+                    index[k] += 1
+                    if index[k] < shape[k] { break }
+                    index[k] = 0
+                    k -= 1
+                }
             }
         }
         return values
@@ -426,7 +439,7 @@ extension DataFiles {
         guard let xEntry = entries["x.npy"] else {
             throw DataFileError(file: path, reason: "no array 'x' (the features); \(listing())")
         }
-        let yEntry = entries["y.npy"]
+        let yEntry = shape.ignoresTargets ? nil : entries["y.npy"]
         if yEntry == nil, shape.requireTargets {
             throw DataFileError(file: path, reason: "no array 'y', but targets are needed; \(listing())")
         }

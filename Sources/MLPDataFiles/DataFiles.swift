@@ -42,6 +42,29 @@ public enum DataFiles {
         }
     }
 
+    /// Reads only the features of `path` for a model with `inputWidth` inputs, for prediction: targets in the
+    /// file (a `y` array or dataset; in CSV, one label column or `outputWidth` target columns after the features)
+    /// are not checked against any loss and not returned, whatever their values.
+    public static func loadFeatures(
+        _ path: String, inputWidth: Int, outputWidth: Int, limits: DataLimits = .standard
+    ) throws(DataFileError) -> Dataset<Float> {
+        guard inputWidth > 0, outputWidth > 0 else {
+            throw DataFileError(file: path, reason: "the model must have at least one input and one output "
+                                    + "(got \(inputWidth) inputs and \(outputWidth) outputs)")
+        }
+        var shape = ModelShape(inputs: inputWidth, outputs: outputWidth, loss: nil, requireTargets: false)
+        shape.ignoresTargets = true
+        let loaded: Dataset<Float>
+        switch try format(of: path) {
+        case .hdf5: loaded = try loadHDF5(path, shape: shape, limits: limits)
+        case .npz: loaded = try loadNPZ(path, shape: shape, limits: limits)
+        case .npy: loaded = try loadNPY(path, shape: shape, limits: limits)
+        case .csv: loaded = try loadCSV(path, shape: shape, limits: limits)
+        }
+        guard loaded.targetWidth > 0 else { return loaded }
+        return try dataset(path, features: loaded.features, featureWidth: inputWidth, targets: [], targetWidth: 0)
+    }
+
     /// The format of a data file, from its first bytes.
     public static func format(of path: String) throws(DataFileError) -> DataFileFormat {
         let file = try InputFile(path: path)
@@ -137,6 +160,8 @@ struct ModelShape {
     var outputs: Int
     var loss: Loss?
     var requireTargets: Bool
+    /// Prediction: targets are read (or skipped) without being checked against the model.
+    var ignoresTargets = false
 
     /// Losses whose targets are classes: a single integer label per row is accepted for them.
     var takesLabels: Bool { loss == .categoricalCrossentropy || loss == .sparseCategoricalCrossentropy }
@@ -168,7 +193,7 @@ struct ModelShape {
     var expectedColumns: String {
         var options: [String] = []
         if !requireTargets { options.append("\(inputs) (features only)") }
-        if takesLabels && !(loss == .categoricalCrossentropy && outputs == 1) {
+        if (takesLabels || ignoresTargets) && !(loss == .categoricalCrossentropy && outputs == 1) {
             options.append("\(inputs + 1) (features and a class label)")
         }
         if !labelsOnly { options.append("\(inputs + outputs) (features and targets)") }

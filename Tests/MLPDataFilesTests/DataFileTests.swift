@@ -274,9 +274,9 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
             ("huge", npy(descr: "<f4", shape: "(4294967296, 4294967296)", data: []),
              "shape (4294967296, 4294967296) holds more than the limit of 536870912 numbers"),
             ("features", npy(descr: "<f4", shape: "(1, 2)", data: float32Bytes([1, 2])),
-             "shape (1, 2); the model takes 3 inputs, so expected (rows, 3)"),
-            ("rank3", npy(descr: "<f4", shape: "(1, 1, 3)", data: float32Bytes([1, 2, 3])),
-             "shape (1, 1, 3); the model takes 3 inputs, so expected (rows, 3)"),
+             "shape (1, 2); the model takes 3 inputs, so expected (rows, 3) (or (rows, d1, d2, …) with d1·d2·… = 3)"),
+            ("rank3", npy(descr: "<f4", shape: "(1, 2, 2)", data: float32Bytes([1, 2, 3, 4])),
+             "shape (1, 2, 2); the model takes 3 inputs, so expected (rows, 3) (or (rows, d1, d2, …) with d1·d2·… = 3)"),
             ("complex", npy(descr: "<c8", shape: "(1, 3)", data: []),
              "unsupported element type '<c8'; use float32, float64 or an integer type"),
             ("nan", npy(descr: "<f4", shape: "(2, 3)", data: float32Bytes([1, 2, 3, 4, .nan, 6])),
@@ -339,7 +339,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
              "y[1]: class label 0.5 is not an integer"),
             ("width", [("x.npy", x), ("y.npy", npy(descr: "<f4", shape: "(3, 2)", data: float32Bytes([0, 1, 0, 1, 0, 1])))],
              "array y: shape (3, 2); the model has 3 outputs, so expected [rows, 3] or class labels shaped [rows] or [rows, 1]"),
-            ("features", [("x.npy", x)], "array x: shape (3, 2); the model takes 4 inputs, so expected (rows, 4)"),
+            ("features", [("x.npy", x)], "array x: shape (3, 2); the model takes 4 inputs, so expected (rows, 4) (or (rows, d1, d2, …) with d1·d2·… = 4)"),
             ("x-nan", [("x.npy", npy(descr: "<f4", shape: "(3, 2)", data: float32Bytes([1, 2, 3, .nan, 5, 6])))],
              "x[1, 1]: NaN is not allowed (only finite numbers are)"),
         ]
@@ -447,7 +447,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         try check("width.h5", inputs: 3, { file in
             _ = try file.createDataset("x", shape: [3, 2], values: x)
             _ = try file.createDataset("y", shape: [3], values: [Int64](arrayLiteral: 0, 1, 2))
-        }, "/x: shape (3, 2); the model takes 3 inputs, so expected (rows, 3)")
+        }, "/x: shape (3, 2); the model takes 3 inputs, so expected (rows, 3) (or (rows, d1, d2, …) with d1·d2·… = 3)")
         try check("rows.h5", { file in
             _ = try file.createDataset("x", shape: [3, 2], values: x)
             _ = try file.createDataset("y", shape: [2, 1], values: [Int64](arrayLiteral: 0, 1))
@@ -554,5 +554,45 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(PredictionFormat(path: "pred.npy") == .npy)
         #expect(PredictionFormat(path: "pred.txt") == nil)
         #expect(PredictionFormat(path: "dir.npy/pred") == nil)
+    }
+}
+
+struct MultiAxisFeatureTests {
+    /// A model that flattens its input reads samples of any shape whose size is its input width, row-major as
+    /// Keras's Flatten takes them, from C- and Fortran-ordered arrays alike.
+    @Test func samplesWithSeveralAxesAreFlattenedRowMajor() throws {
+        let folder = try TemporaryFolder()
+        let values: [Float] = (0..<12).map(Float.init)  // x[r, i, j] = 6r + 3i + j for shape (2, 2, 3)
+        // The same array in column-major order: element (r, i, j) at r + 2i + 4j.
+        var fortran = [Float](repeating: 0, count: 12)
+        for r in 0..<2 { for i in 0..<2 { for j in 0..<3 { fortran[r + 2 * i + 4 * j] = Float(6 * r + 3 * i + j) } } }
+        for (name, bytes) in [("c", npy(descr: "<f4", shape: "(2, 2, 3)", data: float32Bytes(values))),
+                              ("f", npy(descr: "<f4", shape: "(2, 2, 3)", fortran: true, data: float32Bytes(fortran)))] {
+            let path = folder.path("\(name).npy")
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let data = try DataFiles.load(path, inputWidth: 6, outputWidth: 1, loss: nil, requireTargets: false)
+            #expect(data.featureWidth == 6 && data.count == 2, "\(name)")
+            #expect(data.features == values, "\(name)")
+        }
+        let path = folder.path("c.npy")
+        #expect(throws: DataFileError.self) {
+            try DataFiles.load(path, inputWidth: 4, outputWidth: 1, loss: nil, requireTargets: false)
+        }
+    }
+
+    /// Prediction reads only the features: targets that fit no loss, or no model, are not looked at.
+    @Test func loadFeaturesIgnoresTargetsOfAnyShape() throws {
+        let folder = try TemporaryFolder()
+        let csv = folder.path("labels.csv")
+        try "0.5,1,7\n1,2,-3.5\n".write(toFile: csv, atomically: false, encoding: .utf8)
+        let fromCSV = try DataFiles.loadFeatures(csv, inputWidth: 2, outputWidth: 3)
+        #expect(fromCSV.features == [0.5, 1, 1, 2] && fromCSV.targetWidth == 0)
+        #expect(throws: DataFileError.self) {
+            try DataFiles.load(csv, inputWidth: 2, outputWidth: 3, loss: .sparseCategoricalCrossentropy, requireTargets: false)
+        }
+        let justFeatures = try DataFiles.loadFeatures(csv, inputWidth: 3, outputWidth: 2)
+        #expect(justFeatures.features == [0.5, 1, 7, 1, 2, -3.5])
+        // A column count that fits no layout means the features are not the model's: refused, not cut.
+        #expect(throws: DataFileError.self) { try DataFiles.loadFeatures(csv, inputWidth: 1, outputWidth: 3) }
     }
 }

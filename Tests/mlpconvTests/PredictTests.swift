@@ -83,6 +83,21 @@ struct PredictCommandTests {
         #expect(predictions.flatMap { $0 }.map(Float.init) == (try document.network().predict([0.5, -1, 2, 0, 1, 1, 1, 1])))
     }
 
+    /// The targets of a data file play no part in prediction, even when they fit no loss of the model: here a
+    /// class label out of range for a 3-class model, which `evaluate` refuses.
+    @Test func ignoresTargetsThatDoNotFitTheModel() throws {
+        let scratch = try Scratch()
+        let (h5, document) = try sampleModelFile(scratch)
+        let labelled = scratch.path("labels.csv")
+        try "0.5,-1,2,0,7\n1,1,1,1,-2\n".write(toFile: labelled, atomically: false, encoding: .utf8)
+        let result = try mlpconv(["predict", h5, "--data", labelled, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let predictions = try #require(try jsonObject(result.stdout)["predictions"] as? [[Double]])
+        #expect(predictions.flatMap { $0 }.map(Float.init) == (try document.network().predict([0.5, -1, 2, 0, 1, 1, 1, 1])))
+        let evaluated = try mlpconv(["evaluate", h5, "--data", labelled])
+        #expect(evaluated.status == 2)
+    }
+
     @Test func refusesToOverwriteWithoutForce() throws {
         let scratch = try Scratch()
         let (h5, _) = try sampleModelFile(scratch)

@@ -43,8 +43,10 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
         }
         let document = try IsolatedRead.load(file)
         let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
-        let dataset = try loadData(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
-                                   loss: document.training?.loss, requireTargets: false)
+        let dataset: Dataset<Float>
+        do { dataset = try DataFiles.loadFeatures(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth) } catch {
+            throw CommandError(error.description)
+        }
         let values = try wrap(data.path) { () throws(TrainingError) in
             try network.predict(dataset.features, batchSize: batchSize.rows)
         }
