@@ -65,7 +65,7 @@ struct InspectReport {
         out += "\ninput width \(document.architecture.inputWidth), \(rows.count) layers, \(total.formatted()) parameters (\(formatBytes(stored)))\n"
         if let training = document.training {
             out += "\ntraining state\n"
-            out += "  loss        \(training.loss.name)\n"
+            out += "  loss        \(training.loss)\n"
             let settings = training.optimizer.config.hyperparameters.compactMap { key, value -> String? in
                 switch value {
                 case .number(let x): "\(key)=\(x)"
@@ -135,6 +135,7 @@ struct InspectReport {
             }
             result["training"] = .object([
                 "loss": .string(training.loss.name),
+                "loss_settings": .object(lossSettings(training.loss)),
                 "optimizer": .object(["name": .string(training.optimizer.config.kind.name),
                                       "hyperparameters": .object(hyperparameters),
                                       "iterations": .int(training.optimizer.iterations),
@@ -203,4 +204,13 @@ extension ModelDocument {
         default: return nil
         }
     }
+}
+
+/// The settings the loss has (`from_logits`, `label_smoothing`, `delta`), at their values, defaults included.
+private func lossSettings(_ loss: Loss) -> [String: JSONOutput] {
+    var settings: [String: JSONOutput] = [:]
+    if loss.kind.acceptsLogits { settings["from_logits"] = .bool(loss.fromLogits) }
+    if loss.kind.acceptsLabelSmoothing { settings["label_smoothing"] = .double(loss.labelSmoothing) }
+    if loss.kind == .huber { settings["delta"] = .double(loss.delta) }
+    return settings
 }
