@@ -56,10 +56,11 @@ extension DocumentJSON {
         }
         try requireKeys(value, allowed: lossKeys)
         let kind = try named(value, "name", LossKind.init(name:), LossKind.acceptedNames, what: "loss")
-        let allowed = Set(lossKeys(of: kind))
+        let allowed = lossKeys(of: kind)
         for key in try value.keys() where !allowed.contains(key) {
-            throw try value.value(at: key).error(
-                .value, "\(key) does not apply to \(kind.name); its settings are \(allowed.subtracting(["name"]).sorted())")
+            let settings = allowed.dropFirst()
+            throw try value.value(at: key).error(.value, "\(key) does not apply to \(kind.name), "
+                + (settings.isEmpty ? "which has no settings" : "whose settings are \(settings.joined(separator: ", "))"))
         }
         let fromLogits = try value.optionalValue(at: "from_logits")?.bool() ?? false
         let smoothingValue = try value.optionalValue(at: "label_smoothing")
