@@ -25,7 +25,7 @@ struct JSONLossSettingsTests {
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.contains(loss.hasDefaultSettings ? "\"loss\": \"\(loss.name)\"" : "\"loss\": {\"name\": \"\(loss.name)\""), "\(text)")
         #expect(try decodeJSON(bytes).training?.loss == loss)
-        try writeInteropFile(bytes, name: "loss-\(loss.description.map { $0.isLetter || $0.isNumber ? $0 : "-" }).json")
+        try writeInteropFile(bytes, name: "loss-" + String(loss.description.map { $0.isLetter || $0.isNumber ? $0 : "-" }) + ".json")
     }
 
     @Test func aliasesAndDefaultSettingsAreAccepted() throws {
