@@ -144,4 +144,15 @@ struct KerasLossFixtureTests {
         let name = "native_loss_" + String(loss.description.map { $0.isLetter || $0.isNumber ? $0 : "_" })
         try expectKerasRoundTrip(ModelDocument(model: model), name: name)
     }
+
+    /// fixtures/keras-reader's `untrainable_logits_loss` (generate_keras_reader_cases.py) was kept without its training
+    /// state before logits losses were supported; it now loads with it.
+    @Test func theOnceUntrainableLogitsModelLoadsWithItsTrainingState() throws {
+        for file in ["untrainable_logits_loss.h5", "untrainable_logits_loss.keras"] {
+            let path = kerasFixtureFolder("keras-reader").appendingPathComponent(file).path
+            let document = try ModelFiles.load(path)
+            #expect(try document.training?.loss == Loss(.sparseCategoricalCrossentropy, fromLogits: true), "\(file)")
+            #expect(document.metadata["keras_training_state"] == nil, "\(file)")
+        }
+    }
 }
