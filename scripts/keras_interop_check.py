@@ -112,7 +112,8 @@ def check(path):
     else:
         notes.append(f"{restore_h5_optimizer(model, path)} optimizer variables assigned by name")
     targets = np.asarray(continuation["y"], dtype=np.float32).reshape(expected["rows"], continuation["target_width"])
-    if model.loss == "sparse_categorical_crossentropy":
+    # A loss compiled by name is its name; a loss object (from_logits, label smoothing) has the name in .name.
+    if getattr(model.loss, "name", model.loss) == "sparse_categorical_crossentropy":
         targets = targets.astype(np.int32)
     model.fit(x, targets, epochs=continuation["epochs"], batch_size=continuation["batch_size"], verbose=0,
               shuffle=False)

@@ -135,7 +135,7 @@ extension Model {
             throw .dataMismatch(
                 "data has \(data.targetWidth) target columns, \(training.loss.name) with \(network.outputWidth) outputs needs \(targetWidth)")
         }
-        if training.loss == .sparseCategoricalCrossentropy {
+        if training.loss.kind == .sparseCategoricalCrossentropy {
             for (row, label) in data.targets.enumerated() {
                 guard label >= 0, label < T(network.outputWidth), label == label.rounded(.towardZero) else {
                     throw .invalidLabel(row: row, value: Double(label), classes: network.outputWidth)

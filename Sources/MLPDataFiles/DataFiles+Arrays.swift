@@ -34,7 +34,7 @@ extension DataFiles {
         guard yRows == rows else { throw error("\(plural(yRows, "row")), but x has \(rows)") }
         let isColumn = dimensions.count == 1 || dimensions[1] == 1
         // Categorical cross-entropy with one output: a one-column y is the target as given (see `layout(columns:)`).
-        if isColumn, model.takesLabels, !(model.loss == .categoricalCrossentropy && model.outputs == 1) {
+        if isColumn, model.takesLabels, !(model.loss?.kind == .categoricalCrossentropy && model.outputs == 1) {
             return .labels(oneHot: !model.labelsOnly)
         }
         let width = dimensions.count == 1 ? 1 : dimensions[1]

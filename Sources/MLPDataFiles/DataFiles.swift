@@ -164,9 +164,9 @@ struct ModelShape {
     var ignoresTargets = false
 
     /// Losses whose targets are classes: a single integer label per row is accepted for them.
-    var takesLabels: Bool { loss == .categoricalCrossentropy || loss == .sparseCategoricalCrossentropy }
+    var takesLabels: Bool { loss?.takesLabels ?? false }
     /// Sparse cross-entropy consumes labels only (the one-column layout).
-    var labelsOnly: Bool { loss == .sparseCategoricalCrossentropy }
+    var labelsOnly: Bool { loss?.kind == .sparseCategoricalCrossentropy }
 
     /// How the targets of a file are laid out.
     enum Targets: Equatable {
@@ -193,7 +193,7 @@ struct ModelShape {
     var expectedColumns: String {
         var options: [String] = []
         if !requireTargets { options.append("\(inputs) (features only)") }
-        if (takesLabels || ignoresTargets) && !(loss == .categoricalCrossentropy && outputs == 1) {
+        if (takesLabels || ignoresTargets) && !(loss?.kind == .categoricalCrossentropy && outputs == 1) {
             options.append("\(inputs + 1) (features and a class label)")
         }
         if !labelsOnly { options.append("\(inputs + outputs) (features and targets)") }

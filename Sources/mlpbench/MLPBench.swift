@@ -112,7 +112,7 @@ struct Workload {
         let features = (0..<rows * inputWidth).map { _ in Float(2 * random.nextUnitDouble() - 1) }
         var targets = [Float](repeating: 0, count: rows * outputs)
         for row in 0..<rows {
-            if loss == .categoricalCrossentropy {
+            if loss.kind == .categoricalCrossentropy {
                 targets[row * outputs + random.nextInt(below: outputs)] = 1
             } else {
                 for j in 0..<outputs { targets[row * outputs + j] = Float(2 * random.nextUnitDouble() - 1) }

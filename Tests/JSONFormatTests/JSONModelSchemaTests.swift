@@ -44,6 +44,7 @@ struct JSONModelSchemaTests {
             ("denseLayer", DocumentJSON.denseKeys.union(["type"]), ["name", "units", "activation"]),
             ("tensor", JSONModelCodec.tensorKeys, ["dtype", "shape", "data"]),
             ("training", JSONModelCodec.trainingKeys, ["loss", "optimizer", "epochs_completed"]),
+            ("loss", DocumentJSON.lossKeys, ["name"]),
             ("optimizer", JSONModelCodec.optimizerKeys, ["name", "hyperparameters", "iterations", "slots"]),
         ]
         for (name, readerKeys, required) in objects {
@@ -58,7 +59,18 @@ struct JSONModelSchemaTests {
         #expect(try strings(layer.object(at: "activation").value(at: "enum")) == Activation.acceptedNames)
         #expect(try strings(layer.object(at: "kernel_initializer").value(at: "enum")) == Initializer.acceptedNames)
         let training = try definition("training", in: schema).object(at: "properties")
-        #expect(try strings(training.object(at: "loss").value(at: "enum")) == Loss.acceptedNames)
+        #expect(try training.object(at: "loss").value(at: "oneOf").array().map { try $0.value(at: "$ref").string() }
+                == ["#/$defs/loss_name", "#/$defs/loss"])
+        #expect(try strings(definition("loss_name", in: schema).value(at: "enum")) == Loss.acceptedNames)
+        // Each loss setting is allowed for exactly the names (aliases included) whose loss has it.
+        for rule in try definition("loss", in: schema).value(at: "allOf").array() {
+            let setting = try strings(rule.object(at: "if").value(at: "required"))
+            let names = try strings(rule.object(at: "then").object(at: "properties").object(at: "name").value(at: "enum"))
+            let having = Loss.acceptedNames.filter { name in
+                LossKind(name: name).map { DocumentJSON.lossKeys(of: $0).contains(setting.first ?? "") } ?? false
+            }
+            #expect(names == having, "\(setting)")
+        }
         let optimizer = try definition("optimizer", in: schema).object(at: "properties")
         #expect(try strings(optimizer.object(at: "name").value(at: "enum"))
                 == OptimizerKind.acceptedNames + ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])

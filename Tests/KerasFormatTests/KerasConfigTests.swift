@@ -118,9 +118,10 @@ struct KerasConfigTests {
         #expect(loss == .meanAbsoluteError)
     }
 
-    /// Loss objects: Keras 3's and Keras 2's default settings read as the plain loss; any other setting would make
-    /// mlpconv train a different loss than the file's, so it is refused, naming the setting.
-    @Test("loss objects: defaults accepted, every other setting refused by name")
+    /// Loss objects: Keras 3's and Keras 2's default settings read as the plain loss; from_logits, label_smoothing
+    /// and Huber's delta are read; any other setting would make mlpconv train a different loss than the file's, so it
+    /// is refused, naming the setting.
+    @Test("loss objects: defaults accepted, settings read, every other setting refused by name")
     func lossSettings() throws {
         func loss(_ text: String) throws(JSONError) -> Loss {
             try KerasConfig.readLoss(try JSONDocument.parse(Array(text.utf8), file: "m").root)
@@ -128,12 +129,20 @@ struct KerasConfigTests {
         #expect(try loss(#"{"module": "keras.losses", "class_name": "CategoricalCrossentropy", "config": {"name": "categorical_crossentropy", "reduction": "sum_over_batch_size", "from_logits": false, "label_smoothing": 0.0, "axis": -1}, "registered_name": null}"#) == .categoricalCrossentropy)
         #expect(try loss(#"{"class_name": "SparseCategoricalCrossentropy", "config": {"reduction": "auto", "name": "sparse_categorical_crossentropy", "from_logits": false, "ignore_class": null}}"#) == .sparseCategoricalCrossentropy)
         #expect(try loss(#"{"class_name": "Huber", "config": {"reduction": "auto", "name": "huber_loss", "delta": 1.0}}"#) == .huber)
+        #expect(try loss(#"{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}"#)
+                == Loss(.binaryCrossentropy, fromLogits: true))
+        #expect(try loss(#"{"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1, "from_logits": true}}"#)
+                == Loss(.categoricalCrossentropy, fromLogits: true, labelSmoothing: 0.1))
+        #expect(try loss(#"{"class_name": "Huber", "config": {"delta": 2.0}}"#) == Loss(.huber, delta: 2))
+        #expect(try loss(#""KLD""#) == .klDivergence)
+        #expect(try loss(#""LogCosh""#) == .logCosh)
         let refusals = [
-            (#"{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}"#, "from_logits"),
-            (#"{"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1}}"#, "label smoothing 0.1"),
             (#"{"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}"#, "reduction \"sum\""),
             (#"{"class_name": "SparseCategoricalCrossentropy", "config": {"ignore_class": 0}}"#, "ignore_class"),
-            (#"{"class_name": "Huber", "config": {"delta": 2.0}}"#, "Huber delta 2.0"),
+            (#"{"class_name": "SparseCategoricalCrossentropy", "config": {"label_smoothing": 0.1}}"#, "has no label smoothing"),
+            (#"{"class_name": "MeanSquaredError", "config": {"from_logits": true}}"#, "has no from_logits"),
+            (#"{"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 1.5}}"#, "label_smoothing must be in [0, 1], got 1.5"),
+            (#"{"class_name": "Huber", "config": {"delta": -2.0}}"#, "delta must be a positive finite number"),
             (#"{"class_name": "CategoricalCrossentropy", "config": {"axis": 0}}"#, "axis 0"),
             (#"{"class_name": "MeanSquaredError", "config": {"weights": [1, 2]}}"#, "\"weights\""),
         ]

@@ -35,16 +35,21 @@ private func interopInputs(width: Int) -> [Float] {
 }
 
 /// Targets that suit `loss` for the rows of `interopInputs`: one-hot or class indices for the cross-entropies,
-/// 0/1 for binary ones, smooth values otherwise. Returned as mlpconv's dataset columns.
+/// 0/1 for binary ones, positive values or ±1 where the loss wants them, smooth values otherwise. Returned as
+/// mlpconv's dataset columns.
 private func interopTargets(loss: Loss, outputWidth: Int) -> (values: [Float], width: Int) {
     let rows = 5
-    switch loss {
+    switch loss.kind {
     case .sparseCategoricalCrossentropy:
         return ((0..<rows).map { Float($0 % outputWidth) }, 1)
-    case .categoricalCrossentropy:
+    case .categoricalCrossentropy, .categoricalHinge, .klDivergence:
         return ((0..<rows).flatMap { r in (0..<outputWidth).map { $0 == r % outputWidth ? Float(1) : 0 } }, outputWidth)
-    case .binaryCrossentropy:
+    case .binaryCrossentropy, .squaredHinge:
         return ((0..<rows * outputWidth).map { Float($0 % 2) }, outputWidth)
+    case .hinge:
+        return ((0..<rows * outputWidth).map { $0 % 3 == 0 ? -1 : 1 }, outputWidth)
+    case .poisson, .meanSquaredLogarithmicError, .meanAbsolutePercentageError:
+        return ((0..<rows * outputWidth).map { Float(1 + 0.5 * sin(Double($0))) }, outputWidth)
     default:
         return ((0..<rows * outputWidth).map { Float(0.5 * sin(Double($0))) }, outputWidth)
     }

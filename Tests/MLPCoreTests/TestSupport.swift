@@ -9,7 +9,7 @@ func randomDataset(
     let features = (0..<rows * inputWidth).map { _ in 2 * random.nextUnitDouble() - 1 }
     var targets: [Double] = []
     for _ in 0..<rows {
-        switch loss {
+        switch loss.kind {
         case .sparseCategoricalCrossentropy:
             targets.append(Double(random.nextInt(below: outputWidth)))
         case .categoricalCrossentropy:
@@ -40,9 +40,9 @@ func distanceToKinks<T: MLPScalar>(_ network: Network<T>, _ data: Dataset<T>, lo
             }
         }
     }
-    let lossKinks: [Double] = switch loss {
+    let lossKinks: [Double] = switch loss.kind {
     case .meanAbsoluteError: [0]
-    case .huber: [-Loss.huberDelta, Loss.huberDelta]
+    case .huber: [-loss.delta, loss.delta]
     default: []
     }
     let output = ws.y[network.layers.count - 1]

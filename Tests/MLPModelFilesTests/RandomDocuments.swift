@@ -42,13 +42,23 @@ struct RandomDocuments {
                 EpochRecord(epoch: epoch + 1, metrics: ["loss": metric(), "accuracy": random.nextUnitDouble()])
             }
             document.training = .init(
-                loss: pick(Loss.allCases),
+                loss: loss(),
                 optimizer: .init(config: config, iterations: random.nextInt(below: 100_000), slots: slots),
                 epochsCompleted: history.count,
                 randomState: random.nextInt(below: 4) == 0 ? nil : RandomGenerator(seed: random.next()).state,
                 history: history)
         }
         return document
+    }
+
+    /// Any loss; half of them with random settings where the loss has some.
+    private mutating func loss() -> Loss {
+        let kind = pick(LossKind.allCases)
+        guard random.nextInt(below: 2) == 0 else { return Loss(kind) }
+        let fromLogits = kind.acceptsLogits && random.nextInt(below: 2) == 0
+        let smoothing = kind.acceptsLabelSmoothing ? pick([0, 0.1, 1e-3, 1.0 / 3, 1]) : 0
+        let delta = kind == .huber ? pick([1, 0.5, 2.75, 1e-4]) : 1
+        return (try? Loss(kind, fromLogits: fromLogits, labelSmoothing: smoothing, delta: delta)) ?? Loss(kind)
     }
 
     private mutating func optimizer() -> OptimizerConfig {

@@ -5,9 +5,9 @@ import Testing
 
 struct NewCommandHelpTests {
     @Test(arguments: [
-        ("gradcheck", "USAGE: mlpconv gradcheck <file> [--data <data>] [--samples <samples>] [--seed <seed>] [--epsilon <epsilon>] [--tolerance <tolerance>] [--scheme <scheme>] [--tiny <tiny>] [--max-elements <max-elements>] [--loss <loss>] [--json]"),
+        ("gradcheck", "USAGE: mlpconv gradcheck [<options>] <file>"),
         ("predict", "USAGE: mlpconv predict <file> --data <data> [--output <output>] [--batch-size <batch-size>] [--force] [--json]"),
-        ("evaluate", "USAGE: mlpconv evaluate <file> --data <data> [--batch-size <batch-size>] [--loss <loss>] [--json]"),
+        ("evaluate", "USAGE: mlpconv evaluate <file> --data <data> [--batch-size <batch-size>] [--loss <loss>] [--from-logits] [--no-from-logits] [--label-smoothing <label-smoothing>] [--huber-delta <huber-delta>] [--json]"),
         ("diff", "USAGE: mlpconv diff <a> <b> [--atol <atol>] [--rtol <rtol>] [--metadata] [--json]"),
     ])
     func helpShowsTheUsageLine(command: String, usage: String) throws {

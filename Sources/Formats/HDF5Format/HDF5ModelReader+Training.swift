@@ -72,11 +72,8 @@ extension HDF5ModelReader {
         try checkMembers(of: group, path: path, expected: [(Name.history, false, true)],
                          unexpected: { _ in "/training holds only the history" },
                          missing: { _ in "the history JSON text" })
-        let lossName = try stringAttribute(group, Name.loss, path: path)
-        guard let loss = Loss(name: lossName) else {
-            throw fail("\(path)@\(Name.loss)", "unknown loss \"\(lossName)\"; supported: "
-                       + Loss.acceptedNames.joined(separator: ", "))
-        }
+        let loss = try DocumentJSON.readLoss(text: try stringAttribute(group, Name.loss, path: path), file: file,
+                                             object: "\(path)@\(Name.loss)")
         let epochsCompleted = try countAttribute(group, Name.epochsCompleted, path: path)
         var randomState: RandomState?
         if try wrap(group.hasAttribute(Name.randomState)) {

@@ -67,7 +67,7 @@ extension HDF5ModelCodec {
             }
 
             let group = try h5.createGroup(Name.training)
-            try group.setAttribute(Name.loss, .string(training.loss.name))
+            try group.setAttribute(Name.loss, .string(DocumentJSON.lossText(training.loss)))
             try group.setAttribute(Name.epochsCompleted, .int64(Int64(training.epochsCompleted)))
             if let state = training.randomState {
                 try group.setAttribute(Name.randomState, .uint64s(state.wordArray))

@@ -69,7 +69,7 @@ package enum JSONModelCodec {
         to writer: inout JSONWriter
     ) {
         writer.beginObject()
-        writer.key("loss"); writer.string(training.loss.name)
+        writer.key("loss"); DocumentJSON.write(training.loss, to: &writer)
         writer.key("optimizer")
         writer.beginObject()
         writer.key("name"); writer.string(training.optimizer.config.kind.name)
@@ -226,7 +226,7 @@ package enum JSONModelCodec {
             _ value: JSONValue, parameters: [(String, [Int])]
         ) throws(JSONError) -> ModelDocument.TrainingRecord {
             try DocumentJSON.requireKeys(value, allowed: JSONModelCodec.trainingKeys)
-            let loss = try DocumentJSON.named(value, "loss", Loss.init(name:), Loss.acceptedNames, what: "loss")
+            let loss = try DocumentJSON.readLoss(try value.value(at: "loss"))
             let optimizer = try readOptimizer(try value.object(at: "optimizer"), parameters: parameters)
             let epochs = try value.value(at: "epochs_completed").int(atLeast: 0)
             var randomState: RandomState?

@@ -360,63 +360,6 @@ package enum KerasConfig {
         return .unknown(className)
     }
 
-    /// A loss as `compile_config`/`training_config` stores it: a name, or a serialized built-in loss object.
-    package static func readLoss(_ value: JSONValue) throws(JSONError) -> Loss {
-        let name: String
-        switch value.kind {
-        case .string:
-            name = try value.string()
-        case .object:
-            try checkBuiltIn(value, modules: ["keras.losses"], what: "a loss")
-            name = snakeCase(try value.value(at: "class_name").string())
-            if let config = try value.optionalValue(at: "config"), config.kind == .object {
-                try checkLossSettings(config)
-            }
-        default:
-            throw value.error(.type, "expected a loss name (multi-output and custom losses are not supported)")
-        }
-        guard let loss = Loss(name: name) else {
-            throw value.error(.value, "unknown loss \"\(name)\"; supported: \(Loss.acceptedNames.joined(separator: ", "))")
-        }
-        return loss
-    }
-
-    /// A loss object's settings: each must be its default, or the loss would not be the one mlpconv computes
-    /// (a label-smoothed or logits loss read as the plain one would continue training differently, silently).
-    private static func checkLossSettings(_ config: JSONValue) throws(JSONError) {
-        for (key, member) in try config.members() {
-            switch key {
-            case "name", "dtype":
-                continue
-            case "reduction":
-                // Keras 2's "auto" is sum_over_batch_size inside fit().
-                guard !member.isNull else { continue }
-                let reduction = try member.string()
-                guard reduction == "sum_over_batch_size" || reduction == "auto" else {
-                    throw member.error(.value, "loss reduction \"\(reduction)\" is not supported; mlpconv averages over "
-                                       + "the batch (sum_over_batch_size)")
-                }
-            case "from_logits":
-                if try member.bool() { throw member.error(.value, "losses with from_logits are not supported yet") }
-            case "label_smoothing":
-                let smoothing = try member.double()
-                if smoothing != 0 { throw member.error(.value, "label smoothing \(smoothing) is not supported yet") }
-            case "axis":
-                let axis = try member.int64()
-                guard axis == -1 || axis == 1 else {
-                    throw member.error(.value, "a loss over axis \(axis) is not supported; mlpconv's is the last")
-                }
-            case "ignore_class":
-                if !member.isNull { throw member.error(.value, "ignore_class is not supported yet") }
-            case "delta":
-                let delta = try member.double()
-                if delta != 1 { throw member.error(.value, "Huber delta \(delta) is not supported; mlpconv's is 1") }
-            default:
-                throw member.error(.value, "loss setting \"\(key)\" is not supported")
-            }
-        }
-    }
-
     /// Optimizer config keys that do not change the update, or only when set (checked below).
     private static let ignoredOptimizerKeys: Set<String> = [
         "name", "jit_compile", "is_legacy_optimizer", "ema_momentum", "ema_overwrite_frequency",

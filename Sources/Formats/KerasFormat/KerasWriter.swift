@@ -63,7 +63,7 @@ package enum KerasWriting {
     package static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
         guard let training = document.training else { return }
-        if training.loss == .halfSquaredError {
+        if training.loss.kind == .halfSquaredError {
             throw ModelFileError(file: file, reason: "the loss half_squared_error has no Keras equivalent; retrain with a "
                                  + "Keras loss or convert with --drop-optimizer")
         }
@@ -166,7 +166,7 @@ package enum KerasWriting {
             if let training = document.training {
                 writer.key("compile_config"); writer.beginObject()
                 writer.key("optimizer"); writeOptimizer(training.optimizer.config, native: true, to: &writer)
-                writeCompileRest(training, metrics: metrics(document), to: &writer)
+                writeCompileRest(training, metrics: metrics(document), native: true, to: &writer)
                 writer.endObject()
             }
         }
@@ -219,9 +219,9 @@ package enum KerasWriting {
 
     /// The compile settings besides the optimizer, shared by `training_config` (where they come first, as in
     /// Keras's files) and `compile_config` (where they follow the optimizer).
-    private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, metrics: [String],
+    private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, metrics: [String], native: Bool,
                                          to writer: inout JSONWriter) {
-        writer.key("loss"); writer.string(training.loss.name)
+        writer.key("loss"); writeLoss(training.loss, native: native, to: &writer)
         writer.key("loss_weights"); writer.null()
         writer.key("metrics")
         if metrics.isEmpty {
@@ -250,7 +250,7 @@ package enum KerasWriting {
     package static func trainingConfigText(_ document: ModelDocument, _ training: ModelDocument.TrainingRecord) -> String {
         var writer = JSONWriter()
         writer.beginObject()
-        writeCompileRest(training, metrics: metrics(document), to: &writer)
+        writeCompileRest(training, metrics: metrics(document), native: false, to: &writer)
         writer.key("optimizer_config"); writeOptimizer(training.optimizer.config, native: false, to: &writer)
         writer.endObject()
         return String(decoding: writer.finish(), as: UTF8.self)

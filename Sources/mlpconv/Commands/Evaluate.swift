@@ -6,7 +6,8 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     static let configuration = CommandConfiguration(
         abstract: "Compute a model's loss (and accuracy, for classification losses) on a data file.",
         discussion: """
-            The loss is the stored one unless --loss names another (a model without training state needs --loss). \
+            The loss is the stored one unless --loss names another (a model without training state needs --loss); \
+            --from-logits, --label-smoothing and --huber-delta change its settings. \
             Values are computed in float32, in batches, exactly as training reports them: the loss is Keras's \
             mean over rows; accuracy is reported for categorical_crossentropy, sparse_categorical_crossentropy \
             and binary_crossentropy.
@@ -43,7 +44,7 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         } else {
             let described = EpochRecord(epoch: 0, metrics: metrics).orderedKeys
                 .map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
-            print("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss.name)): \(described)")
+            print("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss)): \(described)")
         }
     }
 }

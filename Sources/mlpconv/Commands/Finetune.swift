@@ -13,7 +13,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             generator, so `--epochs 2` gives bit-identical weights and optimizer state to `--epochs 1` run twice \
             in a row on its output. --learning-rate changes the rate and keeps the state (replacing a learning-rate \
             schedule); --lr-schedule sets a schedule, evaluated from the stored step on, or removes one (constant); \
-            a different --optimizer starts fresh state (and says so); --seed restarts the generator. OUT may be FILE: it is replaced \
+            a different --optimizer starts fresh state (and says so); --loss (with its default settings) or \
+            --from-logits, --label-smoothing, --huber-delta change the loss; --seed restarts the generator. OUT may be FILE: it is replaced \
             atomically, and only once training has finished (or at each checkpoint).
             """)
 
@@ -123,7 +124,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     private func makeModel(_ document: ModelDocument, notes: inout [String]) throws -> Model<Float> {
         var model: Model<Float>
         if document.training == nil {
-            guard let loss = loss.value else {
+            guard let loss = try loss.value(over: nil) else {
                 let why = document.metadata["keras_training_state"].map { " (the Keras file's training setup was \($0))" } ?? ""
                 throw CommandError("\(file): the model has no loss or optimizer stored\(why); give --loss (and optionally "
                                    + "--optimizer, --learning-rate)")
@@ -161,8 +162,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                 }
                 try model.updateOptimizer(config)
             }
-            if let loss = loss.value, loss != model.training.loss {
-                notes.append("loss changed from \(model.training.loss.name) to \(loss.name)")
+            if let loss = try loss.value(over: model.training.loss), loss != model.training.loss {
+                notes.append("loss changed from \(model.training.loss) to \(loss)")
                 model.replaceLoss(loss)
             }
             if let seed { model.reseed(seed) }

@@ -11,8 +11,9 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         discussion: """
             The gradient of the model's loss is computed by backpropagation and by finite differences on SAMPLES \
             rows: the first rows of --data, or seeded random inputs (uniform in [-1, 1)) with targets shaped for \
-            the loss (one-hot classes for categorical_crossentropy, labels for the sparse one, values in (0, 1) \
-            for binary_crossentropy, standard normal values otherwise). A tensor fails when its largest relative \
+            the loss (one-hot classes for categorical_crossentropy and categorical_hinge, labels for the sparse \
+            one, values in (0, 1) for binary_crossentropy and kl_divergence, positive values for poisson and \
+            mean_squared_logarithmic_error, ±1 for the hinges, standard normal values otherwise). A tensor fails when its largest relative \
             error |a − n| / max(|a|, |n|, tiny) exceeds --tolerance; the exit status is then 1.
 
             Defaults: central differences with epsilon 1e-6 (four-point: 1e-3), tolerance 1e-4. A central \
@@ -139,16 +140,21 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         let classes = network.outputWidth
         for _ in 0..<samples {
             for _ in 0..<network.inputWidth { features.append(2 * random.nextUnitDouble() - 1) }
-            switch loss {
-            case .categoricalCrossentropy:
+            switch loss.kind {
+            case .categoricalCrossentropy, .categoricalHinge:
                 let label = random.nextInt(below: classes)
                 targets += (0..<classes).map { $0 == label ? 1 : 0 }
             case .sparseCategoricalCrossentropy:
                 targets.append(Double(random.nextInt(below: classes)))
-            case .binaryCrossentropy:
+            case .binaryCrossentropy, .klDivergence:
                 // Strictly inside (0, 1): the midpoint of one of 2^53 equal cells.
                 for _ in 0..<classes { targets.append((Double(random.next() >> 11) + 0.5) * 0x1.0p-53) }
-            case .halfSquaredError, .meanSquaredError, .meanAbsoluteError, .huber:
+            case .poisson, .meanSquaredLogarithmicError:
+                for _ in 0..<classes { targets.append(abs(random.nextStandardNormal()) + 0.1) }
+            case .hinge, .squaredHinge:
+                for _ in 0..<classes { targets.append(random.nextInt(below: 2) == 0 ? -1 : 1) }
+            case .halfSquaredError, .meanSquaredError, .meanAbsoluteError, .meanAbsolutePercentageError, .huber,
+                 .logCosh, .cosineSimilarity:
                 for _ in 0..<classes { targets.append(random.nextStandardNormal()) }
             }
         }
@@ -237,7 +243,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
 
     private func textReport(_ report: GradientCheckReport, loss: Loss, rows: Int, tiny: Double,
                             failed: [GradientCheckReport.TensorReport]) -> String {
-        var out = "\(file): \(loss.name) on \(sourceDescription(rows: rows)), loss \(formatMetric(report.loss))\n"
+        var out = "\(file): \(loss) on \(sourceDescription(rows: rows)), loss \(formatMetric(report.loss))\n"
         out += "\(report.scheme.rawValue) differences in float64, epsilon \(formatNumber(report.epsilon)), "
         out += "tolerance \(formatNumber(tolerance)) (relative; denominators floored at \(scientific(tiny)))\n\n"
         out += renderTable(

@@ -10,7 +10,9 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
         discussion: """
             Layers are given in order as UNITS:ACTIVATION, e.g. --inputs 64 --layer 32:relu --layer 10:softmax. \
             Without --loss, the loss follows the output activation (softmax → categorical_crossentropy, sigmoid → \
-            binary_crossentropy, otherwise mean_squared_error). The format follows OUTPUT's extension (.json, .h5).
+            binary_crossentropy, otherwise mean_squared_error). A logits model ends in a linear layer with \
+            --loss categorical_crossentropy --from-logits (or binary_crossentropy, sparse_categorical_crossentropy). \
+            The format follows OUTPUT's extension (.json, .h5).
             """)
 
     @Argument(help: "The model file to create (.json or .h5).")
@@ -61,7 +63,8 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
         }
         try overwrite.check(output)
         let output = layers[layers.count - 1].activation
-        let loss = self.loss.value ?? (output == .softmax ? .categoricalCrossentropy : output == .sigmoid ? .binaryCrossentropy : .meanSquaredError)
+        let suggested: Loss = output == .softmax ? .categoricalCrossentropy : output == .sigmoid ? .binaryCrossentropy : .meanSquaredError
+        let loss = try self.loss.value(over: suggested) ?? suggested
         let specs = layers.map { LayerSpec($0.units, $0.activation, useBias: !noBias, kernelInitializer: initializer.value) }
         var optimizerConfig = OptimizerConfig(optimizer.value, learningRate: learningRate)
         optimizerConfig.schedule = try lrSchedule?.schedule(initialRate: optimizerConfig.learningRate)
@@ -85,7 +88,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
                 "lr_schedule": config.schedule.map { .string($0.summary) } ?? .null, "seed": .string(String(seed)),
             ])
         } else {
-            print("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss.name), optimizer \(config.kind.name) (learning_rate \(config.schedule?.summary ?? "\(config.learningRate)")), seed \(seed)")
+            print("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss), optimizer \(config.kind.name) (learning_rate \(config.schedule?.summary ?? "\(config.learningRate)")), seed \(seed)")
         }
     }
 }

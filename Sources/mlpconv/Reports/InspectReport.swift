@@ -118,7 +118,7 @@ struct InspectReport {
         out += "\n\(input), \(rows.count) layers, \(counts) (\(formatBytes(stored)))\n"
         if let training = document.training {
             out += "\ntraining state\n"
-            out += "  loss        \(training.loss.name)\n"
+            out += "  loss        \(training.loss)\n"
             let schedule = training.optimizer.config.schedule
             let settings = training.optimizer.config.hyperparameters.compactMap { key, value -> String? in
                 if key == "learning_rate", schedule != nil { return "learning_rate=schedule" }
@@ -209,6 +209,7 @@ struct InspectReport {
             }
             result["training"] = .object([
                 "loss": .string(training.loss.name),
+                "loss_settings": .object(lossSettings(training.loss)),
                 "optimizer": .object(["name": .string(training.optimizer.config.kind.name),
                                       "hyperparameters": .object(hyperparameters),
                                       "iterations": .int(training.optimizer.iterations),
@@ -322,4 +323,13 @@ extension Constraint {
             "MinMaxNorm(min_value=\(formatNumber(minValue)), max_value=\(formatNumber(maxValue)), rate=\(formatNumber(rate)), axis=\(axis))"
         }
     }
+}
+
+/// The settings the loss has (`from_logits`, `label_smoothing`, `delta`), at their values, defaults included.
+private func lossSettings(_ loss: Loss) -> [String: JSONOutput] {
+    var settings: [String: JSONOutput] = [:]
+    if loss.kind.acceptsLogits { settings["from_logits"] = .bool(loss.fromLogits) }
+    if loss.kind.acceptsLabelSmoothing { settings["label_smoothing"] = .double(loss.labelSmoothing) }
+    if loss.kind == .huber { settings["delta"] = .double(loss.delta) }
+    return settings
 }

@@ -83,10 +83,10 @@ struct ModelComparison {
         case (nil, nil): break
         case (let training?, nil):
             add(.optimizer, "optimizer", training.optimizer.config.kind.name, "(absent)")
-            add(.training, "training", "loss \(training.loss.name), \(training.epochsCompleted) epochs", "(absent)")
+            add(.training, "training", "loss \(training.loss), \(training.epochsCompleted) epochs", "(absent)")
         case (nil, let training?):
             add(.optimizer, "optimizer", "(absent)", training.optimizer.config.kind.name)
-            add(.training, "training", "(absent)", "loss \(training.loss.name), \(training.epochsCompleted) epochs")
+            add(.training, "training", "(absent)", "loss \(training.loss), \(training.epochsCompleted) epochs")
         case (let ta?, let tb?):
             compareOptimizer(ta.optimizer, tb.optimizer, namesA: a.parameterNames, namesB: b.parameterNames)
             compareTraining(ta, tb)
@@ -247,7 +247,7 @@ struct ModelComparison {
     }
 
     private mutating func compareTraining(_ a: ModelDocument.TrainingRecord, _ b: ModelDocument.TrainingRecord) {
-        if a.loss != b.loss { add(.training, "loss", a.loss.name, b.loss.name) }
+        if a.loss != b.loss { add(.training, "loss", a.loss.description, b.loss.description) }
         if a.epochsCompleted != b.epochsCompleted {
             add(.training, "epochs_completed", String(a.epochsCompleted), String(b.epochsCompleted))
         }
