@@ -123,14 +123,32 @@ def text(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def parameters(architecture):
-    """(layer name, "kernel"|"bias", shape) of every parameter, in order."""
+def variables(architecture):
+    """(layer name, variable, shape, trainable) of every weight tensor, in storage order: a Dense kernel and bias, a
+    normalization's gamma (scale) and beta (center), batch normalization's moving_mean and moving_variance."""
     width = architecture["input_width"]
     for layer in architecture["layers"]:
-        yield layer["name"], "kernel", (width, layer["units"])
-        if layer.get("use_bias", True):
-            yield layer["name"], "bias", (layer["units"],)
-        width = layer["units"]
+        kind = layer.get("type", "dense")
+        if kind == "dense":
+            yield layer["name"], "kernel", (width, layer["units"]), True
+            if layer.get("use_bias", True):
+                yield layer["name"], "bias", (layer["units"],), True
+            width = layer["units"]
+        elif kind in ("batch_normalization", "layer_normalization"):
+            if layer.get("scale", True):
+                yield layer["name"], "gamma", (width,), True
+            if layer.get("center", True):
+                yield layer["name"], "beta", (width,), True
+            if kind == "batch_normalization":
+                yield layer["name"], "moving_mean", (width,), False
+                yield layer["name"], "moving_variance", (width,), False
+
+
+def parameters(architecture):
+    """(layer name, variable, shape) of every trainable tensor, in the optimizer slots' order."""
+    for layer, name, shape, trainable in variables(architecture):
+        if trainable:
+            yield layer, name, shape
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -210,7 +228,7 @@ def read_h5(f: h5py.File, architecture_validator) -> tuple:
     if error is not None:
         raise AssertionError(f"architecture attribute: {error}")
     weights, slots = {}, {}
-    for layer, kind, shape in parameters(architecture):
+    for layer, kind, shape, _ in variables(architecture):
         array = f[f"weights/{layer}/{kind}"][()]
         if array.shape != shape:
             raise AssertionError(f"/weights/{layer}/{kind} has shape {array.shape}, expected {shape}")

@@ -43,15 +43,36 @@ struct CrossFormatTests {
         }
     }
 
+    /// Every layer kind with state beyond its weights: dropout draws masks from the model's generator, batch
+    /// normalization updates moving statistics, constraints project after each step.
+    static let layered: [LayerSpec] = [
+        LayerSpec(.dense(DenseSettings(units: 8, kernelRegularizer: .l2(0.01), activityRegularizer: .l1(1e-3),
+                                       kernelConstraint: .maxNorm(maxValue: 1.5, axis: 0), biasConstraint: .nonNeg))),
+        LayerSpec(.batchNormalization(BatchNormalizationSettings(momentum: 0.9))),
+        LayerSpec(.activation(.relu)),
+        LayerSpec(.dropout(DropoutSettings(rate: 0.3))),
+        LayerSpec(.layerNormalization(LayerNormalizationSettings())),
+        LayerSpec(3, .softmax),
+    ]
+
     @Test("train 2 epochs ≡ train 1, save, load, train 1", arguments: [ModelFormat.json, .h5], [JSONTensorEncoding.array, .base64])
     func resumingThroughAFileIsBitIdentical(format: ModelFormat, encoding: JSONTensorEncoding) throws {
+        try checkResume(format: format, encoding: encoding, layers: [LayerSpec(8, .relu), LayerSpec(3, .softmax)])
+    }
+
+    @Test("resuming a model with dropout, normalization, regularizers and constraints is bit-identical too",
+          arguments: [ModelFormat.json, .h5])
+    func resumingEveryLayerKindIsBitIdentical(format: ModelFormat) throws {
+        try checkResume(format: format, encoding: .base64, layers: Self.layered)
+    }
+
+    private func checkResume(format: ModelFormat, encoding: JSONTensorEncoding, layers: [LayerSpec]) throws {
         var config = OptimizerConfig(.adam, learningRate: 0.01)
         config.amsgrad = true
         let data = try classificationData()
         let options = FitOptions(epochs: 1, batchSize: 16, validationSplit: 0.2)
         func fresh() throws -> Model<Float> {
-            try Model(inputWidth: 4, layers: [LayerSpec(8, .relu), LayerSpec(3, .softmax)],
-                      loss: .categoricalCrossentropy, optimizer: config, seed: 5)
+            try Model(inputWidth: 4, layers: layers, loss: .categoricalCrossentropy, optimizer: config, seed: 5)
         }
         var straight = try fresh()
         var twoEpochs = options

@@ -2,7 +2,7 @@ import MLPCore
 import MLPDocument
 
 /// Seeded random model documents for round-trip properties: random widths, depths, activations, bias use,
-/// initializers, dtypes, optimizers with every slot layout and filled state, history and metadata.
+/// initializers, regularizers, constraints, the width-keeping layer kinds, dtypes, optimizers with every slot layout and filled state, history and metadata.
 struct RandomDocuments {
     var random: RandomGenerator
 
@@ -24,9 +24,32 @@ struct RandomDocuments {
                 name: pick(["dense_\(index)", "layer \(index)", "ünï-\(index)", "l.\(index)"]), units: units,
                 activation: pick(Activation.allCases), useBias: useBias,
                 kernelInitializer: pick(Initializer.allCases), biasInitializer: pick(Initializer.allCases)))
+            if random.nextInt(below: 3) == 0, case .dense(var dense) = layers[layers.count - 1].kind {
+                dense.kernelRegularizer = pick([nil, .l2(0.01), .l1l2(l1: 1e-3, l2: 0.5)])
+                dense.activityRegularizer = pick([nil, .l1(0.25)])
+                dense.kernelConstraint = pick([nil, .maxNorm(maxValue: 2, axis: 0), .unitNorm(axis: 1),
+                                               .minMaxNorm(minValue: 0.1, maxValue: 3, rate: 0.5, axis: -1)])
+                dense.biasConstraint = useBias ? pick([nil, .nonNeg]) : nil
+                layers[layers.count - 1].kind = .dense(dense)
+            }
             weights.append(ModelDocument.LayerWeights(
                 kernel: try tensor([width, units], dtype), bias: useBias ? try tensor([units], dtype) : nil))
             width = units
+            // Now and then a width-keeping layer after the Dense one, with its tensors.
+            if random.nextInt(below: 3) == 0 {
+                let kind: LayerKind = pick([
+                    .activation(pick(Activation.allCases)), .dropout(DropoutSettings(rate: pick([0, 0.3, 0.5]), seed: pick([nil, 7]))),
+                    .batchNormalization(BatchNormalizationSettings(momentum: pick([0.99, 0.9]), epsilon: pick([1e-3, 1e-5]),
+                                                                   center: random.nextInt(below: 2) == 0, scale: random.nextInt(below: 2) == 0)),
+                    .layerNormalization(LayerNormalizationSettings(epsilon: 1e-3, center: random.nextInt(below: 2) == 0,
+                                                                   scale: random.nextInt(below: 2) == 0)),
+                    .flatten,
+                ])
+                layers.append(ModelDocument.Layer(name: "\(kind.typeName) \(index)", kind: kind))
+                var tensors = ModelDocument.LayerWeights()
+                for variable in kind.variables(inputWidth: width) { tensors[variable.name] = try tensor(variable.shape, dtype) }
+                weights.append(tensors)
+            }
         }
         var document = ModelDocument(
             architecture: .init(inputWidth: inputWidth, layers: layers), weights: weights,
