@@ -185,3 +185,39 @@ extension LayerReferenceTests.Case {
         }
     }
 }
+
+/// Dropout's own behaviour, which Keras cannot serve as a reference for (its masks come from its own generator).
+struct DropoutTests {
+    @Test func masksDropTheirRateAndScaleTheRest() throws {
+        let network = try Network<Double>(inputWidth: 1, layers: [
+            try Layer(name: "drop", kind: .dropout(DropoutSettings(rate: 0.3)), inputWidth: 1, weights: []),
+        ])
+        let rows = 20_000
+        let data = try Dataset<Double>(features: [Double](repeating: 2, count: rows), featureWidth: 1)
+        let ws = Workspace(network: network, capacity: rows, targetWidth: 0)
+        ws.gather(data, order: nil, start: 0, rows: rows)
+        var random = RandomGenerator(seed: 3)
+        ws.drawDropoutMasks(for: network, rows: rows, random: &random)
+        let output = Array(network.forward(ws, rows: rows, training: true))
+        let dropped = output.filter { $0 == 0 }.count
+        // Binomial(20000, 0.3): standard deviation ≈ 65, so ±400 is over six of them.
+        #expect(abs(dropped - 6000) < 400, "\(dropped) dropped")
+        #expect(output.allSatisfy { $0 == 0 || $0 == 2 / 0.7 }, "kept inputs are divided by the keep probability")
+        #expect(Array(network.forward(ws, rows: rows)) == [Double](repeating: 2, count: rows), "inference is the identity")
+    }
+
+    /// The silent error of issue 11: a model with dropout must not train as if the rate were 0.
+    @Test func trainingUsesTheRate() throws {
+        func train(rate: Double) throws -> Network<Float> {
+            var model = try Model<Float>(
+                inputWidth: 3, layers: [LayerSpec(6, .tanh), LayerSpec(.dropout(DropoutSettings(rate: rate))), LayerSpec(2, .linear)],
+                loss: .meanSquaredError, optimizer: OptimizerConfig(.sgd, learningRate: 0.1), seed: 9)
+            let data = try Dataset<Float>(features: (0..<48).map { Float($0 % 7) / 7 }, featureWidth: 3,
+                                          targets: (0..<32).map { Float($0 % 5) / 5 }, targetWidth: 2)
+            try model.fit(data, options: FitOptions(epochs: 2, batchSize: 4))
+            return model.network
+        }
+        #expect(try train(rate: 0.5) != train(rate: 0))
+        #expect(try train(rate: 0.5) == train(rate: 0.5), "masks come from the model's seeded generator")
+    }
+}

@@ -27,6 +27,28 @@ struct InitTests {
         #expect(try ModelFiles.load(other).weights != document.weights)
     }
 
+    @Test func createsModelsWithEveryLayerKind() throws {
+        let scratch = try Scratch()
+        let path = scratch.path("layered.h5")
+        let result = try mlpconv(["init", path, "--inputs", "4", "--layer", "8:linear", "--layer", "batch_normalization",
+                                  "--layer", "activation:relu", "--layer", "dropout:0.3", "--layer", "layer_normalization",
+                                  "--layer", "3:linear", "--layer", "activation:softmax"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try ModelFiles.load(path)
+        #expect(document.architecture.layers.map(\.kind.typeName)
+                == ["dense", "batch_normalization", "activation", "dropout", "layer_normalization", "dense", "activation"])
+        #expect(document.architecture.layers.map(\.name)
+                == ["dense", "batch_normalization", "activation", "dropout", "layer_normalization", "dense_1", "activation_1"])
+        // The loss follows the activation the outputs leave through, here a standalone softmax.
+        #expect(document.training?.loss == .categoricalCrossentropy)
+        #expect(document.weights[1]["moving_variance"]?.values(as: Float.self) == [Float](repeating: 1, count: 8))
+        #expect(document.parameterCount == 40 + 16 + 16 + 27 && document.weightCount == document.parameterCount + 16)
+        for bad in ["dropout:1", "dropout:x", "activation:nope", "batch_normalization:3", "0:relu"] {
+            #expect(try mlpconv(["init", scratch.path("bad.h5"), "--inputs", "4", "--layer", bad, "--layer", "2:linear"]).status != 0, "\(bad)")
+        }
+        #expect(try mlpconv(["init", scratch.path("bad.h5"), "--inputs", "4", "--layer", "dropout:0.1"]).status != 0)
+    }
+
     @Test func badArguments() throws {
         let scratch = try Scratch()
         let unknown = try mlpconv(["init", scratch.path("m.h5"), "--inputs", "4", "--layer", "8:relux"])

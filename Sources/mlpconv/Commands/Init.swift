@@ -8,7 +8,9 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
     static let configuration = CommandConfiguration(
         abstract: "Create a new model file with freshly initialized weights, ready to train.",
         discussion: """
-            Layers are given in order as UNITS:ACTIVATION, e.g. --inputs 64 --layer 32:relu --layer 10:softmax. \
+            Layers are given in order, Dense ones as UNITS:ACTIVATION, e.g. --inputs 64 --layer 32:relu --layer \
+            10:softmax, or --layer 32:linear --layer batch_normalization --layer activation:relu --layer dropout:0.2 \
+            --layer 10:softmax. \
             Without --loss, the loss follows the output activation (softmax → categorical_crossentropy, sigmoid → \
             binary_crossentropy, otherwise mean_squared_error). A logits model ends in a linear layer with \
             --loss categorical_crossentropy --from-logits (or binary_crossentropy, sparse_categorical_crossentropy). \
@@ -21,7 +23,10 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
     @Option(help: "Input width (number of features).")
     var inputs: Int
 
-    @Option(name: .customLong("layer"), help: "A Dense layer as UNITS:ACTIVATION; repeat for each layer, input to output.")
+    @Option(name: .customLong("layer"), help: """
+        A layer, input to output (repeat): a Dense layer as UNITS:ACTIVATION, or activation:NAME, dropout:RATE, \
+        batch_normalization, layer_normalization.
+        """)
     var layers: [LayerArgument]
 
     static let lossHelp = "Loss (\(Loss.acceptedNames.joined(separator: ", ")))."
@@ -51,7 +56,9 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
 
     func validate() throws {
         guard inputs > 0 else { throw ValidationError("--inputs must be a positive integer, got \(inputs)") }
-        guard !layers.isEmpty else { throw ValidationError("give at least one --layer UNITS:ACTIVATION") }
+        guard layers.contains(where: { $0.kind.dense != nil }) else {
+            throw ValidationError("give at least one Dense layer, --layer UNITS:ACTIVATION")
+        }
         if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
             throw ValidationError("--learning-rate must be a finite number ≥ 0, got \(learningRate)")
         }
@@ -62,10 +69,22 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
             throw CommandError("\(output): cannot tell the format from the extension; use .json or .h5")
         }
         try overwrite.check(output)
-        let output = layers[layers.count - 1].activation
+        // The activation the outputs leave through: the last Dense layer's or a later Activation layer's.
+        let output = layers.reversed().lazy.compactMap { argument -> Activation? in
+            switch argument.kind {
+            case .dense(let dense): dense.activation
+            case .activation(let activation): activation
+            default: nil
+            }
+        }.first ?? .linear
         let suggested: Loss = output == .softmax ? .categoricalCrossentropy : output == .sigmoid ? .binaryCrossentropy : .meanSquaredError
         let loss = try self.loss.value(over: suggested) ?? suggested
-        let specs = layers.map { LayerSpec($0.units, $0.activation, useBias: !noBias, kernelInitializer: initializer.value) }
+        let specs = layers.map { argument in
+            guard case .dense(var dense) = argument.kind else { return LayerSpec(argument.kind) }
+            dense.useBias = !noBias
+            dense.kernelInitializer = initializer.value
+            return LayerSpec(.dense(dense))
+        }
         var optimizerConfig = OptimizerConfig(optimizer.value, learningRate: learningRate)
         optimizerConfig.schedule = try lrSchedule?.schedule(initialRate: optimizerConfig.learningRate)
         warnIfNonFinite(optimizerConfig.schedule)
