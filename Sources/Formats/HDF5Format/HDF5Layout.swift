@@ -3,11 +3,11 @@
 ///
 ///     /                      @format = "mlpconv-model", @format_version = 1 (int64),
 ///                            @architecture = JSON text (the JSON codec's architecture object), @architecture_crc32c
-///     /weights/<layer>/kernel   [in, units] float32|float64, @crc32c
-///     /weights/<layer>/bias     [units], @crc32c                       (only when use_bias)
+///     /weights/<layer>/<variable>   one dataset per tensor of the layer (kernel [in, units], bias [units],
+///                            gamma/beta/moving_mean/moving_variance [features]), float32|float64, @crc32c
 ///     /optimizer             @name, @iterations, one attribute per hyperparameter (Keras's keys),
 ///                            @boolean_hyperparameters, @null_hyperparameters
-///     /optimizer/<slot>/<layer>/kernel|bias   @crc32c
+///     /optimizer/<slot>/<layer>/<variable>   one per trainable tensor, @crc32c
 ///     /training              @loss, @epochs_completed, @random_state (4 × uint64, optional)
 ///     /training/history      scalar UTF-8 string dataset: the history JSON text, @crc32c
 ///     /metadata              one string attribute per entry
