@@ -5,6 +5,8 @@ public struct Network<T: MLPScalar>: Sendable, Equatable {
     /// The trainable tensors in Keras's order (each layer's trainable variables, layer by layer); cached because
     /// the training loop and the optimizer walk it every step.
     public let parameters: [ParameterID]
+    /// Whether any Dense layer has a regularizer, so the per-step penalty passes can be skipped entirely.
+    let isRegularized: Bool
 
     /// Checks that the layers chain (each layer's input width is the previous output width) and that layer
     /// names are unique (they name the tensors in model files).
@@ -25,6 +27,14 @@ public struct Network<T: MLPScalar>: Sendable, Equatable {
         self.layers = layers
         parameters = layers.indices.flatMap { l in
             layers[l].variables.indices.filter { layers[l].variables[$0].trainable }.map { ParameterID(layer: l, variable: $0) }
+        }
+        isRegularized = Self.hasRegularizers(layers)
+    }
+
+    private static func hasRegularizers(_ layers: [Layer<T>]) -> Bool {
+        layers.contains { layer in
+            guard let dense = layer.kind.dense else { return false }
+            return dense.kernelRegularizer != nil || dense.biasRegularizer != nil || dense.activityRegularizer != nil
         }
     }
 
@@ -64,6 +74,7 @@ public struct Network<T: MLPScalar>: Sendable, Equatable {
                      weights: layer.weights.map { $0.map { T($0) } })
         }
         parameters = other.parameters
+        isRegularized = other.isRegularized
     }
 
     public var outputWidth: Int { layers[layers.count - 1].outputWidth }

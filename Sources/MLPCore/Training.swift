@@ -105,7 +105,8 @@ extension Model {
             // Keras's evaluation loss includes the regularization penalties too.
             let value = loss.evaluate(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows,
-                width: network.outputWidth, gradient: nil) + network.activityPenalty(ws, rows: rows) + weightPenalty
+                width: network.outputWidth, gradient: nil)
+                + (network.isRegularized ? network.activityPenalty(ws, rows: rows) + weightPenalty : 0)
             lossSum += Double(value) * Double(rows)
             if let counts = loss.correctPredictions(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: network.outputWidth) {

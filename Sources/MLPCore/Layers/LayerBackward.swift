@@ -149,6 +149,10 @@ extension Network {
         var value = loss.evaluate(
             predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: outputWidth,
             gradient: ws.gradY[layers.count - 1].baseAddress!)
+        guard isRegularized else {
+            backward(ws, rows: rows)
+            return value
+        }
         value += activityPenalty(ws, rows: rows)
         backward(ws, rows: rows)
         value += weightPenalty(addingGradientsTo: ws)
@@ -172,10 +176,14 @@ extension Network {
         for (l, layer) in layers.enumerated() {
             guard let dense = layer.kind.dense else { continue }
             let first = ws?.firstGradient[l] ?? 0
-            for (v, regularizer) in [(0, dense.kernelRegularizer), (1, dense.useBias ? dense.biasRegularizer : nil)] {
-                guard let regularizer else { continue }
-                layer.weights[v].withUnsafeBufferPointer { w in
-                    total += regularizer.penalty(w, addingGradientTo: ws?.gradients[first + v].baseAddress)
+            if let regularizer = dense.kernelRegularizer {
+                layer.weights[0].withUnsafeBufferPointer { w in
+                    total += regularizer.penalty(w, addingGradientTo: ws?.gradients[first].baseAddress)
+                }
+            }
+            if dense.useBias, let regularizer = dense.biasRegularizer {
+                layer.weights[1].withUnsafeBufferPointer { w in
+                    total += regularizer.penalty(w, addingGradientTo: ws?.gradients[first + 1].baseAddress)
                 }
             }
         }
