@@ -20,11 +20,16 @@ every `*.keras` and `*keras*.h5` file in FOLDER:
 - for compiled models: Keras's `fit()` on the same data then continues from the stored optimizer state; the
   iteration count must rise by the number of steps, and the weights must equal mlpconv's continuation to 1e-5.
 
+Keras 3.15.1 cannot compile a Lamb model from a legacy `.h5`, its own files included (KERAS_H5_UNLOADABLE): such a
+file must fail with exactly that error, and is then loaded uncompiled and checked for its predictions alone.
+An unnamed optimizer variable (Nadam's `u_product`, `variable` in mlpconv's files) matches Keras's `variable_<n>`.
+
 Exits non-zero when any file fails.
 """
 import io
 import json
 import os
+import re
 import sys
 import warnings
 import zipfile
@@ -46,6 +51,12 @@ def stored_keras_optimizer(path):
         return [np.array(group[str(i)]) for i in range(len(group))]
 
 
+def unnamed(name):
+    """Keras names a variable created without a name (Nadam's u_product) `variable`, `variable_1`, … by how many
+    such variables the session made before; mlpconv writes `variable`. Compared by position, not by number."""
+    return "variable" if re.fullmatch(r"variable(_\d+)?", name) else name
+
+
 def restore_h5_optimizer(model, path):
     """Replaces the optimizer Keras loaded from a legacy .h5 by one holding every stored variable."""
     with h5py.File(path, "r") as h5:
@@ -60,7 +71,7 @@ def restore_h5_optimizer(model, path):
     model.compile(optimizer=optimizer, loss=model.loss)
     optimizer.build(model.trainable_variables)
     paths = [variable.path for variable in optimizer.variables]
-    if paths != names:
+    if [unnamed(p) for p in paths] != [unnamed(n) for n in names]:
         raise AssertionError(f"/optimizer_weights names {names} are not Keras's {paths}")
     for variable, value in zip(optimizer.variables, values):
         variable.assign(value)
@@ -78,9 +89,35 @@ def assert_close(what, actual, expected, tolerance):
     return error
 
 
+def h5_optimizer_class(path):
+    with h5py.File(path, "r") as h5:
+        if "training_config" not in h5.attrs:
+            return None
+        return json.loads(h5.attrs["training_config"])["optimizer_config"]["class_name"]
+
+
+# Legacy .h5 optimizers Keras 3.15.1 cannot compile, its own files included (Lamb is missing from
+# keras.optimizers.ALL_OBJECTS, which the legacy loader looks class names up in): such files must fail with exactly
+# this error, and are then checked without compiling (predictions only).
+KERAS_H5_UNLOADABLE = {"Lamb": "Could not interpret optimizer identifier: lamb"}
+
+
 def check(path):
     with open(path + ".expected.json") as handle:
         expected = json.load(handle)
+    known = KERAS_H5_UNLOADABLE.get(h5_optimizer_class(path)) if path.endswith(".h5") else None
+    if known is not None:
+        try:
+            keras.models.load_model(path)
+        except ValueError as error:
+            if str(error) != known:
+                raise
+        else:
+            raise AssertionError(f"Keras now loads this file; remove it from KERAS_H5_UNLOADABLE ({known})")
+        model = keras.models.load_model(path, compile=False)
+        x = np.asarray(expected["x"], dtype=np.float32).reshape(expected["rows"], expected["input_width"])
+        error = assert_close("predictions", model.predict(x, verbose=0), expected["predictions"], 1e-6)
+        return f"predictions within {error:.1e}; Keras cannot compile it ({known}), as with its own files"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = keras.models.load_model(path)

@@ -90,6 +90,7 @@ extension ModelDocument {
         guard present == expected else {
             throw DocumentError("optimizer", "slots \(present) must appear once each, in the order \(expected)")
         }
+        try validateScalars(training.optimizer)
         let names = parameterNames, shapes = parameterShapes
         for slot in training.optimizer.slots {
             guard slot.tensors.count == names.count else {
@@ -135,7 +136,8 @@ extension ModelDocument {
         }
         training = TrainingRecord(
             loss: model.training.loss,
-            optimizer: OptimizerRecord(config: model.training.optimizer.config, iterations: state.iterations, slots: slots),
+            optimizer: OptimizerRecord(config: model.training.optimizer.config, iterations: state.iterations, slots: slots,
+                                       scalars: state.scalars.map { OptimizerRecord.Scalar(name: $0.name, value: $0.value) }),
             epochsCompleted: model.training.epochsCompleted, randomState: model.training.random,
             history: model.training.history)
     }
@@ -168,7 +170,13 @@ extension ModelDocument {
         let network: Network<T> = try network(as: T.self)
         let state = OptimizerState<T>(
             iterations: training.optimizer.iterations,
-            slots: training.optimizer.slots.map { .init(name: $0.name, values: $0.tensors.map { $0.values(as: T.self) }) })
+            slots: training.optimizer.slots.map { .init(name: $0.name, values: $0.tensors.map { $0.values(as: T.self) }) },
+            scalars: training.optimizer.scalars.map { scalar in
+                // In the model's precision, as the tensors are converted to it.
+                let value = OptimizerConfig.parameterPrecisionScalarNames.contains(scalar.name)
+                    ? Double(T(scalar.value)) : scalar.value
+                return .init(name: scalar.name, value: value)
+            })
         do {
             let optimizer = try Optimizer(config: training.optimizer.config, state: state, network: network)
             return try Model(network: network, training: TrainingState(

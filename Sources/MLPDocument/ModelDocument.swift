@@ -135,11 +135,30 @@ public struct ModelDocument: Sendable, Equatable {
         public var iterations: Int
         /// In `config.slotNames` order; each has one tensor per trainable parameter, in `parameterNames` order.
         public var slots: [Slot]
+        /// Optimizer-level state besides `iterations`, in `config.scalarNames` order (Nadam's `u_product`).
+        public var scalars: [Scalar]
 
-        public init(config: OptimizerConfig, iterations: Int, slots: [Slot]) {
+        public init(config: OptimizerConfig, iterations: Int, slots: [Slot], scalars: [Scalar] = []) {
             self.config = config
             self.iterations = iterations
             self.slots = slots
+            self.scalars = scalars
+        }
+
+        /// A named scalar, held as a `Double`: a float32 value or a counter fits exactly.
+        public struct Scalar: Sendable, Equatable {
+            public var name: String
+            public var value: Double
+
+            public init(name: String, value: Double) {
+                self.name = name
+                self.value = value
+            }
+        }
+
+        /// What the configuration keeps before its first step.
+        public static func initialScalars(_ config: OptimizerConfig) -> [Scalar] {
+            config.initialScalars.map { Scalar(name: $0.name, value: $0.value) }
         }
 
         public struct Slot: Sendable, Equatable {
@@ -212,6 +231,13 @@ extension ModelDocument {
         if var training = copy.training {
             training.optimizer.slots = training.optimizer.slots.map {
                 OptimizerRecord.Slot(name: $0.name, tensors: $0.tensors.map { $0.converted(to: dtype) })
+            }
+            // Scalars in the parameters' precision follow it, as a tensor's values do.
+            if dtype == .float32 {
+                for index in training.optimizer.scalars.indices
+                where OptimizerConfig.parameterPrecisionScalarNames.contains(training.optimizer.scalars[index].name) {
+                    training.optimizer.scalars[index].value = Double(Float(training.optimizer.scalars[index].value))
+                }
             }
             copy.training = training
         }

@@ -73,7 +73,8 @@ struct JSONModelSchemaTests {
         }
         let optimizer = try definition("optimizer", in: schema).object(at: "properties")
         #expect(try strings(optimizer.object(at: "name").value(at: "enum"))
-                == OptimizerKind.acceptedNames + ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+                == OptimizerKind.acceptedNames + ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "Adamax", "Lion",
+                                                  "Adadelta", "Ftrl", "Lamb"])
         let slotNames = try strings(optimizer.object(at: "slots").object(at: "propertyNames").value(at: "enum"))
         var allSlots = Set<String>()
         for kind in OptimizerKind.allCases {
@@ -82,6 +83,8 @@ struct JSONModelSchemaTests {
             allSlots.formUnion(config.slotNames)
         }
         #expect(Set(slotNames) == allSlots)
+        let scalarNames = try strings(optimizer.object(at: "scalars").object(at: "propertyNames").value(at: "enum"))
+        #expect(Set(scalarNames) == Set(OptimizerKind.allCases.flatMap { OptimizerConfig($0).scalarNames }))
         let tensorProperties = try definition("tensor", in: schema).object(at: "properties")
         #expect(try strings(tensorProperties.object(at: "dtype").value(at: "enum")) == Tensor.DType.allCases.map(\.rawValue))
         #expect(try tensorProperties.object(at: "shape").value(at: "maxItems").int64() == Int64(JSONModelCodec.maxRank))

@@ -19,7 +19,7 @@ private let kerasFixtureFiles: [String] = {
 
 /// Copies a written file into `MLPCONV_INTEROP_DIR/keras`, when set, for scripts/keras_interop_check.py (a folder of
 /// its own: scripts/interop_check.py reads the top level as mlpconv's formats).
-private func exportForKerasInterop(_ path: String, name: String) throws {
+func exportForKerasInterop(_ path: String, name: String) throws {
     guard let root = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !root.isEmpty else { return }
     let folder = URL(fileURLWithPath: root).appendingPathComponent("keras").path
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -59,7 +59,7 @@ private func interopTargets(loss: Loss, outputWidth: Int) -> (values: [Float], w
 /// back: predictions on fixed inputs and, for a trainable model, the weights after one epoch (batch size 2, no
 /// shuffling: three steps, the last one partial) continued from the stored optimizer state. The Keras interop
 /// check runs the same in Keras and compares.
-private func exportExpectations(of document: ModelDocument, name: String) throws {
+func exportExpectations(of document: ModelDocument, name: String) throws {
     guard let root = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !root.isEmpty else { return }
     let width = document.architecture.inputWidth
     let x = interopInputs(width: width)
@@ -85,7 +85,7 @@ private func exportExpectations(of document: ModelDocument, name: String) throws
     try data.write(to: folder.appendingPathComponent(name + ".expected.json"))
 }
 
-private func bits(_ tensor: Tensor) -> [UInt64] {
+func bits(_ tensor: Tensor) -> [UInt64] {
     switch tensor.storage {
     case .float32(let values): values.map { UInt64($0.bitPattern) }
     case .float64(let values): values.map(\.bitPattern)
@@ -93,7 +93,7 @@ private func bits(_ tensor: Tensor) -> [UInt64] {
 }
 
 /// Metadata that is not the reader's own description of the file it read.
-private func userMetadata(_ metadata: [String: String]) -> [String: String] {
+func userMetadata(_ metadata: [String: String]) -> [String: String] {
     metadata.filter { !KerasExtras.derivedMetadataKeys.contains($0.key) }
 }
 

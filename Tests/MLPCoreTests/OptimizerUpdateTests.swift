@@ -84,7 +84,9 @@ struct OptimizerUpdateTests {
         #expect(optimizerUpdateCases.count >= 15)
         // Every configuration of optimizers.json, plus a few that only a bit-exact comparison can tell apart.
         #expect(Array(optimizerUpdateCases.map(\.name).prefix(optimizerCases.count)) == optimizerCases.map(\.name))
-        let optimizers = optimizerUpdateCases.compactMap { $0.optimizer["name"]?.string }
+        // Together with optimizer_updates_more.json (OptimizerKindsTests), every optimizer has update cases.
+        let optimizers = (optimizerUpdateCases.map(\.optimizer) + moreOptimizerUpdateCases.map(\.optimizer))
+            .compactMap { $0["name"]?.string }
         #expect(Set(optimizers) == Set(OptimizerKind.allCases.map(\.rawValue)))
     }
 

@@ -168,8 +168,9 @@ struct ReferenceFixtureTests {
         #expect(Set(forwardBackwardCases.map(\.loss)) == Set([LossKind.halfSquaredError,
             .meanSquaredError, .meanAbsoluteError, .huber, .binaryCrossentropy, .categoricalCrossentropy,
             .sparseCategoricalCrossentropy].map(\.rawValue)))
+        // The optimizers issue 11 added are in optimizer_updates_more.json (OptimizerKindsTests) instead.
         let optimizers = optimizerCases.compactMap { $0.optimizer["name"]?.string }
-        #expect(Set(optimizers) == Set(OptimizerKind.allCases.map(\.rawValue)))
+        #expect(Set(optimizers) == ["sgd", "adam", "adamw", "rmsprop", "adagrad"])
     }
 
     @Test("outputs, loss and gradients match Keras in float64 and float32", arguments: forwardBackwardCases)

@@ -66,7 +66,8 @@ struct RandomDocuments {
             }
             document.training = .init(
                 loss: loss(),
-                optimizer: .init(config: config, iterations: random.nextInt(below: 100_000), slots: slots),
+                optimizer: .init(config: config, iterations: random.nextInt(below: 100_000), slots: slots,
+                                 scalars: config.scalarNames.map { .init(name: $0, value: pick([1, 0.1, random.nextUnitDouble()])) }),
                 epochsCompleted: history.count,
                 randomState: random.nextInt(below: 4) == 0 ? nil : RandomGenerator(seed: random.next()).state,
                 history: history)
@@ -98,6 +99,18 @@ struct RandomDocuments {
             config.centered = random.nextInt(below: 2) == 0
         case .adagrad:
             config.initialAccumulatorValue = pick([0.1, 0.01])
+        case .nadam, .adamax, .lamb:
+            config.beta1 = pick([0.9, 0.8])
+            config.epsilon = pick([1e-7, 1e-3])
+        case .lion:
+            config.beta2 = pick([0.99, 0.9])
+        case .adadelta:
+            config.rho = pick([0.95, 0.5])
+        case .ftrl:
+            config.learningRatePower = pick([-0.5, -0.7, 0])
+            config.l1RegularizationStrength = pick([0, 0.01])
+            config.l2ShrinkageRegularizationStrength = pick([0, 0.1])
+            config.beta = pick([0, 0.5])
         }
         config.weightDecay = pick([nil, 0.004, 0.1])
         switch random.nextInt(below: 4) {

@@ -32,6 +32,8 @@ package enum HDF5ModelCodec {
         package static let iterations = "iterations"
         package static let booleanHyperparameters = "boolean_hyperparameters"
         package static let nullHyperparameters = "null_hyperparameters"
+        /// Lists the optimizer-level scalars (`u_product`), each stored as an attribute of its own.
+        package static let scalars = "scalars"
         package static let loss = "loss"
         package static let epochsCompleted = "epochs_completed"
         package static let randomState = "random_state"
@@ -39,7 +41,7 @@ package enum HDF5ModelCodec {
 
         /// `/optimizer` attributes that are not hyperparameters.
         package static let optimizerReserved: Set<String> = [optimizerName, iterations, booleanHyperparameters,
-                                                             nullHyperparameters]
+                                                             nullHyperparameters, scalars]
     }
 
     /// The history text's cap (a million epochs of a few metrics is about 64 MiB).

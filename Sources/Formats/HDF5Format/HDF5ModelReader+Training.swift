@@ -18,6 +18,7 @@ extension HDF5ModelReader {
             ? try wrap(group.stringArrayAttribute(Name.booleanHyperparameters)) : []
         let nulls = names.contains(Name.nullHyperparameters)
             ? try wrap(group.stringArrayAttribute(Name.nullHyperparameters)) : []
+        let scalars = try scalarNames(group, names: names)
 
         var hyperparameters: [String: Hyperparameter] = [:]
         var schedule: LearningRateSchedule?
@@ -30,7 +31,7 @@ extension HDF5ModelReader {
         for key in booleans where !names.contains(key) {
             throw fail("\(path)@\(key)", "missing (it is listed in \(Name.booleanHyperparameters))")
         }
-        for key in names where !Name.optimizerReserved.contains(key) {
+        for key in names where !Name.optimizerReserved.contains(key) && !scalars.contains(key) {
             let object = "\(path)@\(key)"
             let value = try wrap(group.attribute(key))
             if booleans.contains(key) {

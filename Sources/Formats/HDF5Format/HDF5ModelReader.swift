@@ -123,8 +123,9 @@ struct HDF5ModelReader {
             }
             document.training = try readTraining(
                 trainingParts.group,
-                optimizer: ModelDocument.OptimizerRecord(config: trainingParts.config,
-                                                         iterations: trainingParts.iterations, slots: slots))
+                optimizer: ModelDocument.OptimizerRecord(
+                    config: trainingParts.config, iterations: trainingParts.iterations, slots: slots,
+                    scalars: try readScalars(try wrap(h5.openGroup(Name.optimizer)), config: trainingParts.config)))
         }
         if try wrap(h5.hasMember(Name.metadata)) {
             document.metadata = try readMetadata(try wrap(h5.openGroup(Name.metadata)))

@@ -61,6 +61,11 @@ extension HDF5ModelCodec {
             // (absent would mean "Keras's default", which differs from null for AdamW's weight_decay).
             if !booleans.isEmpty { try optimizer.setAttribute(Name.booleanHyperparameters, .strings(booleans)) }
             if !nulls.isEmpty { try optimizer.setAttribute(Name.nullHyperparameters, .strings(nulls)) }
+            let scalars = training.optimizer.scalars
+            if !scalars.isEmpty {
+                try optimizer.setAttribute(Name.scalars, .strings(scalars.map(\.name)))
+                for scalar in scalars { try optimizer.setAttribute(scalar.name, .double(scalar.value)) }
+            }
             for slot in training.optimizer.slots {
                 let group = try optimizer.createGroup(slot.name)
                 try writeParameters(slot.tensors, names: document.parameterNames, in: group, compression: compression)

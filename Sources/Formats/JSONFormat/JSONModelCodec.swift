@@ -9,7 +9,7 @@ import MLPDocument
 ///      "architecture": {"input_width": 4, "layers": [{"name": "dense", "units": 3, …}, …]},
 ///      "weights": {"dense": {"kernel": <tensor>, "bias": <tensor>}, …},
 ///      "training": {"loss": …, "optimizer": {"name": …, "hyperparameters": {…}, "iterations": …,
-///                   "slots": {"momentum": {"dense/kernel": <tensor>, …}, …}},
+///                   "slots": {"momentum": {"dense/kernel": <tensor>, …}, …}, "scalars": {"u_product": …}},
 ///                   "epochs_completed": …, "random_state": ["<16 hex digits>", ×4], "history": […]},
 ///      "metadata": {"created_by": …, …}}
 ///
@@ -21,7 +21,7 @@ import MLPDocument
 package enum JSONModelCodec {
     package static let documentKeys: Set<String> = ["format", "format_version", "architecture", "weights", "training", "metadata"]
     package static let trainingKeys: Set<String> = ["loss", "optimizer", "epochs_completed", "random_state", "history"]
-    package static let optimizerKeys: Set<String> = ["name", "hyperparameters", "iterations", "slots"]
+    package static let optimizerKeys: Set<String> = ["name", "hyperparameters", "iterations", "slots", "scalars"]
     /// A valid document nests 6 deep (root → training → optimizer → slots → slot → tensor → shape); the limit leaves
     /// room for clear errors about misplaced values, and keeps json-c's recursive free shallow.
     package static let maxDepth = 16
@@ -86,6 +86,12 @@ package enum JSONModelCodec {
             writer.endObject()
         }
         writer.endObject()
+        if !training.optimizer.scalars.isEmpty {
+            writer.key("scalars")
+            writer.beginObject(inline: true)
+            for scalar in training.optimizer.scalars { writer.key(scalar.name); writer.number(scalar.value) }
+            writer.endObject()
+        }
         writer.endObject()
         writer.key("epochs_completed"); writer.integer(training.epochsCompleted)
         if let state = training.randomState {
@@ -263,7 +269,19 @@ package enum JSONModelCodec {
                 }
                 slots.append(ModelDocument.OptimizerRecord.Slot(name: name, tensors: tensors))
             }
-            return ModelDocument.OptimizerRecord(config: config, iterations: iterations, slots: slots)
+            let scalarNames = config.scalarNames
+            var scalars: [ModelDocument.OptimizerRecord.Scalar] = []
+            if let scalarsValue = try value.optionalValue(at: "scalars") {
+                let values = try members(
+                    of: scalarsValue, expected: scalarNames, what: "scalar",
+                    expectation: "\(kind.name) with these hyperparameters keeps " + (scalarNames.isEmpty ? "no scalars" : "scalars"))
+                for (name, member) in zip(scalarNames, values) { scalars.append(.init(name: name, value: try member.double())) }
+            } else if let missing = scalarNames.first {
+                throw JSONError(kind: .missing, file: value.document.file, path: value.path.appending("scalars").description,
+                                reason: "missing scalar \(JSONPath.quoted(missing)) (\(kind.name) keeps "
+                                    + scalarNames.map { JSONPath.quoted($0) }.joined(separator: ", ") + ")")
+            }
+            return ModelDocument.OptimizerRecord(config: config, iterations: iterations, slots: slots, scalars: scalars)
         }
 
         /// The members of an object whose keys must be exactly `expected` (in any order), returned in `expected`'s

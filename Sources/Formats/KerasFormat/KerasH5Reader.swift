@@ -98,14 +98,8 @@ package enum KerasOptimizerLayout {
     /// The slot of each optimizer variable after iteration and learning_rate, in Keras 3's order, as
     /// (slot name, parameter index).
     package static func keras3Order(_ config: OptimizerConfig, parameterCount count: Int) -> [(String, Int)] {
-        let params = Array(0..<count)
-        switch config.kind {
-        case .adam, .adamw:
-            let interleaved = params.flatMap { [("momentum", $0), ("velocity", $0)] }
-            return interleaved + (config.amsgrad ? params.map { ("velocity_hat", $0) } : [])
-        default:
-            return config.slotNames.flatMap { slot in params.map { (slot, $0) } }
-        }
+        // Each group is one `add_optimizer_variables` call, which interleaves its names parameter by parameter.
+        slotGroups(config).flatMap { group in (0..<count).flatMap { parameter in group.map { ($0, parameter) } } }
     }
 
     /// What a variable name in `/optimizer_weights` is: `iteration`, `learning_rate`, or a slot name.
@@ -124,11 +118,12 @@ package enum KerasOptimizerLayout {
                                            "accumulator": "accumulator"]
         if last == "iteration" || last == "iter" { return "iteration" }
         if last == "learning_rate" || last == "lr" { return "learning_rate" }
+        if parts.count == 1, isUnnamedVariable(last) { return unnamedScalar }
         // The TF 2.0–2.10 form first: its second part is a layer name, which may itself be `m` or `v`
         // (`Adam/v/kernel/m:0` is layer v's momentum), while a TF 2.11–2.15 name ends in `kernel`/`bias`.
         if parts.count >= 2, let slot = tokens[last] { return slot }      // TF 2.0–2.10
         if parts.count >= 3, let slot = tokens[parts[1]] { return slot }  // TF 2.11–2.15
-        for suffix in ["velocity_hat", "average_gradient", "momentum", "velocity", "accumulator"]
+        for suffix in ["velocity_hat", "average_gradient", "momentum", "velocity", "accumulator"] + moreSlotSuffixes
         where last.hasSuffix("_" + suffix) {
             return suffix
         }
@@ -231,8 +226,9 @@ package enum KerasH5Reader {
             if let compiled {
                 legacyRuleNote = compiled.ruleNote
                 metrics = compiled.metrics
-                var optimizer = ModelDocument.OptimizerRecord(config: compiled.config, iterations: 0,
-                                                              slots: zeroSlots(compiled.config, document))
+                var optimizer = ModelDocument.OptimizerRecord(
+                    config: compiled.config, iterations: 0, slots: zeroSlots(compiled.config, document),
+                    scalars: ModelDocument.OptimizerRecord.initialScalars(compiled.config))
                 if try reader.wrap(h5.hasMember("optimizer_weights")) {
                     optimizer = try readOptimizerWeights(h5, config: compiled.config, document: document, reader: &reader)
                 }
@@ -256,14 +252,16 @@ package enum KerasH5Reader {
         return document
     }
 
-    /// All-zero slots with no steps taken: what Keras builds for an optimizer that never ran.
+    /// Slots with no steps taken, what Keras builds for an optimizer that never ran: zeros, but Adagrad's and Ftrl's
+    /// accumulator at `initial_accumulator_value`.
     package static func zeroSlots(_ config: OptimizerConfig, _ document: ModelDocument) -> [ModelDocument.OptimizerRecord.Slot] {
         config.slotNames.map { slot in
-            .init(name: slot, tensors: zip(document.parameterShapes, document.parameterTensors).map { shape, tensor in
+            let initial = slot == "accumulator" ? config.initialAccumulatorValue : 0
+            return .init(name: slot, tensors: zip(document.parameterShapes, document.parameterTensors).map { shape, tensor in
                 let count = shape.reduce(1, *)
                 return tensor.dtype == .float32
-                    ? Tensor(unchecked: shape, storage: .float32(.init(repeating: 0, count: count)))
-                    : Tensor(unchecked: shape, storage: .float64(.init(repeating: 0, count: count)))
+                    ? Tensor(unchecked: shape, storage: .float32(.init(repeating: Float(initial), count: count)))
+                    : Tensor(unchecked: shape, storage: .float64(.init(repeating: initial, count: count)))
             })
         }
     }
@@ -279,6 +277,7 @@ package enum KerasH5Reader {
             + " for \(shapes.count) parameters"
         var iterations: Int64?
         var slots: [String: [Tensor]] = [:]
+        var scalars: [Double] = []
         for name in names {
             let object = "/optimizer_weights/\(name)"
             guard let kind = KerasOptimizerLayout.classify(name) else {
@@ -290,6 +289,12 @@ package enum KerasH5Reader {
                 iterations = try reader.integerScalar(in: group, name)
             case "learning_rate":
                 continue  // the configuration's learning_rate is the same value
+            case KerasOptimizerLayout.unnamedScalar:
+                guard scalars.count < config.scalarNames.count else {
+                    throw reader.fail(object, "an unnamed variable, but \(config.kind.kerasClassName) keeps "
+                                      + "\(config.scalarNames.isEmpty ? "none" : config.scalarNames.joined(separator: ", "))")
+                }
+                scalars.append(try reader.floatScalar(in: group, name))
             case "momentum" where config.kind == .sgd && config.momentum == 0:
                 // Keras 2.11–2.15's SGD builds `SGD/m/...` even with momentum 0 (it then holds the last step's
                 // −lr·g, which momentum 0 never feeds back): no state, so not read.
@@ -318,7 +323,12 @@ package enum KerasH5Reader {
             }
             result.append(.init(name: slot, tensors: tensors))
         }
-        return .init(config: config, iterations: count, slots: result)
+        guard scalars.count == config.scalarNames.count else {
+            throw reader.fail("/optimizer_weights@weight_names", "\(scalars.count) unnamed scalar variables; "
+                              + "\(config.kind.kerasClassName) keeps \(config.scalarNames.joined(separator: ", "))")
+        }
+        return .init(config: config, iterations: count, slots: result,
+                     scalars: zip(config.scalarNames, scalars).map { .init(name: $0, value: $1) })
     }
 
     /// A string-array attribute, possibly split into `name0`, `name1`, … (attributes over 64 KiB); an empty

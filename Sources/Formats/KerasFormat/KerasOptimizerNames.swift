@@ -1,7 +1,8 @@
 import MLPCore
 import JSONSupport
 
-/// The optimizers under the class names Keras files use (`SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`).
+/// The optimizers under the class names Keras files use (`SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`, `Nadam`,
+/// `Adamax`, `Lion`, `Adadelta`, `Ftrl`, `Lamb`).
 extension OptimizerKind {
     package var kerasClassName: String {
         switch self {
@@ -10,6 +11,12 @@ extension OptimizerKind {
         case .adamw: "AdamW"
         case .rmsprop: "RMSprop"
         case .adagrad: "Adagrad"
+        case .nadam: "Nadam"
+        case .adamax: "Adamax"
+        case .lion: "Lion"
+        case .adadelta: "Adadelta"
+        case .ftrl: "Ftrl"
+        case .lamb: "Lamb"
         }
     }
 

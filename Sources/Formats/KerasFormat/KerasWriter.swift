@@ -346,6 +346,13 @@ package enum KerasH5Writer {
             try KerasWriting.writeTensor(variable.tensor, at: path, in: group)
             names.append(path)
         }
+        // Keras creates Nadam's u_product without a name, outside the optimizer's scope: `variable`.
+        for (offset, scalar) in optimizer.scalars.enumerated() {
+            let path = offset == 0 ? "variable" : "variable_\(offset)"
+            try KerasWriting.writeTensor(KerasOptimizerLayout.scalarTensor(
+                scalar.value, dtype: KerasOptimizerLayout.scalarDType(scalar.name, document: document)), at: path, in: group)
+            names.append(path)
+        }
         try setNames(names, "weight_names", on: group)
     }
 
@@ -431,6 +438,11 @@ package enum KerasZipWriter {
             let variables = KerasWriting.slotVariables(optimizer, parameterCount: document.parameterNames.count)
             for (offset, variable) in variables.enumerated() {
                 try KerasWriting.writeTensor(variable.tensor, at: "\(offset + firstSlot)", in: vars)
+            }
+            for (offset, scalar) in optimizer.scalars.enumerated() {
+                try KerasWriting.writeTensor(KerasOptimizerLayout.scalarTensor(
+                    scalar.value, dtype: KerasOptimizerLayout.scalarDType(scalar.name, document: document)),
+                    at: "\(variables.count + 2 + offset)", in: vars)
             }
         }
         let top = try h5.createGroup("vars")

@@ -194,16 +194,19 @@ package enum KerasZipReader {
         if let vars { found = try reader.wrap(vars.members(limit: 100_000)).count }
         if found == 0 {
             // An optimizer that was never built (compiled, not trained): fresh state, as Keras would start.
-            return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document))
+            return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document),
+                         scalars: ModelDocument.OptimizerRecord.initialScalars(config))
         }
         // No learning_rate variable in Keras 2's files, nor in any optimizer that follows a schedule.
         let hasRateVariable = !isKeras2 && config.schedule == nil
         let firstSlot = hasRateVariable ? 2 : 1
         let unusedMomentums = isKeras2 && config.kind == .sgd && config.momentum == 0
             && found == firstSlot + document.parameterShapes.count
-        guard let vars, found == firstSlot + order.count || unusedMomentums else {
+        let scalarNames = config.scalarNames
+        guard let vars, found == firstSlot + order.count + scalarNames.count || unusedMomentums else {
             throw reader.fail("/optimizer/vars", "holds \(found) variables; \(config.kind.kerasClassName) with these "
-                              + "settings keeps iteration, \(hasRateVariable ? "learning_rate and " : "")\(order.count) slot tensors")
+                              + "settings keeps iteration, \(hasRateVariable ? "learning_rate and " : "")\(order.count) slot tensors"
+                              + (scalarNames.isEmpty ? "" : " and \(scalarNames.joined(separator: ", "))"))
         }
         let iterations = try reader.integerScalar(in: vars, "0")
         guard iterations >= 0, let count = Int(exactly: iterations) else {
@@ -216,8 +219,13 @@ package enum KerasZipReader {
                                            origin: "\(slot) of \(names[parameter])")
             slots[slot, default: []].append(tensor)
         }
+        // Nadam's u_product follows the slots.
+        var scalars: [ModelDocument.OptimizerRecord.Scalar] = []
+        for (offset, name) in scalarNames.enumerated() {
+            scalars.append(.init(name: name, value: try reader.floatScalar(in: vars, "\(firstSlot + order.count + offset)")))
+        }
         return .init(config: config, iterations: count,
-                     slots: config.slotNames.map { .init(name: $0, tensors: slots[$0] ?? []) })
+                     slots: config.slotNames.map { .init(name: $0, tensors: slots[$0] ?? []) }, scalars: scalars)
     }
 
     /// Why a member could not be unpacked safely: a symbolic link, an absolute name or a `..` component (zip

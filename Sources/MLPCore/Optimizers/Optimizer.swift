@@ -2,7 +2,7 @@
 /// (OptimizerUpdate.swift) to a network and advances the state.
 public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
     public let config: OptimizerConfig
-    public private(set) var state: OptimizerState<T>
+    public internal(set) var state: OptimizerState<T>
 
     public init(config: OptimizerConfig, network: Network<T>) throws(OptimizerError) {
         try config.validate()
@@ -32,10 +32,12 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
         let lr = config.schedule.map { $0.learningRate(atStep: state.iterations, as: T.self) } ?? T(config.learningRate)
         // Keras raises β to the float step `iterations + 1` in the variable's precision.
         let step = T(state.iterations + 1)
+        let uProduct = advanceScalars(step: step)
         for (index, parameter) in parameters.enumerated() {
             withSlots(parameter: index) { s0, s1, s2 in
                 network.withMutableValues(of: parameter) { w in
-                    config.update(w, gradient: gradients[index], slots: (s0, s1, s2), step: step, learningRate: lr)
+                    config.update(w, gradient: gradients[index], slots: (s0, s1, s2), step: step, learningRate: lr,
+                                  uProduct: uProduct)
                 }
             }
         }

@@ -1,6 +1,6 @@
 /// The optimizers a model can carry, with Keras 3's update rules (docs/keras-formats.md, optimizer update rules).
 public enum OptimizerKind: String, NamedChoice {
-    case sgd, adam, adamw, rmsprop, adagrad
+    case sgd, adam, adamw, rmsprop, adagrad, nadam, adamax, lion, adadelta, ftrl, lamb
 
     /// Case-insensitive, so the usual capitalizations (`Adam`, `RMSprop`) are accepted too; `name` is lower-case.
     public init?(name: String) {
@@ -21,17 +21,24 @@ public struct OptimizerConfig: Sendable, Equatable {
     public var momentum: Double = 0
     /// SGD.
     public var nesterov = false
-    /// Adam and AdamW.
+    /// Adam, AdamW, Nadam, Adamax, Lamb and Lion (Lion's β₂ defaults to 0.99).
     public var beta1 = 0.9
     public var beta2 = 0.999
+    /// Adam and AdamW.
     public var amsgrad = false
-    /// RMSprop.
+    /// RMSprop and Adadelta (which defaults to 0.95).
     public var rho = 0.9
     public var centered = false
-    /// Adagrad.
+    /// Adagrad and Ftrl.
     public var initialAccumulatorValue = 0.1
-    /// Adam, AdamW, RMSprop, Adagrad.
+    /// Every optimizer but SGD, Lion and Ftrl.
     public var epsilon = 1e-7
+    /// Ftrl (OptimizerConfig+Kinds.swift).
+    public var learningRatePower = -0.5
+    public var l1RegularizationStrength = 0.0
+    public var l2RegularizationStrength = 0.0
+    public var l2ShrinkageRegularizationStrength = 0.0
+    public var beta = 0.0
     /// Decoupled weight decay `w ← w − w·wd·lr` before each update; any optimizer, AdamW by default 0.004.
     public var weightDecay: Double?
     public var clipnorm: Double?
@@ -48,6 +55,8 @@ public struct OptimizerConfig: Sendable, Equatable {
             weightDecay = 0.004
         default: self.learningRate = learningRate ?? 0.001
         }
+        if kind == .lion { beta2 = 0.99 }
+        if kind == .adadelta { rho = 0.95 }
     }
 
     /// The per-parameter state tensors this configuration keeps, in a fixed order (Keras's, so that Keras's
@@ -59,6 +68,7 @@ public struct OptimizerConfig: Sendable, Equatable {
         case .rmsprop:
             ["velocity"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["average_gradient"] : [])
         case .adagrad: ["accumulator"]
+        default: moreSlotNames
         }
     }
 
@@ -77,6 +87,7 @@ public struct OptimizerConfig: Sendable, Equatable {
                      ("centered", .flag(centered))]
         case .adagrad:
             list += [("initial_accumulator_value", .number(initialAccumulatorValue)), ("epsilon", .number(epsilon))]
+        default: list += moreHyperparameters
         }
         list += [("weight_decay", .optionalNumber(weightDecay)), ("clipnorm", .optionalNumber(clipnorm)),
                  ("global_clipnorm", .optionalNumber(globalClipnorm)), ("clipvalue", .optionalNumber(clipvalue))]
@@ -120,7 +131,8 @@ public struct OptimizerConfig: Sendable, Equatable {
                 case "beta_2": beta2 = x
                 case "epsilon": epsilon = x
                 case "rho": rho = x
-                default: initialAccumulatorValue = x
+                case "initial_accumulator_value": initialAccumulatorValue = x
+                default: setMoreHyperparameter(key, x)
                 }
             }
         }
@@ -135,8 +147,14 @@ public struct OptimizerConfig: Sendable, Equatable {
         try require(learningRate.isFinite && learningRate >= 0, "learning_rate", "must be a finite number ≥ 0, got \(learningRate)")
         try schedule?.validate()
         try require(momentum.isFinite && momentum >= 0 && momentum <= 1, "momentum", "must be in [0, 1], got \(momentum)")
-        try require(beta1.isFinite && beta1 >= 0 && beta1 < 1, "beta_1", "must be in [0, 1), got \(beta1)")
-        try require(beta2.isFinite && beta2 >= 0 && beta2 < 1, "beta_2", "must be in [0, 1), got \(beta2)")
+        if kind == .lion {
+            // Keras refuses β₁ = 0 (Lion would become SignSGD); β₁ = 1 and β₂ = 1 are meaningful for Lion.
+            try require(beta1.isFinite && beta1 > 0 && beta1 <= 1, "beta_1", "must be in (0, 1], got \(beta1)")
+            try require(beta2.isFinite && beta2 >= 0 && beta2 <= 1, "beta_2", "must be in [0, 1], got \(beta2)")
+        } else {
+            try require(beta1.isFinite && beta1 >= 0 && beta1 < 1, "beta_1", "must be in [0, 1), got \(beta1)")
+            try require(beta2.isFinite && beta2 >= 0 && beta2 < 1, "beta_2", "must be in [0, 1), got \(beta2)")
+        }
         try require(rho.isFinite && rho >= 0 && rho <= 1, "rho", "must be in [0, 1], got \(rho)")
         try require(epsilon.isFinite && epsilon >= 0, "epsilon", "must be a finite number ≥ 0, got \(epsilon)")
         try require(initialAccumulatorValue.isFinite && initialAccumulatorValue >= 0, "initial_accumulator_value",
@@ -147,6 +165,7 @@ public struct OptimizerConfig: Sendable, Equatable {
         }
         // Keras refuses this combination too: the two norms would fight.
         try require(clipnorm == nil || globalClipnorm == nil, "global_clipnorm", "cannot be set together with clipnorm")
+        try validateMore()
     }
 }
 

@@ -5,6 +5,9 @@ public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
     public var iterations: Int
     /// In `OptimizerConfig.slotNames` order.
     public var slots: [Slot]
+    /// Optimizer-level scalars (Nadam's `u_product`), in `OptimizerConfig.scalarNames` order. Held as `Double`,
+    /// which holds a float32 value or a counter exactly; the update reads them in the parameters' precision.
+    public var scalars: [Scalar]
 
     public struct Slot: Sendable, Equatable {
         public let name: String
@@ -16,9 +19,20 @@ public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
         }
     }
 
-    public init(iterations: Int, slots: [Slot]) {
+    public struct Scalar: Sendable, Equatable {
+        public let name: String
+        public var value: Double
+
+        public init(name: String, value: Double) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public init(iterations: Int, slots: [Slot], scalars: [Scalar] = []) {
         self.iterations = iterations
         self.slots = slots
+        self.scalars = scalars
     }
 
     /// Fresh state: zero step, slots at their initial value (Adagrad's accumulator starts at
@@ -30,6 +44,11 @@ public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
             let initial: T = name == "accumulator" ? T(config.initialAccumulatorValue) : 0
             return Slot(name: name, values: parameters.map { [T](repeating: initial, count: network[$0].count) })
         }
+        scalars = config.initialScalars.map { Scalar(name: $0.name, value: $0.value) }
+    }
+
+    public subscript(scalar name: String) -> Double? {
+        scalars.first { $0.name == name }?.value
     }
 
     public subscript(slot name: String) -> [[T]]? {
@@ -59,7 +78,16 @@ public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
                     "slot \"\(slot.name)\" for \(network.name(of: parameter)): expected shape \(network.shape(of: parameter)), got \(values.count) values")
             }
         }
+        let expectedScalars = config.scalarNames
+        let presentScalars = scalars.map(\.name)
+        guard presentScalars.sorted() == expectedScalars.sorted() else {
+            throw .invalidState("scalars \(presentScalars), but \(config.kind.name) keeps \(expectedScalars)")
+        }
+        for scalar in scalars where !scalar.value.isFinite {
+            throw .invalidState("scalar \"\(scalar.name)\" is \(scalar.value), expected a finite number")
+        }
         // The update reads slots by position, so whatever order the file had becomes `slotNames` order.
-        return OptimizerState(iterations: iterations, slots: expected.compactMap { name in slots.first { $0.name == name } })
+        return OptimizerState(iterations: iterations, slots: expected.compactMap { name in slots.first { $0.name == name } },
+                              scalars: expectedScalars.compactMap { name in scalars.first { $0.name == name } })
     }
 }

@@ -35,7 +35,8 @@ extension OptimizerConfig {
 
     /// One parameter's step from its (already clipped) gradient: decoupled weight decay, then the rule of `kind`.
     /// `slots` are the parameter's slot tensors in `slotNames` order; `step` is the step being taken
-    /// (`iterations + 1`). The gradient buffer is scratch: RMSprop computes its increments into it.
+    /// (`iterations + 1`); `uProduct` is Nadam's, already advanced to this step. The gradient buffer is scratch:
+    /// RMSprop and Lamb compute their increments into it.
     ///
     /// `1 − β` and `1 − ρ` are formed in double precision and then rounded, because Keras computes them on Python
     /// floats; everything else runs in `T` like Keras's float32 variables.
@@ -43,7 +44,7 @@ extension OptimizerConfig {
     func update<T: MLPScalar>(
         _ w: UnsafeMutableBufferPointer<T>, gradient g: UnsafeMutableBufferPointer<T>,
         slots: (UnsafeMutableBufferPointer<T>?, UnsafeMutableBufferPointer<T>?, UnsafeMutableBufferPointer<T>?),
-        step: T, learningRate lr: T
+        step: T, learningRate lr: T, uProduct: T
     ) {
         if let weightDecay {
             let wd = T(weightDecay)
@@ -126,6 +127,8 @@ extension OptimizerConfig {
                 accumulator[i] += g[i] * g[i]
                 w[i] -= lr * g[i] / (accumulator[i] + eps).squareRoot()
             }
+        case .nadam, .adamax, .lion, .adadelta, .ftrl, .lamb:
+            updateMore(w, gradient: g, slots: slots, step: step, learningRate: lr, uProduct: uProduct)
         }
     }
 }

@@ -137,7 +137,8 @@ struct InspectReport {
                     + "\n"
             }
             let slots = training.optimizer.slots.map(\.name)
-            out += "  state       step \(training.optimizer.iterations), slots: \(slots.isEmpty ? "none" : slots.joined(separator: ", "))\n"
+            let scalars = training.optimizer.scalars.map { ", \($0.name) \($0.value)" }.joined()
+            out += "  state       step \(training.optimizer.iterations), slots: \(slots.isEmpty ? "none" : slots.joined(separator: ", "))\(scalars)\n"
             out += "  epochs      \(training.epochsCompleted)\n"
             if let last = training.history.last {
                 out += "  last epoch  " + last.orderedKeys.map { "\($0) \(formatMetric(last.metrics[$0] ?? .nan))" }.joined(separator: ", ") + "\n"
@@ -213,7 +214,10 @@ struct InspectReport {
                 "optimizer": .object(["name": .string(training.optimizer.config.kind.name),
                                       "hyperparameters": .object(hyperparameters),
                                       "iterations": .int(training.optimizer.iterations),
-                                      "slots": .array(training.optimizer.slots.map { .string($0.name) })]),
+                                      "slots": .array(training.optimizer.slots.map { .string($0.name) }),
+                                      "scalars": .object(Dictionary(uniqueKeysWithValues: training.optimizer.scalars.map {
+                                          ($0.name, JSONOutput.double($0.value))
+                                      }))]),
                 "epochs_completed": .int(training.epochsCompleted),
                 "random_state_stored": .bool(training.randomState != nil),
                 "history": .array(training.history.map { record in
