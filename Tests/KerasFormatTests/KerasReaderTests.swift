@@ -84,7 +84,7 @@ struct KerasReaderTests {
         #expect(document.metadata["backend"] == "jax")
         // Weights: /model_weights/<layer>/<model>/<layer>/kernel|bias.
         let model = try #require(document.metadata["keras_model_name"])
-        for (layer, weights) in zip(document.architecture.layers, document.weights) {
+        for (layer, weights) in zip(document.architecture.layers, document.weights) where layer.kind.dense != nil {
             try expectTensor(weights.kernel, equals: vars["model_weights/\(layer.name)/\(model)/\(layer.name)/kernel"],
                              "\(layer.name)/kernel")
             if let bias = weights.bias {
@@ -126,11 +126,12 @@ struct KerasReaderTests {
         #expect(adam.training?.optimizer.config.learningRate == Double(Float(0.01)))
         #expect(adam.training?.optimizer.slots.map(\.name) == ["momentum", "velocity"])
 
-        // Activation folded into the linear Dense before it, Dropout dropped, swish → silu, he_normal kept.
+        // Activation folded into the linear Dense before it, Dropout kept as a layer, swish → silu, he_normal kept.
         let sgd = try ModelFiles.load(fixture("sgd.h5"))
-        #expect(sgd.architecture.layers.map(\.name) == ["lin", "out"])
-        #expect(sgd.architecture.layers.map(\.activation) == [.tanh, .silu])
-        #expect(sgd.architecture.layers.map(\.useBias) == [true, false])
+        #expect(sgd.architecture.layers.map(\.name) == ["lin", "drop", "out"])
+        let sgdDense = sgd.architecture.layers.filter { $0.kind.dense != nil }
+        #expect(sgdDense.map(\.activation) == [.tanh, .silu])
+        #expect(sgdDense.map(\.useBias) == [true, false])
         #expect(sgd.architecture.layers[0].kernelInitializer == .heNormal)
         #expect(sgd.training?.loss == .meanSquaredError)
         let sgdConfig = try #require(sgd.training?.optimizer.config)
@@ -152,7 +153,7 @@ struct KerasReaderTests {
         #expect(document.metadata["source_format"] == "keras")
         #expect(document.metadata["keras_version"] == "3.15.1")
         var keys: [String: Int] = [:]
-        for (layer, weights) in zip(document.architecture.layers, document.weights) {
+        for (layer, weights) in zip(document.architecture.layers, document.weights) where layer.kind.dense != nil {
             let used = keys["dense"]
             keys["dense"] = (used ?? -1) + 1
             let key = used.map { "dense_\($0 + 1)" } ?? "dense"

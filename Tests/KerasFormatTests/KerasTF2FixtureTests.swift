@@ -74,8 +74,9 @@ struct KerasTF2FixtureTests {
         #expect(document.metadata["keras_version"] == keras2Fixtures?.versions.keras)
         #expect(document.metadata["backend"] == "tensorflow")
         #expect(document.metadata["keras_model_name"] == model.name)
-        // Activation layers fold into the Dense before them and Dropout layers vanish: the Dense names remain.
-        #expect(document.architecture.layers.map(\.name) == model.layers.filter { $0.className == "Dense" }.map(\.name))
+        // Activation layers fold into the Dense before them; Dropout layers are kept.
+        #expect(document.architecture.layers.map(\.name)
+                == model.layers.filter { $0.className == "Dense" || $0.className == "Dropout" }.map(\.name))
 
         let network: Network<Float> = try document.network()
         let outputs = try network.predict(model.inputs.map { Float($0) })

@@ -28,7 +28,7 @@ package struct KerasModelSpec {
 }
 
 package enum KerasConfig {
-    /// Layer classes that carry no computation at inference and no weights.
+    /// Layer classes read besides InputLayer, Dense and Activation.
     package static let identityLayers: Set<String> = ["Dropout"]
 
     /// Keras's `to_snake_case` (keras/src/utils/naming.py): `RMSprop` → `rm_sprop`, `Dense` → `dense`.
@@ -129,10 +129,10 @@ package enum KerasConfig {
                 let base = snakeCase(layerClass)
                 if let used = usedKeys[base] {
                     usedKeys[base] = used + 1
-                    if layerClass == "Dense" { weightKeys.append("\(base)_\(used + 1)") }
+                    if layerClass == "Dense" || layerClass == "Dropout" { weightKeys.append("\(base)_\(used + 1)") }
                 } else {
                     usedKeys[base] = 0
-                    if layerClass == "Dense" { weightKeys.append(base) }
+                    if layerClass == "Dense" || layerClass == "Dropout" { weightKeys.append(base) }
                 }
             }
             switch layerClass {
@@ -159,8 +159,19 @@ package enum KerasConfig {
                 }
                 layers[layers.count - 1].dense?.activation = activation
                 lastFoldable = false
-            case _ where identityLayers.contains(layerClass):
-                continue
+            case "Dropout":
+                // Kept as a layer: training without it would silently train a different model.
+                if let noise = try layerConfig.optionalValue(at: "noise_shape"), !noise.isNull {
+                    throw noise.error(.value, "Dropout layer \"\(name)\" has a noise_shape, which is not supported")
+                }
+                let rate = try layerConfig.value(at: "rate").double()
+                let seed = try layerConfig.optionalValue(at: "seed").flatMap { value throws(JSONError) in
+                    value.isNull ? nil : Int(try value.int64())
+                }
+                let kind = LayerKind.dropout(DropoutSettings(rate: rate, seed: seed))
+                do { try kind.validate(layer: name) } catch { throw layerConfig.error(.value, error.description) }
+                layers.append(ModelDocument.Layer(name: name, kind: kind))
+                lastFoldable = false
             case "Lambda":
                 throw layerClassValue.error(.value, "Lambda layer \"\(name)\" is refused: it holds code, which mlpconv never runs")
             default:

@@ -62,6 +62,14 @@ package enum KerasWriting {
     /// Refuses what Keras cannot load: a loss it does not have, an iteration count over int32.
     package static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
+        if let layer = document.architecture.layers.first(where: { layer in
+            if case .dropout = layer.kind { return false }
+            return layer.kind.dense == nil
+        }) {
+            throw ModelFileError(file: file, object: "layer \(layer.name)",
+                                 reason: "writing a \(layer.kind.typeName) layer to a Keras file is not supported yet; "
+                                     + "save as .json or .h5 (mlpconv's formats hold every layer kind)")
+        }
         guard let training = document.training else { return }
         if training.loss.kind == .halfSquaredError {
             throw ModelFileError(file: file, reason: "the loss half_squared_error has no Keras equivalent; retrain with a "
@@ -131,6 +139,27 @@ package enum KerasWriting {
         if native { writer.key("registered_name"); writer.null() }
         writer.endObject()
         for (index, layer) in architecture.layers.enumerated() {
+            if case .dropout(let dropout) = layer.kind {
+                writer.beginObject()
+                if native { writer.key("module"); writer.string("keras.layers") }
+                writer.key("class_name"); writer.string("Dropout")
+                writer.key("config"); writer.beginObject()
+                writer.key("name"); writer.string(layer.name)
+                writer.key("trainable"); writer.bool(true)
+                writer.key("dtype"); dtypePolicy(&writer)
+                writer.key("rate"); writer.number(dropout.rate)
+                writer.key("seed"); if let seed = dropout.seed { writer.integer(seed) } else { writer.null() }
+                writer.key("noise_shape"); writer.null()
+                writer.endObject()
+                if native {
+                    writer.key("registered_name"); writer.null()
+                    writer.key("build_config"); writer.beginObject()
+                    writer.key("input_shape"); shape(architecture.inputWidth(ofLayer: index), &writer)
+                    writer.endObject()
+                }
+                writer.endObject()
+                continue
+            }
             writer.beginObject()
             if native { writer.key("module"); writer.string("keras.layers") }
             writer.key("class_name"); writer.string("Dense")
