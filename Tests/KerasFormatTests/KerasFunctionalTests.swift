@@ -45,16 +45,17 @@ struct KerasFunctionalTests {
         #expect(fixtures.models.count == 6 && fixtures.bad.count == 8)
     }
 
-    /// A functional chain (with Dropout and a folded Activation in it) reads as the Sequential model it is
+    /// A functional chain (with Dropout and Activation layers in it) reads as the Sequential model it is
     /// equivalent to: names, activations, Keras's predictions; and training continues as Keras's did.
     @Test("functional chains read and continue as Keras", arguments: fixtures?.models ?? [])
     fileprivate func chain(model: KerasFunctionalExpectations.Model) throws {
         for file in model.files.values.sorted() {
             let document = try ModelFiles.load(folder.appendingPathComponent(file).path)
-            // Dropout layers are kept as layers; these checks are about the Dense ones.
-            let dense = document.architecture.layers.filter { $0.kind.dense != nil }
-            #expect(dense.map(\.name) == model.denseLayers, "\(file)")
-            #expect(dense.map(\.activation.name) == model.activations, "\(file)")
+            // Dropout and Activation layers are kept as layers; the fixture describes the Dense ones, each with the
+            // activation an Activation layer right after it applies.
+            let layers = document.architecture.layers
+            #expect(layers.filter { $0.kind.dense != nil }.map(\.name) == model.denseLayers, "\(file)")
+            #expect(foldedDenseActivations(layers).map(\.name) == model.activations, "\(file)")
             #expect(document.metadata["keras_model_name"] == model.name, "\(file)")
             let network: Network<Float> = try document.network()
             #expect(scaledError(try network.predict(model.inputs.map { Float($0) }), model.outputs) <= 1e-6, "\(file)")

@@ -126,11 +126,12 @@ struct KerasReaderTests {
         #expect(adam.training?.optimizer.config.learningRate == Double(Float(0.01)))
         #expect(adam.training?.optimizer.slots.map(\.name) == ["momentum", "velocity"])
 
-        // Activation folded into the linear Dense before it, Dropout kept as a layer, swish → silu, he_normal kept.
+        // Activation and Dropout kept as layers, swish → silu, he_normal kept.
         let sgd = try ModelFiles.load(fixture("sgd.h5"))
-        #expect(sgd.architecture.layers.map(\.name) == ["lin", "drop", "out"])
+        #expect(sgd.architecture.layers.map(\.name) == ["lin", "act", "drop", "out"])
+        #expect(sgd.architecture.layers[1].kind == .activation(.tanh))
         let sgdDense = sgd.architecture.layers.filter { $0.kind.dense != nil }
-        #expect(sgdDense.map(\.activation) == [.tanh, .silu])
+        #expect(sgdDense.map(\.activation) == [.linear, .silu])
         #expect(sgdDense.map(\.useBias) == [true, false])
         #expect(sgd.architecture.layers[0].kernelInitializer == .heNormal)
         #expect(sgd.training?.loss == .meanSquaredError)

@@ -89,3 +89,18 @@ func expectWeights(of network: Network<Float>, equal expected: [KerasFixtureWeig
         }
     }
 }
+
+/// Each Dense layer's activation, with a linear Dense followed by an Activation layer counted as that activation:
+/// how fixtures written before Activation layers were kept as layers describe a model.
+func foldedDenseActivations(_ layers: [ModelDocument.Layer]) -> [Activation] {
+    var result: [Activation] = []
+    for (index, layer) in layers.enumerated() {
+        guard let dense = layer.dense else { continue }
+        if dense.activation == .linear, index + 1 < layers.count, case .activation(let next) = layers[index + 1].kind {
+            result.append(next)
+        } else {
+            result.append(dense.activation)
+        }
+    }
+    return result
+}

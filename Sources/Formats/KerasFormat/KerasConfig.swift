@@ -9,14 +9,16 @@ package struct KerasModelSpec {
     /// The model's own name (`config.name`), if any.
     package var modelName: String?
     package var inputWidth: Int
-    /// The Dense layers, with Activation layers folded in and Dropout layers dropped.
+    /// The input's shape per sample when it has more than one axis (the model then starts with a Flatten).
+    package var inputShape: [Int]?
+    /// Every layer after the input, in order, each as the layer kind of its Keras class.
     package var layers: [ModelDocument.Layer]
-    /// For each Dense layer, its key under `/layers` in a `.keras` weights file (`dense`, `dense_1`, …).
-    package var weightKeys: [String]
-    /// Initializers Keras names that mlpconv does not have (kept as text; the layer uses the default).
+    /// Initializers Keras names that mlpconv does not have (kept as text; the layer uses the default), and a
+    /// mixed-precision policy.
     package var metadata: [String: String]
-    /// Dense layers Keras does not train (`trainable: false`, or the whole model frozen). mlpconv trains every
-    /// layer, and Keras keeps no optimizer slots for these, so such a model's training state is not read.
+    /// Layers with weights that Keras does not train (`trainable: false`, or the whole model frozen). mlpconv
+    /// trains every layer, and Keras keeps no optimizer slots for these (and runs a frozen BatchNormalization in
+    /// inference mode), so such a model's training state is not read.
     package var frozenLayers: [String] = []
 
     /// Why the file's training state cannot be continued by mlpconv, if it cannot.
@@ -28,9 +30,6 @@ package struct KerasModelSpec {
 }
 
 package enum KerasConfig {
-    /// Layer classes read besides InputLayer, Dense and Activation.
-    package static let identityLayers: Set<String> = ["Dropout"]
-
     /// Keras's `to_snake_case` (keras/src/utils/naming.py): `RMSprop` → `rm_sprop`, `Dense` → `dense`.
     package static func snakeCase(_ name: String) -> String {
         let chars = Array(name)
@@ -73,8 +72,8 @@ package enum KerasConfig {
         }
     }
 
-    /// The model configuration: InputLayer, Dense, Activation and Dropout layers, as a Sequential model or as a
-    /// functional one that is a chain (see `checkChain`).
+    /// The model configuration, a Sequential model or a functional one that is a chain (see `checkChain`), each
+    /// layer read as the layer kind of its class (`readLayerKind`).
     package static func readModel(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> KerasModelSpec {
         let classValue = try root.value(at: "class_name")
         let className = try classValue.string()
@@ -89,14 +88,11 @@ package enum KerasConfig {
         }
         let config = try root.object(at: "config")
         let modelName = try optionalString(config, "name")
-        var inputWidth: Int?
+        var inputShape: [Int]?
         var layers: [ModelDocument.Layer] = []
-        var weightKeys: [String] = []
         var metadata: [String: String] = [:]
-        var usedKeys: [String: Int] = [:]
-        /// Whether the last layer kept was a Dense whose activation an Activation layer may replace.
-        var lastFoldable = false
         var frozenLayers: [String] = []
+        var policies: [(layer: String, policy: String)] = []
         let modelFrozen = try config.optionalValue(at: "trainable").map { value throws(JSONError) in
             value.isNull ? false : try !value.bool()
         } ?? false
@@ -107,93 +103,71 @@ package enum KerasConfig {
             let layerClassValue = try layer.value(at: "class_name")
             let layerClass = try layerClassValue.string()
             try checkBuiltIn(layer, modules: ["keras.layers"], what: "a layer")
-            guard !["InputLayer", "Dense", "Activation"].contains(layerClass), !identityLayers.contains(layerClass) else {
-                continue
-            }
+            guard !layerClasses.contains(layerClass) else { continue }
             let layerConfig = try? layer.object(at: "config")
             let name = (layerConfig.flatMap { try? optionalString($0, "name") }) ?? "layer \(index)"
             if layerClass == "Lambda" {
                 throw layerClassValue.error(.value, "Lambda layer \"\(name)\" is refused: it holds code, which mlpconv never runs")
             }
             throw layerClassValue.error(.value, "layer \"\(name)\" of class \(layerClass) is not supported; mlpconv reads "
-                + "Sequential models of InputLayer, Dense, Activation and Dropout layers")
+                + "models of \(layerClasses.subtracting(["InputLayer"]).sorted().joined(separator: ", ")) layers")
         }
         if isFunctional { try checkChain(config, layers: list) }
         for (index, layer) in list.enumerated() {
-            let layerClassValue = try layer.value(at: "class_name")
-            let layerClass = try layerClassValue.string()
-            try checkBuiltIn(layer, modules: ["keras.layers"], what: "a layer")
+            let layerClass = try layer.value(at: "class_name").string()
             let layerConfig = try layer.object(at: "config")
             let name = try optionalString(layerConfig, "name") ?? "layer \(index)"
-            if layerClass != "InputLayer" {
-                let base = snakeCase(layerClass)
-                if let used = usedKeys[base] {
-                    usedKeys[base] = used + 1
-                    if layerClass == "Dense" || layerClass == "Dropout" { weightKeys.append("\(base)_\(used + 1)") }
-                } else {
-                    usedKeys[base] = 0
-                    if layerClass == "Dense" || layerClass == "Dropout" { weightKeys.append(base) }
-                }
-            }
-            switch layerClass {
-            case "InputLayer":
+            if layerClass == "InputLayer" {
                 guard layers.isEmpty else {
-                    throw layerClassValue.error(.value, "InputLayer \"\(name)\" after other layers is not supported")
+                    throw layerConfig.error(.value, "InputLayer \"\(name)\" after other layers is not supported")
                 }
-                inputWidth = try batchWidth(layerConfig) ?? inputWidth
-            case "Dense":
-                if layers.isEmpty, inputWidth == nil { inputWidth = try batchWidth(layerConfig) }
-                layers.append(try readDense(layerConfig, name: name, isKeras2: isKeras2, metadata: &metadata))
-                let trainable = try layerConfig.optionalValue(at: "trainable").map { value throws(JSONError) in
-                    value.isNull ? true : try value.bool()
-                } ?? true
-                if modelFrozen || !trainable { frozenLayers.append(name) }
-                lastFoldable = layers.last?.dense?.activation == .linear
-            case "Activation":
-                let activationValue = try layerConfig.value(at: "activation")
-                let activation = try readActivation(activationValue, isKeras2: isKeras2)
-                if activation == .linear { continue }
-                guard lastFoldable, !layers.isEmpty else {
-                    throw layerClassValue.error(.value, "Activation layer \"\(name)\" cannot be folded into a preceding "
-                        + "Dense layer (it needs one with a linear activation right before it); not supported")
-                }
-                layers[layers.count - 1].dense?.activation = activation
-                lastFoldable = false
-            case "Dropout":
-                // Kept as a layer: training without it would silently train a different model.
-                if let noise = try layerConfig.optionalValue(at: "noise_shape"), !noise.isNull {
-                    throw noise.error(.value, "Dropout layer \"\(name)\" has a noise_shape, which is not supported")
-                }
-                let rate = try layerConfig.value(at: "rate").double()
-                let seed = try layerConfig.optionalValue(at: "seed").flatMap { value throws(JSONError) in
-                    value.isNull ? nil : Int(try value.int64())
-                }
-                let kind = LayerKind.dropout(DropoutSettings(rate: rate, seed: seed))
-                do { try kind.validate(layer: name) } catch { throw layerConfig.error(.value, error.description) }
-                layers.append(ModelDocument.Layer(name: name, kind: kind))
-                lastFoldable = false
-            case "Lambda":
-                throw layerClassValue.error(.value, "Lambda layer \"\(name)\" is refused: it holds code, which mlpconv never runs")
-            default:
-                throw layerClassValue.error(.value, "layer \"\(name)\" of class \(layerClass) is not supported; mlpconv reads "
-                    + "Sequential models of InputLayer, Dense, Activation and Dropout layers")
+                inputShape = try batchShape(layerConfig) ?? inputShape
+                continue
             }
+            if layers.isEmpty, inputShape == nil { inputShape = try batchShape(layerConfig) }
+            let rank = layers.isEmpty ? (inputShape?.count ?? 1) : 1
+            if rank > 1, layerClass != "Flatten" {
+                throw layerConfig.error(.value, "\(layerClass) layer \"\(name)\" takes an input of shape "
+                    + "\(inputShape ?? []) per sample; mlpconv reads models whose first layer flattens such inputs (Flatten)")
+            }
+            if let policy = try readDTypePolicy(layerConfig, name: name) { policies.append((name, policy)) }
+            let kind = try readLayerKind(layerClass, layerConfig, name: name, inputRank: rank + 1, isKeras2: isKeras2,
+                                         metadata: &metadata)
+            let trainable = try layerConfig.optionalValue(at: "trainable").map { value throws(JSONError) in
+                value.isNull ? true : try value.bool()
+            } ?? true
+            if modelFrozen || !trainable, !kind.variables(inputWidth: 1).isEmpty { frozenLayers.append(name) }
+            layers.append(ModelDocument.Layer(name: name, kind: kind))
         }
-        if inputWidth == nil, let build = try config.optionalValue(at: "build_input_shape"), !build.isNull {
-            inputWidth = try shapeWidth(build)
+        if inputShape == nil, let build = try config.optionalValue(at: "build_input_shape"), !build.isNull {
+            inputShape = try shapeDimensions(build)
         }
-        if inputWidth == nil, let build = try root.optionalValue(at: "build_config"), build.kind == .object,
+        if inputShape == nil, let build = try root.optionalValue(at: "build_config"), build.kind == .object,
            let shape = try build.optionalValue(at: "input_shape"), !shape.isNull {
-            inputWidth = try shapeWidth(shape)
+            inputShape = try shapeDimensions(shape)
         }
         guard !layers.isEmpty else {
-            throw config.error(.value, "the model has no Dense layer")
+            throw config.error(.value, "the model has no layers")
         }
-        guard let inputWidth else {
+        guard let inputShape else {
             throw config.error(.missing, "no input shape (no InputLayer, batch_input_shape or build_input_shape)")
         }
-        return KerasModelSpec(modelName: modelName, inputWidth: inputWidth, layers: layers, weightKeys: weightKeys,
-                              metadata: metadata, frozenLayers: frozenLayers)
+        if let first = policies.first {
+            if let other = policies.first(where: { $0.policy != first.policy }) {
+                throw config.error(.value, "layer \"\(first.layer)\" has dtype policy \(first.policy) and layer "
+                                   + "\"\(other.layer)\" \(other.policy); mlpconv reads models with one policy")
+            }
+            if first.policy.hasPrefix("mixed_") { metadata[dtypePolicyKey] = first.policy }
+        }
+        let (width, overflow) = inputShape.reduce((1, false)) { partial, dimension in
+            let (product, o) = partial.0.multipliedReportingOverflow(by: dimension)
+            return (product, partial.1 || o)
+        }
+        guard !overflow, width <= 1 << 24 else {
+            throw config.error(.value, "an input of shape \(inputShape) per sample is too large")
+        }
+        return KerasModelSpec(modelName: modelName, inputWidth: width, inputShape: inputShape.count > 1 ? inputShape : nil,
+                              layers: layers, metadata: metadata, frozenLayers: frozenLayers)
     }
 
     /// A functional model is read when it is a chain, the graph a Sequential model has: one input layer first,
@@ -279,66 +253,27 @@ package enum KerasConfig {
         }
     }
 
-    private static func batchWidth(_ layerConfig: JSONValue) throws(JSONError) -> Int? {
+    /// A layer's `batch_shape` (Keras 3) or `batch_input_shape` (Keras 2) without the batch axis.
+    private static func batchShape(_ layerConfig: JSONValue) throws(JSONError) -> [Int]? {
         for key in ["batch_shape", "batch_input_shape"] {
-            if let shape = try layerConfig.optionalValue(at: key), !shape.isNull { return try shapeWidth(shape) }
+            if let shape = try layerConfig.optionalValue(at: key), !shape.isNull { return try shapeDimensions(shape) }
         }
         return nil
     }
 
-    /// `[null, n]` → n.
-    private static func shapeWidth(_ value: JSONValue) throws(JSONError) -> Int {
+    /// `[null, d1, d2, …]` → `[d1, d2, …]`, each dimension known and positive.
+    private static func shapeDimensions(_ value: JSONValue) throws(JSONError) -> [Int] {
         let dims = try value.array()
-        guard dims.count == 2, dims[0].isNull || dims[0].kind == .integer else {
-            throw value.error(.value, "input shape with \(dims.count) dimensions is not supported; an MLP takes [batch, features]")
+        guard dims.count >= 2, dims.count <= 8, dims[0].isNull || dims[0].kind == .integer else {
+            throw value.error(.value, "input shape with \(dims.count) dimensions is not supported; an MLP takes "
+                              + "[batch, features] or [batch, d1, d2, …] flattened by its first layer")
         }
-        return try dims[1].int(in: 1...(1 << 24))
-    }
-
-    private static func readDense(_ config: JSONValue, name: String, isKeras2: Bool,
-                                  metadata: inout [String: String]) throws(JSONError) -> ModelDocument.Layer {
-        let units = try config.value(at: "units").int(in: 1...(1 << 24))
-        var activation = Activation.linear
-        if let value = try config.optionalValue(at: "activation"), !value.isNull {
-            activation = try readActivation(value, isKeras2: isKeras2)
+        var shape: [Int] = []
+        for dim in dims.dropFirst() {
+            guard !dim.isNull else { throw dim.error(.value, "an input dimension other than the batch is unknown (null)") }
+            shape.append(try dim.int(in: 1...(1 << 24)))
         }
-        var useBias = true
-        if let value = try config.optionalValue(at: "use_bias") { useBias = try value.bool() }
-        for key in ["kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                    "bias_constraint", "quantization_config"] {
-            if let value = try config.optionalValue(at: key), !value.isNull {
-                throw value.error(.value, "Dense layer \"\(name)\" uses \(key), which is not supported yet")
-            }
-        }
-        if let lora = try config.optionalValue(at: "lora_rank"), !lora.isNull, try lora.int64() != 0 {
-            throw lora.error(.value, "Dense layer \"\(name)\" uses LoRA, which is not supported yet")
-        }
-        if let dtype = try config.optionalValue(at: "dtype"), !dtype.isNull {
-            let dtypeName: String
-            if dtype.kind == .string {
-                dtypeName = try dtype.string()
-            } else {
-                try checkBuiltIn(dtype, modules: ["keras", "keras.mixed_precision"], what: "a dtype policy")
-                dtypeName = try dtype.object(at: "config").value(at: "name").string()
-            }
-            guard dtypeName == "float32" || dtypeName == "float64" else {
-                throw dtype.error(.value, "Dense layer \"\(name)\" has dtype policy \"\(dtypeName)\"; only float32 and float64 are supported")
-            }
-        }
-        var layer = ModelDocument.Layer(name: name, units: units, activation: activation, useBias: useBias)
-        if let value = try config.optionalValue(at: "kernel_initializer") {
-            switch try readInitializer(value) {
-            case .known(let initializer): layer.dense?.kernelInitializer = initializer
-            case .unknown(let text): metadata["keras_kernel_initializer.\(name)"] = text
-            }
-        }
-        if let value = try config.optionalValue(at: "bias_initializer") {
-            switch try readInitializer(value) {
-            case .known(let initializer): layer.dense?.biasInitializer = initializer
-            case .unknown(let text): metadata["keras_bias_initializer.\(name)"] = text
-            }
-        }
-        return layer
+        return shape
     }
 
     package static func readActivation(_ value: JSONValue, isKeras2: Bool) throws(JSONError) -> Activation {

@@ -163,7 +163,7 @@ package enum KerasH5Reader {
             try KerasConfig.readModel(value, isKeras2: isKeras2)
         }
         var document = ModelDocument(
-            architecture: .init(inputWidth: spec.inputWidth, layers: spec.layers),
+            architecture: .init(inputWidth: spec.inputWidth, inputShape: spec.inputShape, layers: spec.layers),
             weights: [])
 
         // /model_weights: groups in layer_names order, each with its weight_names (never guessed).

@@ -24,9 +24,9 @@ package enum KerasWriting {
 
     /// Each layer's key under `/layers` in a `.keras` weights file: Keras's snake-case class name, numbered per
     /// class in layer order (`dense`, `dense_1`, `dropout`, `batch_normalization`, …).
-    package static func layerKeys(_ document: ModelDocument) -> [String] {
+    package static func layerKeys(_ layers: [ModelDocument.Layer]) -> [String] {
         var counts: [String: Int] = [:]
-        return document.architecture.layers.map { layer in
+        return layers.map { layer in
             let base = KerasConfig.snakeCase(kerasClassName(layer.kind))
             let count = counts[base, default: 0]
             counts[base] = count + 1
@@ -62,14 +62,6 @@ package enum KerasWriting {
     /// Refuses what Keras cannot load: a loss it does not have, an iteration count over int32.
     package static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
-        if let layer = document.architecture.layers.first(where: { layer in
-            if case .dropout = layer.kind { return false }
-            return layer.kind.dense == nil
-        }) {
-            throw ModelFileError(file: file, object: "layer \(layer.name)",
-                                 reason: "writing a \(layer.kind.typeName) layer to a Keras file is not supported yet; "
-                                     + "save as .json or .h5 (mlpconv's formats hold every layer kind)")
-        }
         guard let training = document.training else { return }
         if training.loss.kind == .halfSquaredError {
             throw ModelFileError(file: file, reason: "the loss half_squared_error has no Keras equivalent; retrain with a "
@@ -79,38 +71,6 @@ package enum KerasWriting {
             throw ModelFileError(file: file, reason: "the optimizer's \(training.optimizer.iterations) iterations do not "
                                  + "fit Keras's int32 counter")
         }
-    }
-
-    private static func dtypePolicy(_ writer: inout JSONWriter) {
-        writer.beginObject()
-        writer.key("module"); writer.string("keras")
-        writer.key("class_name"); writer.string("DTypePolicy")
-        writer.key("config"); writer.beginObject(); writer.key("name"); writer.string("float32"); writer.endObject()
-        writer.key("registered_name"); writer.null()
-        writer.endObject()
-    }
-
-    private static func initializer(_ initializer: Initializer, _ writer: inout JSONWriter) {
-        let className: String = switch initializer {
-        case .glorotUniform: "GlorotUniform"
-        case .glorotNormal: "GlorotNormal"
-        case .heUniform: "HeUniform"
-        case .heNormal: "HeNormal"
-        case .lecunUniform: "LecunUniform"
-        case .lecunNormal: "LecunNormal"
-        case .zeros: "Zeros"
-        case .ones: "Ones"
-        }
-        writer.beginObject()
-        writer.key("module"); writer.string("keras.initializers")
-        writer.key("class_name"); writer.string(className)
-        writer.key("config"); writer.beginObject()
-        if initializer != .zeros, initializer != .ones {
-            writer.key("seed"); writer.null()
-        }
-        writer.endObject()
-        writer.key("registered_name"); writer.null()
-        writer.endObject()
     }
 
     /// The Sequential model configuration; `native` adds what `.keras` files carry (`module`, `registered_name`,
@@ -123,13 +83,14 @@ package enum KerasWriting {
         writer.key("config"); writer.beginObject()
         writer.key("name"); writer.string(modelName(document))
         writer.key("trainable"); writer.bool(true)
-        writer.key("dtype"); dtypePolicy(&writer)
+        let policy = dtypePolicyName(document)
+        writer.key("dtype"); dtypePolicy(policy, &writer)
         writer.key("layers"); writer.beginArray()
         writer.beginObject()
         if native { writer.key("module"); writer.string("keras.layers") }
         writer.key("class_name"); writer.string("InputLayer")
         writer.key("config"); writer.beginObject()
-        writer.key("batch_shape"); shape(architecture.inputWidth, &writer)
+        writer.key("batch_shape"); inputShape(architecture.inputShape ?? [architecture.inputWidth], &writer)
         writer.key("dtype"); writer.string("float32")
         writer.key("sparse"); writer.bool(false)
         writer.key("ragged"); writer.bool(false)
@@ -138,59 +99,16 @@ package enum KerasWriting {
         writer.endObject()
         if native { writer.key("registered_name"); writer.null() }
         writer.endObject()
-        for (index, layer) in architecture.layers.enumerated() {
-            if case .dropout(let dropout) = layer.kind {
-                writer.beginObject()
-                if native { writer.key("module"); writer.string("keras.layers") }
-                writer.key("class_name"); writer.string("Dropout")
-                writer.key("config"); writer.beginObject()
-                writer.key("name"); writer.string(layer.name)
-                writer.key("trainable"); writer.bool(true)
-                writer.key("dtype"); dtypePolicy(&writer)
-                writer.key("rate"); writer.number(dropout.rate)
-                writer.key("seed"); if let seed = dropout.seed { writer.integer(seed) } else { writer.null() }
-                writer.key("noise_shape"); writer.null()
-                writer.endObject()
-                if native {
-                    writer.key("registered_name"); writer.null()
-                    writer.key("build_config"); writer.beginObject()
-                    writer.key("input_shape"); shape(architecture.inputWidth(ofLayer: index), &writer)
-                    writer.endObject()
-                }
-                writer.endObject()
-                continue
-            }
-            writer.beginObject()
-            if native { writer.key("module"); writer.string("keras.layers") }
-            writer.key("class_name"); writer.string("Dense")
-            writer.key("config"); writer.beginObject()
-            writer.key("name"); writer.string(layer.name)
-            writer.key("trainable"); writer.bool(true)
-            writer.key("dtype"); dtypePolicy(&writer)
-            writer.key("units"); writer.integer((layer.dense?.units ?? 0))
-            writer.key("activation"); writer.string((layer.dense?.activation ?? .linear).name)
-            writer.key("use_bias"); writer.bool((layer.dense?.useBias ?? false))
-            writer.key("kernel_initializer"); initializer((layer.dense?.kernelInitializer ?? .glorotUniform), &writer)
-            writer.key("bias_initializer"); initializer((layer.dense?.biasInitializer ?? .zeros), &writer)
-            for key in ["kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint"] {
-                writer.key(key); writer.null()
-            }
-            writer.endObject()
-            if native {
-                writer.key("registered_name"); writer.null()
-                writer.key("build_config"); writer.beginObject()
-                writer.key("input_shape"); shape(architecture.inputWidth(ofLayer: index), &writer)
-                writer.endObject()
-            }
-            writer.endObject()
+        for index in architecture.layers.indices {
+            writeLayer(index, of: architecture, policy: policy, native: native, to: &writer)
         }
         writer.endArray()
-        writer.key("build_input_shape"); shape(architecture.inputWidth, &writer)
+        writer.key("build_input_shape"); inputShape(architecture.inputShape ?? [architecture.inputWidth], &writer)
         writer.endObject()
         if native {
             writer.key("registered_name"); writer.null()
             writer.key("build_config"); writer.beginObject()
-            writer.key("input_shape"); shape(architecture.inputWidth, &writer)
+            writer.key("input_shape"); inputShape(architecture.inputShape ?? [architecture.inputWidth], &writer)
             writer.endObject()
             if let training = document.training {
                 writer.key("compile_config"); writer.beginObject()
@@ -200,10 +118,6 @@ package enum KerasWriting {
             }
         }
         writer.endObject()
-    }
-
-    private static func shape(_ width: Int, _ writer: inout JSONWriter) {
-        writer.beginArray(inline: true); writer.null(); writer.integer(width); writer.endArray()
     }
 
     /// `{"class_name": "Adam", "config": {...}}` with Keras's keys in Keras's order; the learning rate as the
@@ -443,7 +357,7 @@ package enum KerasZipWriter {
     private static func writeWeights(_ document: ModelDocument, to h5: HDF5File) throws(HDF5Error) {
         // Keys `dense`, `dense_1`, …: what the reader (KerasConfig.readModel) expects for Dense-only models.
         let layersGroup = try h5.createGroup("layers")
-        for (index, (layer, key)) in zip(document.architecture.layers, KerasWriting.layerKeys(document)).enumerated() {
+        for (index, (layer, key)) in zip(document.architecture.layers, KerasWriting.layerKeys(document.architecture.layers)).enumerated() {
             _ = try layersGroup.createGroup(key)
             let vars = try layersGroup.createGroup("\(key)/vars")
             try vars.setAttribute("name", .string(layer.name))

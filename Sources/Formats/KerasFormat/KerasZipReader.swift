@@ -111,9 +111,10 @@ package enum KerasZipReader {
         }
         var reader = KerasWeightsReader(file: path, objectPrefix: "\(weightsName):", fileSize: weightsData.count,
                                         limits: limits)
-        var document = ModelDocument(architecture: .init(inputWidth: spec.inputWidth, layers: spec.layers), weights: [])
+        var document = ModelDocument(architecture: .init(inputWidth: spec.inputWidth, inputShape: spec.inputShape,
+                                                         layers: spec.layers), weights: [])
         document.weights = Array(repeating: ModelDocument.LayerWeights(), count: spec.layers.count)
-        for (index, (layer, key)) in zip(spec.layers, spec.weightKeys).enumerated() {
+        for (index, (layer, key)) in zip(spec.layers, KerasWriting.layerKeys(spec.layers)).enumerated() {
             let variables = document.architecture.variables(ofLayer: index)
             guard !variables.isEmpty else { continue }
             let groupPath = "layers/\(key)/vars"
