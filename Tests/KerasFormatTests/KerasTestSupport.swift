@@ -39,10 +39,13 @@ struct KerasFixtureTraining: Decodable, Sendable {
     let yShape: [Int]
 
     var dataset: Dataset<Float> {
-        get throws {
-            try Dataset(features: x.map { Float($0) }, featureWidth: xShape[1], targets: y.map { Float($0) },
-                        targetWidth: yShape.count == 1 ? 1 : yShape[1])
-        }
+        get throws { try dataset(as: Float.self) }
+    }
+
+    /// The training data in `T`; samples with several axes (a model that starts with a Flatten) as flat rows.
+    func dataset<T: MLPScalar>(as _: T.Type) throws -> Dataset<T> {
+        try Dataset(features: x.map { T($0) }, featureWidth: xShape.dropFirst().reduce(1, *), targets: y.map { T($0) },
+                    targetWidth: yShape.count == 1 ? 1 : yShape[1])
     }
 }
 
