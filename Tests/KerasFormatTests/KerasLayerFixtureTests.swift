@@ -7,7 +7,8 @@ import MLPDocument
 
 /// fixtures/keras-layers/expected.json, written by fixtures/generate/generate_keras_layers.py with Keras 3.15.1
 /// (JAX): models with normalization, Flatten, Activation, Dropout, regularized and constrained Dense layers,
-/// functional chains of them, float64 and mixed-precision policies, trained 2 epochs and saved by Keras.
+/// functional chains of them, float64 and mixed-precision policies, trained 2 epochs and saved by Keras; and
+/// fixtures/keras2-layers/expected.json, the same records from TensorFlow 2.15 (generate_tf_keras_layers.py).
 private struct KerasLayerExpectations: Decodable {
     struct Variable: Decodable, Sendable {
         let shape: [Int]
@@ -29,6 +30,8 @@ private struct KerasLayerExpectations: Decodable {
         let variables: [LayerVariables]
     }
     struct Model: Decodable, Sendable, CustomTestStringConvertible {
+        /// The fixture folder, set after decoding.
+        var folder = ""
         let name: String
         let h5: String
         let keras: String
@@ -44,6 +47,12 @@ private struct KerasLayerExpectations: Decodable {
         let variables: [LayerVariables]
         let continuation: Continuation
         var testDescription: String { name }
+        var path: (String) -> String { { file in kerasFixtureFolder(folder).appendingPathComponent(file).path } }
+
+        private enum CodingKeys: String, CodingKey {
+            case name, h5, keras, dtypePolicy, functional, inputShape, layers, optimizerClass, iterations, train, inputs,
+                 outputs, variables, continuation
+        }
 
         var isMixed: Bool { dtypePolicy.hasPrefix("mixed_") }
         /// Keras computes mixed-precision models in float16 (10-bit mantissa) or bfloat16 (7-bit); mlpconv in float32.
@@ -58,9 +67,18 @@ private struct KerasLayerExpectations: Decodable {
     let models: [Model]
 }
 
-private let layerFolder = kerasFixtureFolder("keras-layers")
-private let layerModels: [KerasLayerExpectations.Model] =
-    decodeKerasFixture(KerasLayerExpectations.self, at: layerFolder.appendingPathComponent("expected.json"))?.models ?? []
+private func layerFixtures(_ folder: String) -> [KerasLayerExpectations.Model] {
+    let url = kerasFixtureFolder(folder).appendingPathComponent("expected.json")
+    return (decodeKerasFixture(KerasLayerExpectations.self, at: url)?.models ?? []).map { model in
+        var model = model
+        model.folder = folder
+        return model
+    }
+}
+
+private let keras3Models = layerFixtures("keras-layers")
+private let keras2Models = layerFixtures("keras2-layers")
+private let layerModels = keras3Models + keras2Models
 
 /// Every variable of `document` (or of a trained model's document) against Keras's, by layer and variable name.
 private func expectVariables(_ document: ModelDocument, equal expected: [KerasLayerExpectations.LayerVariables],
@@ -85,7 +103,7 @@ private func expectVariables(_ document: ModelDocument, equal expected: [KerasLa
 
 struct KerasLayerFixtureTests {
     @Test func fixturesArePresent() {
-        #expect(layerModels.count == 16)
+        #expect(keras3Models.count == 16 && keras2Models.count == 6)
         let classes = Set(layerModels.flatMap { $0.layers.map(\.className) })
         #expect(classes == ["InputLayer", "Dense", "Activation", "Dropout", "BatchNormalization", "LayerNormalization", "Flatten"])
         #expect(Set(layerModels.map(\.dtypePolicy)) == ["float32", "float64", "mixed_float16", "mixed_bfloat16"])
@@ -96,7 +114,7 @@ struct KerasLayerFixtureTests {
     @Test("every layer, variable and policy is read as Keras saved it", arguments: layerModels)
     fileprivate func reads(model: KerasLayerExpectations.Model) throws {
         for file in [model.h5, model.keras] {
-            let document = try ModelFiles.load(layerFolder.appendingPathComponent(file).path)
+            let document = try ModelFiles.load(model.path(file))
             let layers = document.architecture.layers
             // A functional model lists its InputLayer among the layers; mlpconv's input is no layer.
             let kerasLayers = model.layers.filter { $0.className != "InputLayer" }
@@ -124,7 +142,7 @@ struct KerasLayerFixtureTests {
           arguments: layerModels.filter { $0.continuation.reproducible && !$0.isMixed })
     fileprivate func continues(model: KerasLayerExpectations.Model) throws {
         for file in [model.h5, model.keras] {
-            let document = try ModelFiles.load(layerFolder.appendingPathComponent(file).path)
+            let document = try ModelFiles.load(model.path(file))
             let after: ModelDocument
             let loss: Double?
             if model.dtypePolicy == "float64" {
@@ -149,7 +167,11 @@ struct KerasLayerFixtureTests {
     /// then has Keras load the files (same classes, dtypes, predictions) and continue from them.
     @Test("written back to .keras and .h5 without loss", arguments: layerModels)
     fileprivate func roundTrip(model: KerasLayerExpectations.Model) throws {
-        let document = try ModelFiles.load(layerFolder.appendingPathComponent(model.keras).path)
+        let document = try ModelFiles.load(model.path(model.keras))
         try expectKerasRoundTrip(document, name: "layers_" + model.name)
+        // A Keras 2 .h5 too: its configuration differs (string dtypes, Keras 2's keys), the document must not.
+        if model.folder == "keras2-layers" {
+            try expectKerasRoundTrip(try ModelFiles.load(model.path(model.h5)), name: "layers_h5_" + model.name)
+        }
     }
 }
