@@ -112,7 +112,12 @@ struct KerasConfigTests {
         #expect(throws: JSONError.self) {
             try optimizer(#"{"class_name": "Adam", "config": {"learning_rate": {"class_name": "ExponentialDecay", "config": {}}}}"#)
         }
-        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true}}"#) }
+        let ema = try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true, "ema_momentum": 0.5, "ema_overwrite_frequency": 4}}"#)
+        #expect(ema.useEMA && ema.emaMomentum == 0.5 && ema.emaOverwriteFrequency == 4)
+        // Without use_ema, Keras's ema settings are ignored, as Keras ignores them.
+        let noEMA = try optimizer(#"{"class_name": "Adam", "config": {"use_ema": false, "ema_momentum": 7, "ema_overwrite_frequency": 4}}"#)
+        #expect(noEMA == OptimizerConfig(.adam))
+        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true, "ema_momentum": 1.5}}"#) }
         #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adafactor", "config": {}}"#) }
         let loss = try KerasConfig.readLoss(try JSONDocument.parse(Array(#""mae""#.utf8), file: "m").root)
         #expect(loss == .meanAbsoluteError)

@@ -197,20 +197,24 @@ package enum KerasZipReader {
             return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document),
                          scalars: ModelDocument.OptimizerRecord.initialScalars(config))
         }
+        // A LossScaleOptimizer's own variables come first: iteration (never advanced), learning_rate (0),
+        // step_counter, dynamic_scale; then its inner optimizer's.
+        let base = config.dynamicLossScale != nil ? 4 : 0
         // No learning_rate variable in Keras 2's files, nor in any optimizer that follows a schedule.
         let hasRateVariable = !isKeras2 && config.schedule == nil
-        let firstSlot = hasRateVariable ? 2 : 1
+        let firstSlot = base + (hasRateVariable ? 2 : 1)
         let unusedMomentums = isKeras2 && config.kind == .sgd && config.momentum == 0
             && found == firstSlot + document.parameterShapes.count
-        let scalarNames = config.scalarNames
+        let scalarNames = config.scalarNames.filter { !KerasOptimizerLayout.namedScalars.contains($0) }
         guard let vars, found == firstSlot + order.count + scalarNames.count || unusedMomentums else {
             throw reader.fail("/optimizer/vars", "holds \(found) variables; \(config.kind.kerasClassName) with these "
-                              + "settings keeps iteration, \(hasRateVariable ? "learning_rate and " : "")\(order.count) slot tensors"
+                              + "settings keeps " + (base > 0 ? "the LossScaleOptimizer's iteration, learning_rate, step_counter and dynamic_scale, " : "")
+                              + "iteration, \(hasRateVariable ? "learning_rate and " : "")\(order.count) slot tensors"
                               + (scalarNames.isEmpty ? "" : " and \(scalarNames.joined(separator: ", "))"))
         }
-        let iterations = try reader.integerScalar(in: vars, "0")
+        let iterations = try reader.integerScalar(in: vars, "\(base)")
         guard iterations >= 0, let count = Int(exactly: iterations) else {
-            throw reader.fail("/optimizer/vars/0", "iteration count \(iterations) is negative")
+            throw reader.fail("/optimizer/vars/\(base)", "iteration count \(iterations) is negative")
         }
         let shapes = document.parameterShapes, names = document.parameterNames
         var slots: [String: [Tensor]] = [:]
@@ -219,8 +223,13 @@ package enum KerasZipReader {
                                            origin: "\(slot) of \(names[parameter])")
             slots[slot, default: []].append(tensor)
         }
-        // Nadam's u_product follows the slots.
         var scalars: [ModelDocument.OptimizerRecord.Scalar] = []
+        if base > 0 {
+            _ = try reader.integerScalar(in: vars, "0")
+            scalars.append(.init(name: "step_counter", value: Double(try reader.integerScalar(in: vars, "2"))))
+            scalars.append(.init(name: "dynamic_scale", value: try reader.floatScalar(in: vars, "3")))
+        }
+        // Nadam's u_product follows the slots.
         for (offset, name) in scalarNames.enumerated() {
             scalars.append(.init(name: name, value: try reader.floatScalar(in: vars, "\(firstSlot + order.count + offset)")))
         }
