@@ -198,3 +198,57 @@ struct KerasOptimizerWrapperFixtureTests {
         }
     }
 }
+
+/// Keras files whose wrapper settings or variables are out of range still load (architecture and weights) without
+/// their training state; the `keras_training_state` note names the object and the reason.
+struct KerasOptimizerWrapperBadInputTests {
+    @Test("bad wrapper settings keep the training state out, naming the setting", arguments: [
+        ("loss_scale_optimizer_adam_tanh_linear.h5", "\"initial_scale\": 256.0", "\"initial_scale\": 0.0",
+         "initial_scale", "must be a finite number > 0"),
+        ("loss_scale_optimizer_adam_tanh_linear.h5", "\"dynamic_growth_steps\": 3", "\"dynamic_growth_steps\": -3",
+         "dynamic_growth_steps", "must be an integer ≥ 1"),
+        ("sgd_accumulate_3_relu_sigmoid.h5", "\"gradient_accumulation_steps\": 3", "\"gradient_accumulation_steps\": -2",
+         "gradient_accumulation_steps", "must be an integer ≥ 2"),
+        ("adam_ema_relu_softmax.h5", "\"ema_momentum\": 0.9", "\"ema_momentum\": 1.5", "ema_momentum", "must be in [0, 1]"),
+        ("adam_ema_overwrite_tanh_linear.h5", "\"ema_overwrite_frequency\": 3", "\"ema_overwrite_frequency\": 0",
+         "ema_overwrite_frequency", "must be an integer ≥ 1"),
+        ("adam_loss_scale_factor_elu_softmax.h5", "\"loss_scale_factor\": 128.0", "\"loss_scale_factor\": 0.0",
+         "loss_scale_factor", "must be a finite number > 0"),
+    ])
+    func badSettings(file: String, original: String, replacement: String, key: String, reason: String) throws {
+        let temporary = try TemporaryFolder()
+        let path = temporary.path(file)
+        try FileManager.default.copyItem(atPath: folder.appendingPathComponent(file).path, toPath: path)
+        do {
+            let h5 = try HDF5File.openReadWrite(at: path)
+            let text = try h5.stringAttribute("training_config")
+            try #require(text.contains(original), "\(file): \(original)")
+            try h5.setAttribute("training_config", .string(text.replacingOccurrences(of: original, with: replacement)))
+            try h5.close()
+        }
+        let document = try ModelFiles.load(path)
+        #expect(document.training == nil, "\(file)")
+        let note = try #require(document.metadata["keras_training_state"], "\(file)")
+        #expect(note.contains("/@training_config") && note.contains(key) && note.contains(reason), "\(note)")
+    }
+
+    @Test func aMissingLossScaleVariableIsRefusedByName() throws {
+        let file = "loss_scale_optimizer_adam_tanh_linear.h5"
+        let temporary = try TemporaryFolder()
+        let path = temporary.path(file)
+        try FileManager.default.copyItem(atPath: folder.appendingPathComponent(file).path, toPath: path)
+        let h5 = try HDF5File.openReadWrite(at: path)
+        do {
+            let group = try h5.openGroup("optimizer_weights")
+            guard case .strings(let names) = try group.attribute("weight_names") else {
+                Issue.record("weight_names is not a string list")
+                return
+            }
+            try group.setAttribute("weight_names", .strings(names.filter { $0 != "loss_scale_optimizer/dynamic_scale" }))
+        }
+        try h5.close()
+        // Variables that do not fit the configuration are refused, as for every optimizer.
+        let message = kerasLoadError(path)
+        #expect(message.contains("\(file): /optimizer_weights@weight_names: no dynamic_scale variable"), "\(message)")
+    }
+}
