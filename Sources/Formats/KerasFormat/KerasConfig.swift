@@ -437,51 +437,6 @@ package enum KerasConfig {
             }
         }
     }
-
-    /// `LossScaleOptimizer`'s config: the inner optimizer (which Keras keeps without a loss_scale_factor of its
-    /// own), `initial_scale` (default 2¹⁵) and `dynamic_growth_steps` (default 2000).
-    private static func readLossScaleOptimizer(_ config: JSONValue) throws(JSONError) -> OptimizerConfig {
-        var result: OptimizerConfig?
-        var initialScale = 32768.0, growthSteps = 2000.0
-        for (key, member) in try config.members() {
-            switch key {
-            case "name": continue
-            case "inner_optimizer":
-                let inner = try readOptimizer(member)
-                if inner.dynamicLossScale != nil {
-                    throw member.error(.value, "a LossScaleOptimizer inside a LossScaleOptimizer is not supported")
-                }
-                result = inner
-            case "initial_scale": initialScale = try member.double()
-            case "dynamic_growth_steps": growthSteps = try member.double()
-            case "dynamic":
-                // Keras refuses dynamic=False ("set loss_scale_factor on the inner optimizer instead").
-                guard member.kind == .bool, try member.bool() else {
-                    throw member.error(.value, "LossScaleOptimizer with dynamic other than true is not supported")
-                }
-            default:
-                throw member.error(.value, "LossScaleOptimizer setting \"\(key)\" is not supported")
-            }
-        }
-        guard var result else {
-            throw config.error(.missing, "LossScaleOptimizer has no inner_optimizer")
-        }
-        let hyperparameters: [String: Hyperparameter] = [
-            "initial_scale": .number(initialScale), "dynamic_growth_steps": .number(growthSteps)]
-        do {
-            try result.setDynamicLossScale(from: hyperparameters)
-            try result.validate()
-        } catch {
-            switch error {
-            case .invalidHyperparameter(let key, _):
-                let target = (try? config.optionalValue(at: key)) ?? nil
-                throw (target ?? config).error(.value, error.description)
-            default:
-                throw config.error(.value, error.description)
-            }
-        }
-        return result
-    }
 }
 
 extension KerasConfig {

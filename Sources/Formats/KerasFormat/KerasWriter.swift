@@ -208,29 +208,7 @@ package enum KerasWriting {
 
     /// `{"class_name": "Adam", "config": {...}}` with Keras's keys in Keras's order; the learning rate as the
     /// float32 Keras keeps, widened.
-    /// A dynamic loss scale is written as Keras's `LossScaleOptimizer` around the optimizer.
-    package static func writeOptimizer(_ config: OptimizerConfig, native: Bool, to writer: inout JSONWriter) {
-        guard let lossScale = config.dynamicLossScale else {
-            writeInnerOptimizer(config, native: native, to: &writer)
-            return
-        }
-        var inner = config
-        inner.dynamicLossScale = nil
-        writer.beginObject()
-        if native { writer.key("module"); writer.string("keras.optimizers") }
-        writer.key("class_name"); writer.string("LossScaleOptimizer")
-        writer.key("config"); writer.beginObject()
-        writer.key("name"); writer.string("loss_scale_optimizer")
-        // Keras serializes the inner optimizer in full (module, registered_name) in both file kinds.
-        writer.key("inner_optimizer"); writeInnerOptimizer(inner, native: true, to: &writer)
-        writer.key("initial_scale"); writer.number(lossScale.initialScale)
-        writer.key("dynamic_growth_steps"); writer.integer(lossScale.dynamicGrowthSteps)
-        writer.endObject()
-        if native { writer.key("registered_name"); writer.null() }
-        writer.endObject()
-    }
-
-    private static func writeInnerOptimizer(_ config: OptimizerConfig, native: Bool, to writer: inout JSONWriter) {
+    static func writeInnerOptimizer(_ config: OptimizerConfig, native: Bool, to writer: inout JSONWriter) {
         writer.beginObject()
         if native { writer.key("module"); writer.string("keras.optimizers") }
         writer.key("class_name"); writer.string(config.kind.kerasClassName)
