@@ -118,6 +118,11 @@ struct KerasConfigTests {
         let noEMA = try optimizer(#"{"class_name": "Adam", "config": {"use_ema": false, "ema_momentum": 7, "ema_overwrite_frequency": 4}}"#)
         #expect(noEMA == OptimizerConfig(.adam))
         #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true, "ema_momentum": 1.5}}"#) }
+        // tf.keras's EMA keeps its averages under other names: its files keep their training state out, with a note.
+        #expect(throws: JSONError.self) {
+            try KerasConfig.readOptimizer(try JSONDocument.parse(Array(#"{"class_name": "Adam", "config": {"use_ema": true}}"#.utf8),
+                                                                 file: "m.h5").root, isKeras2: true)
+        }
         #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adafactor", "config": {}}"#) }
         let wrapped = try optimizer(#"{"class_name": "LossScaleOptimizer", "config": {"name": "loss_scale_optimizer", "inner_optimizer": {"module": "keras.optimizers", "class_name": "SGD", "config": {"learning_rate": 0.5, "gradient_accumulation_steps": 2}, "registered_name": null}}}"#)
         #expect(wrapped.kind == .sgd && wrapped.learningRate == 0.5 && wrapped.gradientAccumulationSteps == 2)

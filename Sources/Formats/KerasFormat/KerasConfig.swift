@@ -376,7 +376,9 @@ package enum KerasConfig {
 
     /// `{"class_name": "Adam", "config": {...}}` (with or without `module`), Keras 2's `lr` accepted; or Keras's
     /// `LossScaleOptimizer` around one (`inner_optimizer`, `initial_scale`, `dynamic_growth_steps`).
-    package static func readOptimizer(_ value: JSONValue) throws(JSONError) -> OptimizerConfig {
+    /// `isKeras2`: a tf.keras file, whose `use_ema` (tf.keras 2.11–2.15) keeps its averages under other names and
+    /// starts them otherwise; it is refused, which keeps the training state out with a note.
+    package static func readOptimizer(_ value: JSONValue, isKeras2: Bool = false) throws(JSONError) -> OptimizerConfig {
         // keras.optimizers.experimental: how Keras 2.11–2.15's .keras files name some of the new optimizers.
         try checkBuiltIn(value, modules: ["keras.optimizers", "keras.optimizers.legacy", "keras.optimizers.experimental"],
                          what: "an optimizer")
@@ -397,6 +399,9 @@ package enum KerasConfig {
             case _ where ignoredOptimizerKeys.contains(key):
                 continue
             case "use_ema":
+                if usesEMA, isKeras2 {
+                    throw member.error(.value, "use_ema in a Keras 2 (tf.keras) file is not supported; Keras 3's is")
+                }
                 if usesEMA { parsed[key] = .flag(true) }
             case "ema_momentum", "ema_overwrite_frequency":
                 guard usesEMA else { continue }

@@ -215,7 +215,7 @@ package enum KerasH5Reader {
                     compiled = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
                         try KerasConfig.checkLossWeights(value)
                         let optimizer = try value.object(at: "optimizer_config")
-                        let config = try KerasConfig.readOptimizer(optimizer)
+                        let config = try KerasConfig.readOptimizer(optimizer, isKeras2: isKeras2)
                         return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
                                 try KerasConfig.legacyRuleNote(optimizer, config: config), try KerasConfig.readMetrics(value))
                     }

@@ -72,7 +72,7 @@ package enum KerasZipReader {
             root throws(JSONError) -> (KerasModelSpec, Compiled?, String?) in
             let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
             do throws(JSONError) {
-                guard let compiled = try readCompileConfig(root) else { return (spec, nil, nil) }
+                guard let compiled = try readCompileConfig(root, isKeras2: isKeras2) else { return (spec, nil, nil) }
                 if let reason = spec.trainingNotReadReason { return (spec, nil, reason) }
                 return (spec, compiled, nil)
             } catch {
@@ -162,7 +162,7 @@ package enum KerasZipReader {
 
     /// `compile_config`: the loss, the optimizer (when named), a legacy-rule note and the metrics; nil when the
     /// model was not compiled.
-    private static func readCompileConfig(_ root: JSONValue) throws(JSONError) -> Compiled? {
+    private static func readCompileConfig(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> Compiled? {
         guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
               let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
         let loss = try KerasConfig.readLoss(lossValue)
@@ -173,7 +173,7 @@ package enum KerasZipReader {
             if value.kind == .string {
                 optimizer = OptimizerConfig(try OptimizerKind(kerasClassName: try value.string(), at: value))
             } else {
-                let config = try KerasConfig.readOptimizer(value)
+                let config = try KerasConfig.readOptimizer(value, isKeras2: isKeras2)
                 optimizer = config
                 note = try KerasConfig.legacyRuleNote(value, config: config)
             }
