@@ -43,6 +43,29 @@ struct OptimizerWrapperCLITests {
         #expect(result.stderr.contains("--optimizer"), "\(result.stderr)")
     }
 
+    /// `finetune --epochs 2` = `--epochs 1` twice through a file, with every wrapper on (finetune runs one fit per
+    /// epoch, so each epoch ends with the moving averages in the weights).
+    @Test("finetune resumes exactly with the wrappers", arguments: ["h5", "json", "keras"])
+    func twoEpochsEqualOneEpochTwice(format: String) throws {
+        let scratch = try Scratch()
+        let start = scratch.path("start." + format)
+        #expect(try mlpconv(["init", start, "--inputs", "64", "--layer", "16:tanh", "--layer", "10:softmax",
+                             "--loss", "sparse_categorical_crossentropy", "--seed", "9", "--optimizer",
+                             "adam:use_ema=true,ema_overwrite_frequency=7,gradient_accumulation_steps=3,initial_scale=4096,dynamic_growth_steps=5"]).status == 0)
+        let straight = scratch.path("straight." + format), once = scratch.path("once." + format)
+        let common = ["--data", digitsCSV, "--batch-size", "64", "--quiet"]
+        #expect(try mlpconv(["finetune", start, "--output", straight, "--epochs", "2"] + common).status == 0)
+        #expect(try mlpconv(["finetune", start, "--output", once, "--epochs", "1"] + common).status == 0)
+        #expect(try mlpconv(["finetune", once, "--output", once, "--epochs", "1"] + common).status == 0)
+        let a = try ModelFiles.load(straight), b = try ModelFiles.load(once)
+        #expect(a.weights == b.weights)
+        #expect(a.training?.optimizer == b.training?.optimizer)
+        let optimizer = try #require(a.training?.optimizer)
+        // 1797 rows in batches of 64: 29 steps an epoch, 58 in all: 19 updates, one step accumulated.
+        #expect(optimizer.iterations == 58 && optimizer.scalar("dynamic_scale") > 4096)
+        #expect(optimizer.slots.map(\.name) == ["average", "gradient_accumulator", "momentum", "velocity"])
+    }
+
     /// `finetune` on Keras's LossScaleOptimizer checkpoint continues as Keras continued it.
     @Test func finetuneContinuesAKerasLossScaleCheckpoint() throws {
         struct Expected: Decodable {
