@@ -24,6 +24,10 @@ every `*.keras` and `*keras*.h5` file in FOLDER:
   iteration count must rise by the number of steps, and every variable (moving statistics included) must equal
   mlpconv's continuation to 1e-5 — except where the continuation cannot be reproduced outside Keras (Dropout's
   random masks, mixed-precision arithmetic), where only the step count is compared.
+  That covers the base-optimizer settings too (use_ema, whose `fit()` ends by copying the moving averages into
+  the weights; gradient_accumulation_steps, counted by Keras's raw `_iterations`; loss_scale_factor) and a
+  LossScaleOptimizer around the optimizer (its own iteration, learning rate, step_counter and dynamic_scale come
+  first in the file; the iteration compared is its inner optimizer's).
 
 Keras 3.15.1 cannot compile a Lamb model from a legacy `.h5`, its own files included (KERAS_H5_UNLOADABLE): such a
 file must fail with exactly that error, and is then loaded uncompiled and checked for its predictions alone.
@@ -70,9 +74,12 @@ def restore_h5_optimizer(model, path):
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["weight_names"]]
         values = [np.array(group[name]) for name in names]
     loaded = model.optimizer
-    stored_iterations = int(values[names.index(loaded.iterations.path)])
-    if int(loaded.iterations) != stored_iterations:
-        raise AssertionError(f"Keras restored iteration {int(loaded.iterations)}, the file holds {stored_iterations}")
+    # The optimizer's own counter variable: with gradient accumulation `iterations` is that divided by the steps,
+    # and a LossScaleOptimizer's own (never advanced) comes first; Keras's legacy loader restores that one.
+    counter = loaded._iterations
+    stored_iterations = int(values[names.index(counter.path)])
+    if int(counter) != stored_iterations:
+        raise AssertionError(f"Keras restored iteration {int(counter)}, the file holds {stored_iterations}")
     optimizer = type(loaded).from_config(loaded.get_config())
     model.compile(optimizer=optimizer, loss=model.loss)
     optimizer.build(model.trainable_variables)
@@ -82,6 +89,12 @@ def restore_h5_optimizer(model, path):
     for variable, value in zip(optimizer.variables, values):
         variable.assign(value)
     return len(values)
+
+
+def raw_iterations(optimizer):
+    """The update counter mlpconv stores: Keras's `_iterations` of the optimizer that updates the weights (inside a
+    LossScaleOptimizer, the inner one), which counts every step also under gradient accumulation."""
+    return int(getattr(optimizer, "inner_optimizer", optimizer)._iterations)
 
 
 def assert_close(what, actual, expected, tolerance):
@@ -180,7 +193,7 @@ def check(path):
         targets = targets.astype(np.int32)
     model.fit(x, targets, epochs=continuation["epochs"], batch_size=continuation["batch_size"], verbose=0,
               shuffle=False)
-    iterations = int(model.optimizer.iterations)
+    iterations = raw_iterations(model.optimizer)
     if iterations != continuation["iterations_after"]:
         raise AssertionError(f"fit() ended at iteration {iterations}, mlpconv at {continuation['iterations_after']}")
     if not continuation.get("reproducible", True):

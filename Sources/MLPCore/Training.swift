@@ -76,6 +76,8 @@ extension Model {
             records.append(record)
             progress?(.epochEnd(record))
         }
+        // Keras's fit ends with finalize_variable_values: with use_ema the weights become their averages.
+        if options.epochs > 0 { training.optimizer.finalize(parameters: ws.parameters, network: &network) }
         return records
     }
 

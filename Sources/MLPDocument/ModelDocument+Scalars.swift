@@ -26,6 +26,16 @@ extension ModelDocument {
                 guard scalar.value >= 0, scalar.value <= 1 else {
                     throw DocumentError(object, "must be in [0, 1], got \(scalar.value)")
                 }
+            case "step_counter":
+                // The loss scale's count of finite steps since the scale last changed: an int32 counter.
+                guard scalar.value >= 0, scalar.value == scalar.value.rounded(), scalar.value <= Double(Int32.max) else {
+                    throw DocumentError(object, "must be a whole number ≥ 0, got \(scalar.value)")
+                }
+            case "dynamic_scale":
+                // The current loss scale, a float32 variable; zero would divide the gradients by zero.
+                guard scalar.value > 0, Float(scalar.value).isFinite, Float(scalar.value) > 0 else {
+                    throw DocumentError(object, "must be a number > 0 (in float32), got \(scalar.value)")
+                }
             default: break
             }
         }

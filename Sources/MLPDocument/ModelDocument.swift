@@ -145,6 +145,11 @@ public struct ModelDocument: Sendable, Equatable {
             self.scalars = scalars
         }
 
+        /// The value of the scalar called `name` (0 when the configuration keeps none by that name).
+        public func scalar(_ name: String) -> Double {
+            scalars.first { $0.name == name }?.value ?? 0
+        }
+
         /// A named scalar, held as a `Double`: a float32 value or a counter fits exactly.
         public struct Scalar: Sendable, Equatable {
             public var name: String

@@ -108,8 +108,36 @@ struct KerasConfigTests {
         #expect(throws: JSONError.self) {
             try optimizer(#"{"class_name": "Adam", "config": {"learning_rate": {"class_name": "ExponentialDecay", "config": {}}}}"#)
         }
-        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true}}"#) }
+        let ema = try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true, "ema_momentum": 0.5, "ema_overwrite_frequency": 4}}"#)
+        #expect(ema.useEMA && ema.emaMomentum == 0.5 && ema.emaOverwriteFrequency == 4)
+        // Without use_ema, Keras's ema settings are ignored, as Keras ignores them.
+        let noEMA = try optimizer(#"{"class_name": "Adam", "config": {"use_ema": false, "ema_momentum": 7, "ema_overwrite_frequency": 4}}"#)
+        #expect(noEMA == OptimizerConfig(.adam))
+        #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adam", "config": {"use_ema": true, "ema_momentum": 1.5}}"#) }
+        // tf.keras's EMA keeps its averages under other names: its files keep their training state out, with a note.
+        #expect(throws: JSONError.self) {
+            try KerasConfig.readOptimizer(try JSONDocument.parse(Array(#"{"class_name": "Adam", "config": {"use_ema": true}}"#.utf8),
+                                                                 file: "m.h5").root, isKeras2: true)
+        }
         #expect(throws: JSONError.self) { try optimizer(#"{"class_name": "Adafactor", "config": {}}"#) }
+        let wrapped = try optimizer(#"{"class_name": "LossScaleOptimizer", "config": {"name": "loss_scale_optimizer", "inner_optimizer": {"module": "keras.optimizers", "class_name": "SGD", "config": {"learning_rate": 0.5, "gradient_accumulation_steps": 2}, "registered_name": null}}}"#)
+        #expect(wrapped.kind == .sgd && wrapped.learningRate == 0.5 && wrapped.gradientAccumulationSteps == 2)
+        #expect(wrapped.dynamicLossScale == .init(initialScale: 32768, dynamicGrowthSteps: 2000))
+        func refusal(_ text: String) -> String {
+            do {
+                _ = try optimizer(text)
+                return "accepted"
+            } catch {
+                return error.description
+            }
+        }
+        let inner = #""inner_optimizer": {"class_name": "Adam", "config": {}}"#
+        #expect(refusal(#"{"class_name": "LossScaleOptimizer", "config": {"initial_scale": 8}}"#).contains("has no inner_optimizer"))
+        #expect(refusal(#"{"class_name": "LossScaleOptimizer", "config": {\#(inner), "dynamic": false}}"#).contains("dynamic other than true"))
+        #expect(refusal(#"{"class_name": "LossScaleOptimizer", "config": {\#(inner), "scale": 2}}"#).contains("setting \"scale\" is not supported"))
+        #expect(refusal(#"{"class_name": "LossScaleOptimizer", "config": {\#(inner), "initial_scale": -1}}"#).contains("$.config.initial_scale"))
+        #expect(refusal(#"{"class_name": "LossScaleOptimizer", "config": {"inner_optimizer": {"class_name": "LossScaleOptimizer", "config": {\#(inner)}}}}"#)
+                .contains("inside a LossScaleOptimizer"))
         let loss = try KerasConfig.readLoss(try JSONDocument.parse(Array(#""mae""#.utf8), file: "m").root)
         #expect(loss == .meanAbsoluteError)
     }

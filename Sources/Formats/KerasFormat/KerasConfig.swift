@@ -306,38 +306,47 @@ package enum KerasConfig {
         return .unknown(className)
     }
 
-    /// Optimizer config keys that do not change the update, or only when set (checked below).
-    private static let ignoredOptimizerKeys: Set<String> = [
-        "name", "jit_compile", "is_legacy_optimizer", "ema_momentum", "ema_overwrite_frequency",
-    ]
+    /// Optimizer config keys that do not change the update.
+    private static let ignoredOptimizerKeys: Set<String> = ["name", "jit_compile", "is_legacy_optimizer"]
 
-    /// `{"class_name": "Adam", "config": {...}}` (with or without `module`), Keras 2's `lr` accepted.
-    package static func readOptimizer(_ value: JSONValue) throws(JSONError) -> OptimizerConfig {
+    /// `{"class_name": "Adam", "config": {...}}` (with or without `module`), Keras 2's `lr` accepted; or Keras's
+    /// `LossScaleOptimizer` around one (`inner_optimizer`, `initial_scale`, `dynamic_growth_steps`).
+    /// `isKeras2`: a tf.keras file, whose `use_ema` (tf.keras 2.11–2.15) keeps its averages under other names and
+    /// starts them otherwise; it is refused, which keeps the training state out with a note.
+    package static func readOptimizer(_ value: JSONValue, isKeras2: Bool = false) throws(JSONError) -> OptimizerConfig {
         // keras.optimizers.experimental: how Keras 2.11–2.15's .keras files name some of the new optimizers.
         try checkBuiltIn(value, modules: ["keras.optimizers", "keras.optimizers.legacy", "keras.optimizers.experimental"],
                          what: "an optimizer")
         let classValue = try value.value(at: "class_name")
         var className = try classValue.string()
         if className.hasPrefix("Custom>") { className.removeFirst("Custom>".count) }
+        if className == "LossScaleOptimizer" { return try readLossScaleOptimizer(try value.object(at: "config")) }
         let kind = try OptimizerKind(kerasClassName: className, at: classValue)
         let config = try value.object(at: "config")
         let allowed = Set(OptimizerConfig(kind).hyperparameters.map(\.key))
         var parsed: [String: Hyperparameter] = [:]
         var schedule: LearningRateSchedule?
+        // Keras writes ema_momentum and ema_overwrite_frequency whatever use_ema says; they count only with it.
+        let usesEMA = try config.optionalValue(at: "use_ema").map { v throws(JSONError) in v.isNull ? false : try v.bool() } ?? false
         for (rawKey, member) in try config.members() {
             let key = rawKey == "lr" ? "learning_rate" : rawKey
             switch key {
             case _ where ignoredOptimizerKeys.contains(key):
                 continue
             case "use_ema":
-                if member.kind == .bool, try member.bool() {
-                    throw member.error(.value, "use_ema (exponential moving average of weights) is not supported yet")
+                if usesEMA, isKeras2 {
+                    throw member.error(.value, "use_ema in a Keras 2 (tf.keras) file is not supported; Keras 3's is")
                 }
+                if usesEMA { parsed[key] = .flag(true) }
+            case "ema_momentum", "ema_overwrite_frequency":
+                guard usesEMA else { continue }
+                parsed[key] = member.isNull ? .optionalNumber(nil) : .number(try member.double())
             case "loss_scale_factor", "gradient_accumulation_steps":
-                let isOne = member.kind == .integer ? try member.int64() == 1 : false
-                if !member.isNull, !isOne {
-                    throw member.error(.value, "\(key) is not supported yet")
-                }
+                // Keras treats 0 and null alike (no accumulation) and refuses 1 at construction; Keras 2 wrote 1.
+                if member.isNull { continue }
+                let number = try member.double()
+                if key == "gradient_accumulation_steps", number == 0 || number == 1 { continue }
+                parsed[key] = .number(number)
             case "decay":
                 if !member.isNull, try member.double() != 0 {
                     throw member.error(.value, "Keras 2's learning-rate decay is not supported")
@@ -359,7 +368,13 @@ package enum KerasConfig {
             result.schedule = schedule
             return result
         } catch {
-            throw config.error(.value, error.description)
+            switch error {
+            case .unknownHyperparameter(_, let key, _), .invalidHyperparameter(let key, _):
+                let target = (try? config.optionalValue(at: key)) ?? nil
+                throw (target ?? config).error(.value, error.description)
+            default:
+                throw config.error(.value, error.description)
+            }
         }
     }
 }

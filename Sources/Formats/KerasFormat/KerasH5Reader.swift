@@ -123,7 +123,8 @@ package enum KerasOptimizerLayout {
         // (`Adam/v/kernel/m:0` is layer v's momentum), while a TF 2.11–2.15 name ends in `kernel`/`bias`.
         if parts.count >= 2, let slot = tokens[last] { return slot }      // TF 2.0–2.10
         if parts.count >= 3, let slot = tokens[parts[1]] { return slot }  // TF 2.11–2.15
-        for suffix in ["velocity_hat", "average_gradient", "momentum", "velocity", "accumulator"] + moreSlotSuffixes
+        if parts.count == 2, last == "step_counter" || last == "dynamic_scale" { return String(last) }
+        for suffix in ["gradient_accumulator", "velocity_hat", "average_gradient", "momentum", "velocity", "accumulator"] + moreSlotSuffixes
         where last.hasSuffix("_" + suffix) {
             return suffix
         }
@@ -214,7 +215,7 @@ package enum KerasH5Reader {
                     compiled = try parse(text, file: file, object: "/@training_config") { value throws(JSONError) in
                         try KerasConfig.checkLossWeights(value)
                         let optimizer = try value.object(at: "optimizer_config")
-                        let config = try KerasConfig.readOptimizer(optimizer)
+                        let config = try KerasConfig.readOptimizer(optimizer, isKeras2: isKeras2)
                         return (try KerasConfig.readLoss(try value.value(at: "loss")), config,
                                 try KerasConfig.legacyRuleNote(optimizer, config: config), try KerasConfig.readMetrics(value))
                     }
@@ -276,8 +277,12 @@ package enum KerasH5Reader {
             + (config.slotNames.isEmpty ? "no slots" : config.slotNames.joined(separator: ", "))
             + " for \(shapes.count) parameters"
         var iterations: Int64?
+        // A LossScaleOptimizer's own iteration counter (which Keras never advances) comes before its inner one's.
+        var wrapperIterationSeen = config.dynamicLossScale == nil
         var slots: [String: [Tensor]] = [:]
         var scalars: [Double] = []
+        var namedScalars: [String: Double] = [:]
+        let unnamedScalarNames = config.scalarNames.filter { !KerasOptimizerLayout.namedScalars.contains($0) }
         for name in names {
             let object = "/optimizer_weights/\(name)"
             guard let kind = KerasOptimizerLayout.classify(name) else {
@@ -285,12 +290,24 @@ package enum KerasH5Reader {
             }
             switch kind {
             case "iteration":
+                if !wrapperIterationSeen {
+                    _ = try reader.integerScalar(in: group, name)
+                    wrapperIterationSeen = true
+                    continue
+                }
                 guard iterations == nil else { throw reader.fail(object, "a second iteration counter") }
                 iterations = try reader.integerScalar(in: group, name)
             case "learning_rate":
-                continue  // the configuration's learning_rate is the same value
+                continue  // the configuration's learning_rate is the same value (a LossScaleOptimizer's own is 0)
+            case "step_counter", "dynamic_scale":
+                guard config.scalarNames.contains(kind), namedScalars[kind] == nil else {
+                    throw reader.fail(object, "a loss-scale variable, but \(config.kind.kerasClassName) with these settings keeps "
+                                      + "\(config.scalarNames.isEmpty ? "none" : config.scalarNames.joined(separator: ", "))")
+                }
+                namedScalars[kind] = kind == "step_counter"
+                    ? Double(try reader.integerScalar(in: group, name)) : try reader.floatScalar(in: group, name)
             case KerasOptimizerLayout.unnamedScalar:
-                guard scalars.count < config.scalarNames.count else {
+                guard scalars.count < unnamedScalarNames.count else {
                     throw reader.fail(object, "an unnamed variable, but \(config.kind.kerasClassName) keeps "
                                       + "\(config.scalarNames.isEmpty ? "none" : config.scalarNames.joined(separator: ", "))")
                 }
@@ -323,12 +340,17 @@ package enum KerasH5Reader {
             }
             result.append(.init(name: slot, tensors: tensors))
         }
-        guard scalars.count == config.scalarNames.count else {
+        guard scalars.count == unnamedScalarNames.count else {
             throw reader.fail("/optimizer_weights@weight_names", "\(scalars.count) unnamed scalar variables; "
                               + "\(config.kind.kerasClassName) keeps \(config.scalarNames.joined(separator: ", "))")
         }
+        if let missing = config.scalarNames.first(where: { KerasOptimizerLayout.namedScalars.contains($0) && namedScalars[$0] == nil }) {
+            throw reader.fail("/optimizer_weights@weight_names", "no \(missing) variable; a LossScaleOptimizer keeps step_counter and dynamic_scale")
+        }
+        var unnamed = scalars.makeIterator()
+        let values = config.scalarNames.map { name in namedScalars[name] ?? unnamed.next() ?? 0 }
         return .init(config: config, iterations: count, slots: result,
-                     scalars: zip(config.scalarNames, scalars).map { .init(name: $0, value: $1) })
+                     scalars: zip(config.scalarNames, values).map { .init(name: $0, value: $1) })
     }
 
     /// A string-array attribute, possibly split into `name0`, `name1`, … (attributes over 64 KiB); an empty

@@ -8,20 +8,26 @@ extension KerasOptimizerLayout {
     /// The slot names in the groups Keras creates them in: one group per `add_optimizer_variables` call, whose
     /// names Keras interleaves parameter by parameter (Adam's momentum and velocity), one group after another.
     package static func slotGroups(_ config: OptimizerConfig) -> [[String]] {
+        // The base optimizer's build creates the moving averages (one call), then the gradient accumulators (one
+        // per parameter, so a block too), before the rule's own slots.
+        let wrappers = config.wrapperSlotNames.map { [$0] }
         switch config.kind {
-        case .adam, .adamw: [["momentum", "velocity"]] + (config.amsgrad ? [["velocity_hat"]] : [])
-        case .nadam, .adamax, .adadelta, .ftrl, .lamb: [config.slotNames]
-        case .sgd, .rmsprop, .adagrad, .lion: config.slotNames.map { [$0] }
+        case .adam, .adamw: return wrappers + [["momentum", "velocity"]] + (config.amsgrad ? [["velocity_hat"]] : [])
+        case .nadam, .adamax, .adadelta, .ftrl, .lamb: return wrappers + [config.ruleSlotNames]
+        case .sgd, .rmsprop, .adagrad, .lion: return wrappers + config.ruleSlotNames.map { [$0] }
         }
     }
 
     /// Slot-name endings of Keras 3 `.h5` variable names besides the original five; longer names first where
     /// one ends another.
-    static let moreSlotSuffixes = ["accumulated_delta_var", "accumulated_grad", "norm", "linear"]
+    static let moreSlotSuffixes = ["accumulated_delta_var", "accumulated_grad", "norm", "linear", "average"]
 
     /// What `classify` calls a variable Keras created without a name (`variable`, `variable_3`): Nadam's
     /// `u_product`, stored after the slots, outside the optimizer's name scope.
     package static let unnamedScalar = "(unnamed scalar)"
+
+    /// The scalars Keras names (a LossScaleOptimizer's), as opposed to Nadam's unnamed `u_product`.
+    package static let namedScalars: Set<String> = ["step_counter", "dynamic_scale"]
 
     static func isUnnamedVariable(_ name: Substring) -> Bool {
         guard name.hasPrefix("variable") else { return false }

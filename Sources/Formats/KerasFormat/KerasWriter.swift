@@ -122,7 +122,7 @@ package enum KerasWriting {
 
     /// `{"class_name": "Adam", "config": {...}}` with Keras's keys in Keras's order; the learning rate as the
     /// float32 Keras keeps, widened.
-    package static func writeOptimizer(_ config: OptimizerConfig, native: Bool, to writer: inout JSONWriter) {
+    static func writeInnerOptimizer(_ config: OptimizerConfig, native: Bool, to writer: inout JSONWriter) {
         writer.beginObject()
         if native { writer.key("module"); writer.string("keras.optimizers") }
         writer.key("class_name"); writer.string(config.kind.kerasClassName)
@@ -147,12 +147,16 @@ package enum KerasWriting {
         for key in common {
             if let entry = hyperparameters.first(where: { $0.key == key }) { emit(key, entry.value) }
         }
-        writer.key("use_ema"); writer.bool(false)
-        writer.key("ema_momentum"); writer.number(0.99)
-        writer.key("ema_overwrite_frequency"); writer.null()
-        writer.key("loss_scale_factor"); writer.null()
-        writer.key("gradient_accumulation_steps"); writer.null()
-        for (key, value) in hyperparameters where key != "learning_rate" && !common.contains(key) {
+        writer.key("use_ema"); writer.bool(config.useEMA)
+        writer.key("ema_momentum"); writer.number(config.useEMA ? config.emaMomentum : 0.99)
+        writer.key("ema_overwrite_frequency")
+        if config.useEMA, let frequency = config.emaOverwriteFrequency { writer.integer(frequency) } else { writer.null() }
+        writer.key("loss_scale_factor")
+        if let factor = config.lossScaleFactor { writer.number(factor) } else { writer.null() }
+        writer.key("gradient_accumulation_steps")
+        if let steps = config.gradientAccumulationSteps { writer.integer(steps) } else { writer.null() }
+        for (key, value) in hyperparameters
+        where key != "learning_rate" && !common.contains(key) && !OptimizerConfig.wrapperKeys.contains(key) {
             emit(key, value)
         }
         writer.endObject()
@@ -275,9 +279,20 @@ package enum KerasH5Writer {
         let optimizer = training.optimizer
         let name = KerasWriting.optimizerName(optimizer.config)
         let group = try h5.createGroup("optimizer_weights")
+        var names: [String] = []
+        // A LossScaleOptimizer's own variables first: its iteration (never advanced) and learning rate (0), then
+        // the loss scale's counter and scale.
+        if optimizer.config.dynamicLossScale != nil {
+            let wrapper = "loss_scale_optimizer"
+            _ = try group.createDataset("\(wrapper)/iteration", shape: [], values: [Int32(0)])
+            _ = try group.createDataset("\(wrapper)/learning_rate", shape: [], values: [Float(0)])
+            _ = try group.createDataset("\(wrapper)/step_counter", shape: [], values: [Int32(clamping: Int(optimizer.scalar("step_counter")))])
+            _ = try group.createDataset("\(wrapper)/dynamic_scale", shape: [], values: [Float(optimizer.scalar("dynamic_scale"))])
+            names += ["iteration", "learning_rate", "step_counter", "dynamic_scale"].map { "\(wrapper)/\($0)" }
+        }
         // `check` has refused counts over int32.
         _ = try group.createDataset("\(name)/iteration", shape: [], values: [Int32(clamping: optimizer.iterations)])
-        var names = ["\(name)/iteration"]
+        names.append("\(name)/iteration")
         // With a schedule Keras keeps no learning_rate variable.
         if optimizer.config.schedule == nil {
             _ = try group.createDataset("\(name)/learning_rate", shape: [], values: [Float(optimizer.config.learningRate)])
@@ -290,7 +305,8 @@ package enum KerasH5Writer {
             names.append(path)
         }
         // Keras creates Nadam's u_product without a name, outside the optimizer's scope: `variable`.
-        for (offset, scalar) in optimizer.scalars.enumerated() {
+        let unnamed = optimizer.scalars.filter { !KerasOptimizerLayout.namedScalars.contains($0.name) }
+        for (offset, scalar) in unnamed.enumerated() {
             let path = offset == 0 ? "variable" : "variable_\(offset)"
             try KerasWriting.writeTensor(KerasOptimizerLayout.scalarTensor(
                 scalar.value, dtype: KerasOptimizerLayout.scalarDType(scalar.name, document: document)), at: path, in: group)
@@ -371,24 +387,46 @@ package enum KerasZipWriter {
             let optimizer = training.optimizer
             _ = try h5.createGroup("optimizer")
             let vars = try h5.createGroup("optimizer/vars")
-            try vars.setAttribute("name", .string(KerasWriting.optimizerName(optimizer.config)))
-            _ = try vars.createDataset("0", shape: [], values: [Int32(clamping: optimizer.iterations)])
-            // With a schedule Keras keeps no learning_rate variable, and the slots start at 1.
-            if optimizer.config.schedule == nil {
-                _ = try vars.createDataset("1", shape: [], values: [Float(optimizer.config.learningRate)])
-            }
-            let firstSlot = optimizer.config.schedule == nil ? 2 : 1
-            let variables = KerasWriting.slotVariables(optimizer, parameterCount: document.parameterNames.count)
-            for (offset, variable) in variables.enumerated() {
-                try KerasWriting.writeTensor(variable.tensor, at: "\(offset + firstSlot)", in: vars)
-            }
-            for (offset, scalar) in optimizer.scalars.enumerated() {
-                try KerasWriting.writeTensor(KerasOptimizerLayout.scalarTensor(
-                    scalar.value, dtype: KerasOptimizerLayout.scalarDType(scalar.name, document: document)),
-                    at: "\(variables.count + 2 + offset)", in: vars)
+            if optimizer.config.dynamicLossScale != nil {
+                // A LossScaleOptimizer saves all its variables (its own four, then its inner optimizer's), and the
+                // inner optimizer saves its own again under optimizer/inner_optimizer.
+                try vars.setAttribute("name", .string("loss_scale_optimizer"))
+                _ = try vars.createDataset("0", shape: [], values: [Int32(0)])
+                _ = try vars.createDataset("1", shape: [], values: [Float(0)])
+                _ = try vars.createDataset("2", shape: [], values: [Int32(clamping: Int(optimizer.scalar("step_counter")))])
+                _ = try vars.createDataset("3", shape: [], values: [Float(optimizer.scalar("dynamic_scale"))])
+                try writeOptimizerVariables(optimizer, document: document, to: vars, from: 4)
+                _ = try h5.createGroup("optimizer/inner_optimizer")
+                let inner = try h5.createGroup("optimizer/inner_optimizer/vars")
+                try inner.setAttribute("name", .string(KerasWriting.optimizerName(optimizer.config)))
+                try writeOptimizerVariables(optimizer, document: document, to: inner, from: 0)
+            } else {
+                try vars.setAttribute("name", .string(KerasWriting.optimizerName(optimizer.config)))
+                try writeOptimizerVariables(optimizer, document: document, to: vars, from: 0)
             }
         }
         let top = try h5.createGroup("vars")
         try top.setAttribute("name", .string(KerasWriting.modelName(document)))
+    }
+
+    /// One optimizer's variables, numbered from `first`: iteration, learning_rate (none with a schedule), the
+    /// slots in Keras 3's order, then Nadam's u_product.
+    private static func writeOptimizerVariables(_ optimizer: ModelDocument.OptimizerRecord, document: ModelDocument,
+                                                to vars: HDF5Group, from first: Int) throws(HDF5Error) {
+        _ = try vars.createDataset("\(first)", shape: [], values: [Int32(clamping: optimizer.iterations)])
+        if optimizer.config.schedule == nil {
+            _ = try vars.createDataset("\(first + 1)", shape: [], values: [Float(optimizer.config.learningRate)])
+        }
+        let firstSlot = first + (optimizer.config.schedule == nil ? 2 : 1)
+        let variables = KerasWriting.slotVariables(optimizer, parameterCount: document.parameterNames.count)
+        for (offset, variable) in variables.enumerated() {
+            try KerasWriting.writeTensor(variable.tensor, at: "\(offset + firstSlot)", in: vars)
+        }
+        let unnamed = optimizer.scalars.filter { !KerasOptimizerLayout.namedScalars.contains($0.name) }
+        for (offset, scalar) in unnamed.enumerated() {
+            try KerasWriting.writeTensor(KerasOptimizerLayout.scalarTensor(
+                scalar.value, dtype: KerasOptimizerLayout.scalarDType(scalar.name, document: document)),
+                at: "\(firstSlot + variables.count + offset)", in: vars)
+        }
     }
 }

@@ -72,7 +72,7 @@ package enum KerasZipReader {
             root throws(JSONError) -> (KerasModelSpec, Compiled?, String?) in
             let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
             do throws(JSONError) {
-                guard let compiled = try readCompileConfig(root) else { return (spec, nil, nil) }
+                guard let compiled = try readCompileConfig(root, isKeras2: isKeras2) else { return (spec, nil, nil) }
                 if let reason = spec.trainingNotReadReason { return (spec, nil, reason) }
                 return (spec, compiled, nil)
             } catch {
@@ -163,7 +163,7 @@ package enum KerasZipReader {
 
     /// `compile_config`: the loss, the optimizer (when named), a legacy-rule note and the metrics; nil when the
     /// model was not compiled.
-    private static func readCompileConfig(_ root: JSONValue) throws(JSONError) -> Compiled? {
+    private static func readCompileConfig(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> Compiled? {
         guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
               let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
         let loss = try KerasConfig.readLoss(lossValue)
@@ -174,7 +174,7 @@ package enum KerasZipReader {
             if value.kind == .string {
                 optimizer = OptimizerConfig(try OptimizerKind(kerasClassName: try value.string(), at: value))
             } else {
-                let config = try KerasConfig.readOptimizer(value)
+                let config = try KerasConfig.readOptimizer(value, isKeras2: isKeras2)
                 optimizer = config
                 note = try KerasConfig.legacyRuleNote(value, config: config)
             }
@@ -198,20 +198,24 @@ package enum KerasZipReader {
             return .init(config: config, iterations: 0, slots: KerasH5Reader.zeroSlots(config, document),
                          scalars: ModelDocument.OptimizerRecord.initialScalars(config))
         }
+        // A LossScaleOptimizer's own variables come first: iteration (never advanced), learning_rate (0),
+        // step_counter, dynamic_scale; then its inner optimizer's.
+        let base = config.dynamicLossScale != nil ? 4 : 0
         // No learning_rate variable in Keras 2's files, nor in any optimizer that follows a schedule.
         let hasRateVariable = !isKeras2 && config.schedule == nil
-        let firstSlot = hasRateVariable ? 2 : 1
+        let firstSlot = base + (hasRateVariable ? 2 : 1)
         let unusedMomentums = isKeras2 && config.kind == .sgd && config.momentum == 0
             && found == firstSlot + document.parameterShapes.count
-        let scalarNames = config.scalarNames
+        let scalarNames = config.scalarNames.filter { !KerasOptimizerLayout.namedScalars.contains($0) }
         guard let vars, found == firstSlot + order.count + scalarNames.count || unusedMomentums else {
             throw reader.fail("/optimizer/vars", "holds \(found) variables; \(config.kind.kerasClassName) with these "
-                              + "settings keeps iteration, \(hasRateVariable ? "learning_rate and " : "")\(order.count) slot tensors"
+                              + "settings keeps " + (base > 0 ? "the LossScaleOptimizer's iteration, learning_rate, step_counter and dynamic_scale, " : "")
+                              + "iteration, \(hasRateVariable ? "learning_rate and " : "")\(order.count) slot tensors"
                               + (scalarNames.isEmpty ? "" : " and \(scalarNames.joined(separator: ", "))"))
         }
-        let iterations = try reader.integerScalar(in: vars, "0")
+        let iterations = try reader.integerScalar(in: vars, "\(base)")
         guard iterations >= 0, let count = Int(exactly: iterations) else {
-            throw reader.fail("/optimizer/vars/0", "iteration count \(iterations) is negative")
+            throw reader.fail("/optimizer/vars/\(base)", "iteration count \(iterations) is negative")
         }
         let shapes = document.parameterShapes, names = document.parameterNames
         var slots: [String: [Tensor]] = [:]
@@ -220,8 +224,13 @@ package enum KerasZipReader {
                                            origin: "\(slot) of \(names[parameter])")
             slots[slot, default: []].append(tensor)
         }
-        // Nadam's u_product follows the slots.
         var scalars: [ModelDocument.OptimizerRecord.Scalar] = []
+        if base > 0 {
+            _ = try reader.integerScalar(in: vars, "0")
+            scalars.append(.init(name: "step_counter", value: Double(try reader.integerScalar(in: vars, "2"))))
+            scalars.append(.init(name: "dynamic_scale", value: try reader.floatScalar(in: vars, "3")))
+        }
+        // Nadam's u_product follows the slots.
         for (offset, name) in scalarNames.enumerated() {
             scalars.append(.init(name: name, value: try reader.floatScalar(in: vars, "\(firstSlot + order.count + offset)")))
         }

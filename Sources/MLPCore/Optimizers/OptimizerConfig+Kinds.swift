@@ -64,15 +64,22 @@ extension OptimizerConfig {
         }
     }
 
-    /// The optimizer-level scalars this configuration keeps besides `iterations`, in Keras's variable order:
-    /// Nadam's running product `u_product` of its momentum schedule.
+    /// The optimizer-level scalars this configuration keeps besides `iterations`, in Keras's variable order: the
+    /// dynamic loss scale's `step_counter` and `dynamic_scale` (the wrapper's variables come before its inner
+    /// optimizer's), then Nadam's running product `u_product` of its momentum schedule.
     public var scalarNames: [String] {
-        kind == .nadam ? ["u_product"] : []
+        (dynamicLossScale != nil ? ["step_counter", "dynamic_scale"] : []) + (kind == .nadam ? ["u_product"] : [])
     }
 
-    /// Each scalar's value before the first step.
+    /// Each scalar's value before the first step (the scale is a float32 variable in Keras).
     public var initialScalars: [(name: String, value: Double)] {
-        scalarNames.map { name in (name, 1.0) }
+        scalarNames.map { name in
+            switch name {
+            case "step_counter": (name, 0)
+            case "dynamic_scale": (name, Double(Float(dynamicLossScale?.initialScale ?? 1)))
+            default: (name, 1.0)
+            }
+        }
     }
 
     /// Scalars kept in the parameters' precision (the others are counters or float32 whatever the model).

@@ -44,6 +44,19 @@ public struct OptimizerConfig: Sendable, Equatable {
     public var clipnorm: Double?
     public var globalClipnorm: Double?
     public var clipvalue: Double?
+    /// Keras's base-optimizer settings that wrap any rule (OptimizerConfig+Wrappers.swift, docs/numerics.md):
+    /// an exponential moving average of the weights (`average` slots), optionally copied into the weights every
+    /// `emaOverwriteFrequency` steps and at the end of every `fit`.
+    public var useEMA = false
+    public var emaMomentum = 0.99
+    public var emaOverwriteFrequency: Int?
+    /// Gradients summed over this many steps (`gradient_accumulator` slots) before one update with their mean;
+    /// nil (Keras's None) updates every step.
+    public var gradientAccumulationSteps: Int?
+    /// A fixed loss scale: Keras multiplies the loss by it and divides the gradients by it again.
+    public var lossScaleFactor: Double?
+    /// Keras's `LossScaleOptimizer` around this optimizer: a dynamic loss scale with its own state.
+    public var dynamicLossScale: DynamicLossScale?
 
     /// Keras's defaults for `kind`.
     public init(_ kind: OptimizerKind, learningRate: Double? = nil) {
@@ -62,6 +75,11 @@ public struct OptimizerConfig: Sendable, Equatable {
     /// The per-parameter state tensors this configuration keeps, in a fixed order (Keras's, so that Keras's
     /// optimizer variables map onto it directly: docs/keras-formats.md, optimizer variable order).
     public var slotNames: [String] {
+        wrapperSlotNames + ruleSlotNames
+    }
+
+    /// The slots of the update rule itself, after the wrappers' `average` and `gradient_accumulator`.
+    public var ruleSlotNames: [String] {
         switch kind {
         case .sgd: momentum != 0 ? ["momentum"] : []
         case .adam, .adamw: amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"]
@@ -91,15 +109,20 @@ public struct OptimizerConfig: Sendable, Equatable {
         }
         list += [("weight_decay", .optionalNumber(weightDecay)), ("clipnorm", .optionalNumber(clipnorm)),
                  ("global_clipnorm", .optionalNumber(globalClipnorm)), ("clipvalue", .optionalNumber(clipvalue))]
-        return list
+        return list + wrapperHyperparameters
     }
 
     /// Builds a configuration from the keys `hyperparameters` lists. Unknown keys, keys that do not apply to
     /// `kind`, wrong value types and out-of-range values are errors, each naming the key.
     public init(_ kind: OptimizerKind, hyperparameters: [String: Hyperparameter]) throws(OptimizerError) {
         self.init(kind)
-        let allowed = Set(self.hyperparameters.map(\.key))
-        for (key, value) in hyperparameters {
+        let allowed = Set(self.hyperparameters.map(\.key)).union(OptimizerConfig.wrapperKeys)
+        try setDynamicLossScale(from: hyperparameters)
+        for (key, value) in hyperparameters.sorted(by: { $0.key < $1.key }) {
+            if OptimizerConfig.wrapperKeys.contains(key) {
+                try setWrapperHyperparameter(key, value)
+                continue
+            }
             guard allowed.contains(key) else { throw .unknownHyperparameter(optimizer: kind.name, key: key, allowed: allowed.sorted()) }
             switch (key, value) {
             case ("nesterov", .flag(let flag)): nesterov = flag
@@ -166,6 +189,7 @@ public struct OptimizerConfig: Sendable, Equatable {
         // Keras refuses this combination too: the two norms would fight.
         try require(clipnorm == nil || globalClipnorm == nil, "global_clipnorm", "cannot be set together with clipnorm")
         try validateMore()
+        try validateWrappers()
     }
 }
 

@@ -86,6 +86,15 @@ public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
         for scalar in scalars where !scalar.value.isFinite {
             throw .invalidState("scalar \"\(scalar.name)\" is \(scalar.value), expected a finite number")
         }
+        for scalar in scalars {
+            switch scalar.name {
+            case "step_counter" where scalar.value < 0 || scalar.value != scalar.value.rounded() || scalar.value > Double(Int32.max):
+                throw .invalidState("scalar \"step_counter\" must be a whole number ≥ 0, got \(scalar.value)")
+            case "dynamic_scale" where !(scalar.value > 0) || !Float(scalar.value).isFinite:
+                throw .invalidState("scalar \"dynamic_scale\" must be a number > 0 (in float32), got \(scalar.value)")
+            default: break
+            }
+        }
         // The update reads slots by position, so whatever order the file had becomes `slotNames` order.
         return OptimizerState(iterations: iterations, slots: expected.compactMap { name in slots.first { $0.name == name } },
                               scalars: expectedScalars.compactMap { name in scalars.first { $0.name == name } })

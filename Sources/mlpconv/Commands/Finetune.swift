@@ -39,8 +39,9 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @Option(name: .customLong("lr-schedule"), help: ScheduleSpec.help, transform: ScheduleSpec.init(parsing:))
     var lrSchedule: ScheduleSpec?
 
-    @Option(help: "Train with another optimizer (\(OptimizerKind.acceptedNames.joined(separator: ", "))); its state starts fresh.")
-    var optimizer: NamedArgument<OptimizerKind>?
+    @Option(help: ArgumentHelp(OptimizerSpec.help.abstract + " Another optimizer, or settings, start fresh optimizer state.",
+                               valueName: "optimizer"), transform: OptimizerSpec.init(parsing:))
+    var optimizer: OptimizerSpec?
 
     static let lossHelp = "Train with another loss (\(Loss.acceptedNames.joined(separator: ", ")))."
     @OptionGroup var loss: LossOption<Finetune>
@@ -130,7 +131,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                                    + "--optimizer, --learning-rate)")
             }
             let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
-            var config = OptimizerConfig(optimizer?.value ?? .adam, learningRate: learningRate)
+            var config = try (optimizer ?? OptimizerSpec(.adam)).config(learningRate: learningRate)
             config.schedule = try lrSchedule?.schedule(initialRate: config.learningRate)
             warnIfNonFinite(config.schedule, quiet: quiet)
             model = try Model(network: network, training: TrainingState(
@@ -142,9 +143,12 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             if document.training?.randomState == nil && seed == nil {
                 notes.append("no generator state stored: seeding a new one with 0 (use --seed to choose)")
             }
-            if let requested = optimizer?.value, requested != model.training.optimizer.config.kind {
-                notes.append("optimizer changed from \(model.training.optimizer.config.kind.name) to \(requested.name): starting with fresh optimizer state")
-                var config = OptimizerConfig(requested, learningRate: learningRate)
+            if let requested = optimizer, requested.value != model.training.optimizer.config.kind || !requested.settings.isEmpty {
+                let stored = model.training.optimizer.config.kind.name
+                notes.append(requested.value.name == stored
+                    ? "optimizer settings changed (\(requested.settings.keys.sorted().joined(separator: ", "))): starting with fresh optimizer state"
+                    : "optimizer changed from \(stored) to \(requested.value.name): starting with fresh optimizer state")
+                var config = try requested.config(learningRate: learningRate)
                 config.schedule = try replacementSchedule(model.training.optimizer.config, initialRate: config.learningRate, notes: &notes)
                 try model.replaceOptimizer(config)
             } else if learningRate != nil || lrSchedule != nil {
@@ -180,8 +184,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             warnIfNonFinite(schedule, quiet: quiet)
             return schedule
         }
-        if learningRate != nil { return nil }
-        if let schedule = stored.schedule, stored.kind != optimizer?.value ?? stored.kind {
+        if learningRate != nil || optimizer?.settings["learning_rate"] != nil { return nil }
+        if let schedule = stored.schedule, optimizer != nil {
             notes.append("the learning-rate schedule \(schedule.summary) is kept; it restarts from step 0 with the fresh state")
         }
         return stored.schedule

@@ -32,8 +32,8 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
     static let lossHelp = "Loss (\(Loss.acceptedNames.joined(separator: ", ")))."
     @OptionGroup var loss: LossOption<Init>
 
-    @Option(help: "Optimizer (\(OptimizerKind.acceptedNames.joined(separator: ", "))).")
-    var optimizer = NamedArgument<OptimizerKind>(.adam)
+    @Option(help: OptimizerSpec.help, transform: OptimizerSpec.init(parsing:))
+    var optimizer = OptimizerSpec(.adam)
 
     @Option(name: .customLong("learning-rate"), help: "Learning rate (default: Keras's default for the optimizer).")
     var learningRate: Double?
@@ -85,7 +85,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
             dense.kernelInitializer = initializer.value
             return LayerSpec(.dense(dense))
         }
-        var optimizerConfig = OptimizerConfig(optimizer.value, learningRate: learningRate)
+        var optimizerConfig = try optimizer.config(learningRate: learningRate)
         optimizerConfig.schedule = try lrSchedule?.schedule(initialRate: optimizerConfig.learningRate)
         warnIfNonFinite(optimizerConfig.schedule)
         let model = try Model<Float>(

@@ -122,7 +122,10 @@ struct InspectReport {
             let schedule = training.optimizer.config.schedule
             let settings = training.optimizer.config.hyperparameters.compactMap { key, value -> String? in
                 if key == "learning_rate", schedule != nil { return "learning_rate=schedule" }
+                let counts: Set<String> = ["ema_overwrite_frequency", "gradient_accumulation_steps", "dynamic_growth_steps"]
                 return switch value {
+                case .number(let x) where counts.contains(key) && x == x.rounded() && abs(x) < 1e15: "\(key)=\(Int(x))"
+                case .optionalNumber(let x?) where counts.contains(key) && x == x.rounded() && abs(x) < 1e15: "\(key)=\(Int(x))"
                 case .number(let x): "\(key)=\(x)"
                 case .flag(let flag): "\(key)=\(flag)"
                 case .optionalNumber(let x?): "\(key)=\(x)"
@@ -136,6 +139,7 @@ struct InspectReport {
                     + (schedule.firstNonFiniteStep(through: Int(Int32.max)).map { ", NaN from step \($0) on (Keras's float32 arithmetic)" } ?? "")
                     + "\n"
             }
+            if let wrappers = wrapperSummary(training.optimizer) { out += "  wrappers    \(wrappers)\n" }
             let slots = training.optimizer.slots.map(\.name)
             let scalars = training.optimizer.scalars.map { ", \($0.name) \($0.value)" }.joined()
             out += "  state       step \(training.optimizer.iterations), slots: \(slots.isEmpty ? "none" : slots.joined(separator: ", "))\(scalars)\n"
@@ -336,4 +340,25 @@ private func lossSettings(_ loss: Loss) -> [String: JSONOutput] {
     if loss.kind.acceptsLabelSmoothing { settings["label_smoothing"] = .double(loss.labelSmoothing) }
     if loss.kind == .huber { settings["delta"] = .double(loss.delta) }
     return settings
+}
+
+/// Keras's base-optimizer settings in words (docs/numerics.md, optimizer wrappers), or nil when none is set.
+func wrapperSummary(_ optimizer: ModelDocument.OptimizerRecord) -> String? {
+    let config = optimizer.config
+    var parts: [String] = []
+    if config.useEMA {
+        parts.append("moving average of the weights (momentum \(config.emaMomentum)), copied into them "
+                     + (config.emaOverwriteFrequency.map { "every \($0) updates and " } ?? "") + "at the end of each fit")
+    }
+    if let steps = config.gradientAccumulationSteps {
+        let pending = optimizer.iterations % steps
+        parts.append("gradients accumulated over \(steps) steps (\(optimizer.iterations / steps) updates so far, "
+                     + "\(pending) step\(pending == 1 ? "" : "s") accumulated)")
+    }
+    if let factor = config.lossScaleFactor { parts.append("loss scaled by \(factor)") }
+    if let scale = config.dynamicLossScale {
+        parts.append("dynamic loss scale \(optimizer.scalar("dynamic_scale")) (initial \(scale.initialScale), doubles after "
+                     + "\(scale.dynamicGrowthSteps) finite steps, \(Int(optimizer.scalar("step_counter"))) so far; halves and skips the step on a non-finite gradient)")
+    }
+    return parts.isEmpty ? nil : parts.joined(separator: "; ")
 }
