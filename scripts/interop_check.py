@@ -16,7 +16,7 @@ schema   JSON files against schemas/mlpconv-model.schema.json (jsonschema, draft
            as the reader. There must be at least one.
 hdf5     every top-level DIR/*.h5 opens with h5py; its `format` attribute is the string "mlpconv-model"; its
          `architecture` attribute is JSON valid against the schema's $defs/architecture; every kernel dataset is
-         [inputs, units], every bias [units], and every /optimizer/<slot>/<layer>/kernel|bias has its parameter's
+         [inputs, units], every bias [units], and every /optimizer/<slot>/<layer>/<variable> (kernel, bias, gamma, beta) has its parameter's
          shape.
 expected every DIR/hdf5-*.h5 (the HDF5 codec's files, at least one) has DIR/<file>.expected beside it, and every
          *.h5 with a .expected matches it (JSON written by the test, named so that the *.json glob skips it):

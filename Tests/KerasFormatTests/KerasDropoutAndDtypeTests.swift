@@ -60,4 +60,31 @@ struct KerasDropoutAndDtypeTests {
         #expect(back.weights.allSatisfy { $0.tensors.values.allSatisfy { $0.dtype == .float64 } })
         #expect(back.metadata[KerasConfig.dtypePolicyKey] == nil)
     }
+
+    /// L1 on weights that are exactly 0 (zero-initialized biases, a NonNeg constraint's clamp): mlpconv takes the
+    /// derivative of |w| there as +1, as Keras 3 on JAX does. CI's Keras check continues this fresh model in Keras,
+    /// from zero biases, and compares every variable (scripts/keras_interop_check.py).
+    @Test("L1 at exactly zero follows Keras 3 on JAX; written for CI's Keras check from zero biases")
+    func l1AtZero() throws {
+        var hidden = DenseSettings(units: 4, activation: .tanh)
+        hidden.biasRegularizer = .l1(0.05)
+        hidden.biasConstraint = .nonNeg
+        hidden.kernelRegularizer = .l1l2(l1: 0.01, l2: 0.01)
+        var output = DenseSettings(units: 2)
+        output.biasRegularizer = .l1(0.1)
+        let model = try Model<Float>(inputWidth: 3, layers: [LayerSpec(.dense(hidden)), LayerSpec(.dense(output))],
+                                     loss: .meanSquaredError, optimizer: OptimizerConfig(.sgd, learningRate: 0.05), seed: 9)
+        let document = ModelDocument(model: model)
+        #expect(document.weights[0]["bias"]?.values(as: Double.self) == [0, 0, 0, 0])
+        try expectKerasRoundTrip(document, name: "l1_at_zero_biases")
+
+        // One SGD step on a zero loss gradient (targets = outputs) moves each zero bias by −lr·l1, not 0.
+        var trained = model
+        let x: [Float] = [0.5, -0.25, 1]
+        let y = try trained.network.predict(x)
+        try trained.fit(try Dataset(features: x, featureWidth: 3, targets: y, targetWidth: 2),
+                        options: FitOptions(epochs: 1, batchSize: 1, shuffle: false))
+        let outputBias = trained.network.layers[1].bias
+        #expect(outputBias.allSatisfy { abs($0 - Float(-0.05 * 0.1)) < 1e-7 }, "\(outputBias)")
+    }
 }

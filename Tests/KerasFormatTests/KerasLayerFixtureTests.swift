@@ -129,9 +129,14 @@ struct KerasLayerFixtureTests {
             let outputs = try network.predict(model.inputs.map { Float($0) })
             let error = scaledError(outputs, model.outputs)
             #expect(error <= model.predictionTolerance, "\(file): predictions \(error)")
-            guard model.optimizerClass != "LossScaleOptimizer" else { continue }
             let training = try #require(document.training, "\(file): \(document.metadata[KerasConfig.trainingNotReadKey] ?? "")")
-            #expect(training.optimizer.config.kind.kerasClassName == model.optimizerClass, "\(file)")
+            if model.optimizerClass == "LossScaleOptimizer" {
+                // What Keras compiles a mixed_float16 model with, around the Adam it was given.
+                #expect(training.optimizer.config.dynamicLossScale == OptimizerConfig.DynamicLossScale(), "\(file)")
+                #expect(training.optimizer.config.kind == .adam, "\(file)")
+            } else {
+                #expect(training.optimizer.config.kind.kerasClassName == model.optimizerClass, "\(file)")
+            }
             #expect(training.optimizer.iterations == model.iterations, "\(file)")
         }
     }

@@ -97,7 +97,7 @@ private func expectations<T: MLPScalar>(of document: ModelDocument, as _: T.Type
         try model.fit(data, options: FitOptions(epochs: 1, batchSize: 2, shuffle: false))
         expected["continuation"] = [
             "y": targets.values.map(Double.init), "target_width": targets.width, "batch_size": 2, "epochs": 1,
-            "iterations_after": training.optimizer.iterations + 3,
+            "iterations_before": training.optimizer.iterations, "iterations_after": training.optimizer.iterations + 3,
             "weights": ModelDocument(model: model).variableTensors.map { $0.values(as: Double.self) },
         ] as [String: Any]
     }

@@ -72,8 +72,14 @@ package enum KerasZipReader {
             root throws(JSONError) -> (KerasModelSpec, Compiled?, String?) in
             let spec = try KerasConfig.readModel(root, isKeras2: isKeras2)
             do throws(JSONError) {
-                guard let compiled = try readCompileConfig(root, isKeras2: isKeras2) else { return (spec, nil, nil) }
+                guard var compiled = try readCompileConfig(root, isKeras2: isKeras2) else { return (spec, nil, nil) }
                 if let reason = spec.trainingNotReadReason { return (spec, nil, reason) }
+                // Keras 3 compiles a mixed_float16 model with a LossScaleOptimizer around the optimizer it is given,
+                // and saves the optimizer it was given: the weights file holds the wrapper's variables.
+                if !isKeras2, spec.metadata[KerasConfig.dtypePolicyKey] == "mixed_float16",
+                   compiled.optimizer?.dynamicLossScale == nil {
+                    compiled.optimizer?.dynamicLossScale = OptimizerConfig.DynamicLossScale()
+                }
                 return (spec, compiled, nil)
             } catch {
                 // The model itself is fine; only its training setup is one mlpconv cannot continue.

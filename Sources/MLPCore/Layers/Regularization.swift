@@ -24,8 +24,9 @@ public enum Regularizer: Sendable, Equatable {
     }
 
     /// The penalty of `values`, and its gradient added into `gradient` (scaled by `scale`) when given.
-    /// The factors are rounded to `T` first, as Keras casts them to the variable's dtype; the derivative of |x|
-    /// at 0 is 0.
+    /// The factors are rounded to `T` first, as Keras casts them to the variable's dtype. The derivative of |x| at
+    /// ±0 is +1, as JAX differentiates `abs` (Keras 3's reference backend; TensorFlow and PyTorch take 0): it matters
+    /// for zero-initialized biases and NonNeg-clamped weights (docs/numerics.md, regularizers).
     func penalty<T: MLPScalar>(_ values: UnsafeBufferPointer<T>, addingGradientTo gradient: UnsafeMutablePointer<T>?,
                                scale: T = 1) -> T {
         let l1 = T(self.l1), l2 = T(self.l2)
@@ -36,7 +37,7 @@ public enum Regularizer: Sendable, Equatable {
         }
         if let gradient {
             for (i, x) in values.enumerated() {
-                let sign: T = x > 0 ? 1 : x < 0 ? -1 : 0
+                let sign: T = x >= 0 ? 1 : -1
                 gradient[i] += (l1 * sign + 2 * l2 * x) * scale
             }
         }
