@@ -47,6 +47,39 @@ struct FinetuneTests {
         #expect(trained.status == 0, "\(trained.stderr)")
     }
 
+    /// A Keras checkpoint with BatchNormalization, fine-tuned through the command and written back as `.keras`: the
+    /// same layers, the moving statistics updated; a mixed-precision file says that mlpconv trains in float32.
+    @Test func kerasLayersThroughTheCommand() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/keras-layers")
+        let scratch = try Scratch()
+        let data = scratch.path("d.csv")
+        var rows: [String] = []
+        for row in 0..<12 {
+            let features: [String] = (0..<6).map { column in String(Double((row * 7 + column * 3) % 11) / 8 - 0.6) }
+            rows.append(features.joined(separator: ",") + ",\(row % 3)")
+        }
+        try rows.joined(separator: "\n").write(toFile: data, atomically: true, encoding: .utf8)
+        let input = folder.appendingPathComponent("bn_relu_adam.keras").path, output = scratch.path("out.keras")
+        let run = try mlpconv(["finetune", input, "--data", data, "--output", output, "--no-shuffle", "--batch-size", "4"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let before = try ModelFiles.load(input), after = try ModelFiles.load(output)
+        #expect(after.architecture == before.architecture)
+        #expect(after.training?.optimizer.iterations == (before.training?.optimizer.iterations ?? 0) + 3)
+        #expect(after.weights[1]["moving_mean"] != before.weights[1]["moving_mean"])
+
+        let mixed = folder.appendingPathComponent("mixed_bfloat16_sgd.keras").path
+        let regression = scratch.path("r.csv")
+        let regressionRows: [String] = (0..<4).map { row in
+            (0..<7).map { column in String(Double(row + column) / 10) }.joined(separator: ",")
+        }
+        try regressionRows.joined(separator: "\n").write(toFile: regression, atomically: true, encoding: .utf8)
+        let mixedRun = try mlpconv(["finetune", mixed, "--data", regression, "--output", scratch.path("m.keras")])
+        #expect(mixedRun.status == 0 && mixedRun.stderr.contains("mixed_bfloat16 policy computes in half precision"),
+                "\(mixedRun.stderr)")
+        #expect(try ModelFiles.load(scratch.path("m.keras")).metadata["keras_dtype_policy"] == "mixed_bfloat16")
+    }
+
     @Test func progressSummaryAndJSON() throws {
         let scratch = try Scratch()
         let model = scratch.path("m.h5"), out = scratch.path("out.json")

@@ -124,6 +124,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     /// The stored model with the overrides applied; `notes` says what changed from the stored state.
     private func makeModel(_ document: ModelDocument, notes: inout [String]) throws -> Model<Float> {
         var model: Model<Float>
+        if let policy = document.metadata["keras_dtype_policy"] {
+            notes.append("the Keras file's \(policy) policy computes in half precision; mlpconv trains its float32 "
+                         + "variables in float32 (docs/keras-formats.md, dtype policies)")
+        }
         if document.training == nil {
             guard let loss = try loss.value(over: nil) else {
                 let why = document.metadata["keras_training_state"].map { " (the Keras file's training setup was \($0))" } ?? ""
