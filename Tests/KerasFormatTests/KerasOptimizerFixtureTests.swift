@@ -10,38 +10,9 @@ import TestSupport
 /// fixtures/keras-optimizers/: models trained 2 epochs by Keras 3.15.1 (JAX) with Nadam, Adamax, Lion, Adadelta, Ftrl
 /// and Lamb, saved as .keras and .h5 (fixtures/generate/generate_keras_optimizers.py), with Keras's predictions,
 /// saved optimizer variables and, after one more epoch of `fit(shuffle=False)`, its weights.
-private struct OptimizerFixtures: Decodable {
-    struct Variable: Decodable, Sendable {
-        let path: String
-        let values: [Double]
-    }
-    struct Layout: Decodable, Sendable {
-        let optimizerWeightNames: [String]
-        let optimizerWeightDtypes: [String]
-    }
-    struct Model: Decodable, Sendable, CustomTestStringConvertible {
-        struct Continuation: Decodable, Sendable {
-            let iterations: Int
-            let weights: [KerasFixtureWeights]
-        }
-        let name: String
-        let h5: String
-        let keras: String
-        let iterations: Int
-        let train: KerasFixtureTraining
-        let inputs: [Double]
-        let outputs: [Double]
-        let optimizerVariablesSaved: [Variable]
-        let h5Layout: Layout
-        let continuation: Continuation
-        var testDescription: String { name }
-    }
-    let models: [Model]
-}
-
 private let folder = kerasFixtureFolder("keras-optimizers")
-private let models: [OptimizerFixtures.Model] =
-    decodeKerasFixture(OptimizerFixtures.self, at: folder.appendingPathComponent("expected.json"))?.models ?? []
+private let models: [KerasOptimizerFixtures.Model] =
+    decodeKerasFixture(KerasOptimizerFixtures.self, at: folder.appendingPathComponent("expected.json"))?.models ?? []
 
 private func load(_ file: String) throws -> ModelDocument {
     try ModelFiles.load(folder.appendingPathComponent(file).path)
@@ -56,7 +27,7 @@ struct KerasOptimizerFixtureTests {
     /// Every stored variable, slots and Nadam's u_product alike, is read bit for bit from both formats, and both
     /// give the same document.
     @Test("the optimizer state is Keras's, bit for bit, from .keras and .h5", arguments: models)
-    fileprivate func stateIsKeras(model: OptimizerFixtures.Model) throws {
+    fileprivate func stateIsKeras(model: KerasOptimizerFixtures.Model) throws {
         let saved = model.optimizerVariablesSaved
         let prefix = try #require(saved.first?.path.split(separator: "/").first.map(String.init))
         var documents: [ModelDocument] = []
@@ -81,7 +52,7 @@ struct KerasOptimizerFixtureTests {
     }
 
     @Test("predictions equal Keras's", arguments: models)
-    fileprivate func predictionsMatchKeras(model: OptimizerFixtures.Model) throws {
+    fileprivate func predictionsMatchKeras(model: KerasOptimizerFixtures.Model) throws {
         for file in [model.h5, model.keras] {
             let network: Network<Float> = try load(file).network()
             #expect(scaledError(try network.predict(model.inputs.map { Float($0) }), model.outputs) <= 1e-6, "\(file)")
@@ -90,7 +61,7 @@ struct KerasOptimizerFixtureTests {
 
     /// One more epoch in mlpconv from either file reaches Keras's own continuation.
     @Test("training continues as Keras continues", arguments: models)
-    fileprivate func continuationMatchesKeras(model: OptimizerFixtures.Model) throws {
+    fileprivate func continuationMatchesKeras(model: KerasOptimizerFixtures.Model) throws {
         for file in [model.h5, model.keras] {
             let trained = try continueOneEpoch(try load(file), on: model.train)
             #expect(trained.training.optimizer.state.iterations == model.continuation.iterations, "\(file)")
@@ -100,7 +71,7 @@ struct KerasOptimizerFixtureTests {
 
     /// mlpconv writes the optimizer variables under Keras's names, in Keras's order and dtypes.
     @Test("the .h5 mlpconv writes names the optimizer variables as Keras does", arguments: models)
-    fileprivate func writtenLayoutIsKeras(model: OptimizerFixtures.Model) throws {
+    fileprivate func writtenLayoutIsKeras(model: KerasOptimizerFixtures.Model) throws {
         let temporary = try TemporaryFolder()
         let path = temporary.path("m.h5")
         try ModelFiles.save(try load(model.h5), to: path, format: .kerasH5)
@@ -120,7 +91,7 @@ struct KerasOptimizerFixtureTests {
 
     /// Keras's file → mlpconv's .keras and .h5 → the same document (what the interop check then gives to Keras).
     @Test("Keras file → keras-h5 and keras → equal document", arguments: models)
-    fileprivate func roundTrip(model: OptimizerFixtures.Model) throws {
+    fileprivate func roundTrip(model: KerasOptimizerFixtures.Model) throws {
         for file in [model.h5, model.keras] {
             try expectKerasRoundTrip(try load(file), name: "rt_" + file.replacingOccurrences(of: ".", with: "_"))
         }

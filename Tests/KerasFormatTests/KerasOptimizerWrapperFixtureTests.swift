@@ -12,39 +12,9 @@ import TestSupport
 /// LossScaleOptimizer around Adam, saved as .keras and .h5 (fixtures/generate/generate_keras_optimizer_wrappers.py),
 /// with Keras's predictions, saved optimizer variables and, after one more epoch of `fit(shuffle=False)`, its weights
 /// and optimizer variables.
-private struct WrapperFixtures: Decodable {
-    struct Variable: Decodable, Sendable {
-        let path: String
-        let values: [Double]
-    }
-    struct Layout: Decodable, Sendable {
-        let optimizerWeightNames: [String]
-        let optimizerWeightDtypes: [String]
-    }
-    struct Model: Decodable, Sendable, CustomTestStringConvertible {
-        struct Continuation: Decodable, Sendable {
-            let iterations: Int
-            let weights: [KerasFixtureWeights]
-            let optimizerVariables: [Variable]
-        }
-        let name: String
-        let h5: String
-        let keras: String
-        let iterations: Int
-        let train: KerasFixtureTraining
-        let inputs: [Double]
-        let outputs: [Double]
-        let optimizerVariablesSaved: [Variable]
-        let h5Layout: Layout
-        let continuation: Continuation
-        var testDescription: String { name }
-    }
-    let models: [Model]
-}
-
 private let folder = kerasFixtureFolder("keras-optimizer-wrappers")
-private let models: [WrapperFixtures.Model] =
-    decodeKerasFixture(WrapperFixtures.self, at: folder.appendingPathComponent("expected.json"))?.models ?? []
+private let models: [KerasOptimizerFixtures.Model] =
+    decodeKerasFixture(KerasOptimizerFixtures.self, at: folder.appendingPathComponent("expected.json"))?.models ?? []
 
 private func load(_ file: String) throws -> ModelDocument {
     try ModelFiles.load(folder.appendingPathComponent(file).path)
@@ -54,7 +24,7 @@ private func load(_ file: String) throws -> ModelDocument {
 /// (`<optimizer>/<model>_<layer>_<kernel|bias>_<slot>`), the loss scale's variables by theirs, Nadam's
 /// unnamed `variable`. Returns the largest scaled difference; `exact` also requires equal bits.
 private func compare(_ optimizer: ModelDocument.OptimizerRecord, parameters: [String], model: String,
-                     with saved: [WrapperFixtures.Variable], label: String) throws -> Double {
+                     with saved: [KerasOptimizerFixtures.Variable], label: String) throws -> Double {
     let prefix = KerasWriting.optimizerName(optimizer.config)
     var worst = 0.0
     var seen = 0
@@ -99,7 +69,7 @@ struct KerasOptimizerWrapperFixtureTests {
     }
 
     @Test("the optimizer state is Keras's, bit for bit, from .keras and .h5", arguments: models)
-    fileprivate func stateIsKeras(model: WrapperFixtures.Model) throws {
+    fileprivate func stateIsKeras(model: KerasOptimizerFixtures.Model) throws {
         var documents: [ModelDocument] = []
         for file in [model.h5, model.keras] {
             let document = try load(file)
@@ -114,7 +84,7 @@ struct KerasOptimizerWrapperFixtureTests {
     }
 
     @Test("predictions equal Keras's", arguments: models)
-    fileprivate func predictionsMatchKeras(model: WrapperFixtures.Model) throws {
+    fileprivate func predictionsMatchKeras(model: KerasOptimizerFixtures.Model) throws {
         for file in [model.h5, model.keras] {
             let network: Network<Float> = try load(file).network()
             #expect(scaledError(try network.predict(model.inputs.map { Float($0) }), model.outputs) <= 1e-6, "\(file)")
@@ -124,7 +94,7 @@ struct KerasOptimizerWrapperFixtureTests {
     /// One more epoch in mlpconv from either file reaches Keras's own continuation: weights (after Keras's final
     /// EMA overwrite), every slot, the loss scale and the counters.
     @Test("training continues as Keras continues", arguments: models)
-    fileprivate func continuationMatchesKeras(model: WrapperFixtures.Model) throws {
+    fileprivate func continuationMatchesKeras(model: KerasOptimizerFixtures.Model) throws {
         for file in [model.h5, model.keras] {
             let trained = try continueOneEpoch(try load(file), on: model.train)
             #expect(trained.training.optimizer.state.iterations == model.continuation.iterations, "\(file)")
@@ -132,14 +102,14 @@ struct KerasOptimizerWrapperFixtureTests {
             let document = ModelDocument(model: trained)
             let optimizer = try #require(document.training?.optimizer)
             let error = try compare(optimizer, parameters: document.parameterNames, model: model.name,
-                                    with: model.continuation.optimizerVariables, label: "\(file) continued")
+                                    with: try #require(model.continuation.optimizerVariables), label: "\(file) continued")
             #expect(error <= 1e-5, "\(file): slots after one epoch differ by \(error)")
         }
     }
 
     /// mlpconv writes the optimizer variables under Keras's names, in Keras's order and dtypes.
     @Test("the .h5 mlpconv writes names the optimizer variables as Keras does", arguments: models)
-    fileprivate func writtenLayoutIsKeras(model: WrapperFixtures.Model) throws {
+    fileprivate func writtenLayoutIsKeras(model: KerasOptimizerFixtures.Model) throws {
         let temporary = try TemporaryFolder()
         let path = temporary.path("m.h5")
         try ModelFiles.save(try load(model.h5), to: path, format: .kerasH5)
@@ -159,7 +129,7 @@ struct KerasOptimizerWrapperFixtureTests {
 
     /// Keras's file → mlpconv's .keras and .h5, and its own JSON and HDF5 → the same document, bit for bit.
     @Test("round trips through every format keep the state bit for bit", arguments: models)
-    fileprivate func roundTrips(model: WrapperFixtures.Model) throws {
+    fileprivate func roundTrips(model: KerasOptimizerFixtures.Model) throws {
         for file in [model.h5, model.keras] {
             let document = try load(file)
             try expectKerasRoundTrip(document, name: "wrappers_" + file.replacingOccurrences(of: ".", with: "_"))
@@ -177,7 +147,7 @@ struct KerasOptimizerWrapperFixtureTests {
     /// Training one epoch, saving, loading and training another gives the bits of two epochs in one run in memory
     /// (one `fit` per epoch both ways: Keras's fit ends by copying the averages into the weights).
     @Test("1 + 1 epochs through a file = 1 + 1 in memory, every format", arguments: models)
-    fileprivate func resumingIsExact(model: WrapperFixtures.Model) throws {
+    fileprivate func resumingIsExact(model: KerasOptimizerFixtures.Model) throws {
         let options = FitOptions(epochs: 1, batchSize: model.train.batchSize, shuffle: false)
         let data = try model.train.dataset
         var straight: Model<Float> = try load(model.keras).model()

@@ -107,3 +107,37 @@ func foldedDenseActivations(_ layers: [ModelDocument.Layer]) -> [Activation] {
     }
     return result
 }
+
+/// The expected.json of fixtures/keras-optimizers and fixtures/keras-optimizer-wrappers
+/// (generate_keras_optimizers.py, generate_keras_optimizer_wrappers.py): per model Keras's predictions, saved
+/// optimizer variables, legacy `.h5` layout and, after one more epoch, its weights (and, for the wrappers, its
+/// optimizer variables).
+struct KerasOptimizerFixtures: Decodable {
+    struct Variable: Decodable, Sendable {
+        let path: String
+        let values: [Double]
+    }
+    struct Layout: Decodable, Sendable {
+        let optimizerWeightNames: [String]
+        let optimizerWeightDtypes: [String]
+    }
+    struct Model: Decodable, Sendable, CustomTestStringConvertible {
+        struct Continuation: Decodable, Sendable {
+            let iterations: Int
+            let weights: [KerasFixtureWeights]
+            let optimizerVariables: [Variable]?
+        }
+        let name: String
+        let h5: String
+        let keras: String
+        let iterations: Int
+        let train: KerasFixtureTraining
+        let inputs: [Double]
+        let outputs: [Double]
+        let optimizerVariablesSaved: [Variable]
+        let h5Layout: Layout
+        let continuation: Continuation
+        var testDescription: String { name }
+    }
+    let models: [Model]
+}
