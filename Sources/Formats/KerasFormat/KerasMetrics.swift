@@ -8,11 +8,13 @@ import MLPDocument
 /// metric classes with the same names and configurations, and resolved into what the core computes.
 ///
 /// The canonical form is Keras 3's `.keras` serialization, compact: strings as they are; metric objects as
-/// `{"module": "keras.metrics", "class_name", "config", "registered_name": null}`. Keras's `.h5` forms are brought
-/// to it on reading — an object without `module`, Keras 2's per-output nesting (`[[…]]`), Keras 2's
-/// `MeanMetricWrapper` with a metric function `fn` (the class of that function, with its name and settings), a
-/// metric function (`{"class_name": "function", "config": "mean_absolute_error"}`, which Keras's own `.h5` writes as
-/// its name) — so the text does not depend on the format it came from.
+/// `{"module": "keras.metrics", "class_name", "config", "registered_name": null}`; metric functions as
+/// `{"module": "builtins", "class_name": "function", "config": "<name>", "registered_name": "function"}`. Keras's
+/// `.h5` forms are brought to it on reading — an object without `module`, Keras 2's per-output nesting (`[[…]]`),
+/// Keras 2's `MeanMetricWrapper` with a metric function `fn` (the class of that function, with its name and
+/// settings) — so the text does not depend on the format it came from. A legacy `.h5` has no form for a metric
+/// function (Keras writes its name, and reads it back as the metric class of that name); mlpconv does the same and
+/// keeps the exact text in its record (`KerasExtras`).
 package enum KerasMetrics {
     /// One of Keras's metric classes that the core computes: its kind, default name and the settings it takes
     /// besides `name` and `dtype`.
@@ -128,14 +130,20 @@ package enum KerasMetrics {
             let classValue = try entry.value(at: "class_name")
             let className = try classValue.string()
             if className == "function" {
-                // A metric function: Keras's .keras writes module "builtins" and registered name "function".
+                // A metric function, as Keras's .keras writes it: module "builtins", registered name "function".
                 let module = try KerasConfig.optionalString(entry, "module")
-                guard module == nil || ["builtins", "keras.metrics", "keras.losses"].contains(module ?? ""),
-                      let config = try entry.optionalValue(at: "config"), config.kind == .string else {
-                    throw entry.error(.value, "metric function \(try KerasConfig.optionalString(entry, "config") ?? "?") "
-                                      + "from module \"\(module ?? "?")\" is refused: mlpconv never loads custom code")
+                let config = try entry.optionalValue(at: "config")
+                let name = config?.kind == .string ? try config?.string() : nil
+                guard module == "builtins", let name, metricClass(named: name) != nil || name == "accuracy" else {
+                    throw entry.error(.value, "metric function \(name ?? "?") from module \"\(module ?? "?")\" is refused: "
+                                      + "only Keras's own metric functions are read, mlpconv never loads custom code")
                 }
-                writer.string(try config.string())
+                writer.beginObject()
+                writer.key("module"); writer.string("builtins")
+                writer.key("class_name"); writer.string("function")
+                writer.key("config"); writer.string(name)
+                writer.key("registered_name"); writer.string("function")
+                writer.endObject()
                 return
             }
             try KerasConfig.checkBuiltIn(entry, modules: ["keras.metrics"], what: "a metric")
@@ -208,7 +216,9 @@ package enum KerasMetrics {
             var out = JSONWriter(style: .compact)
             out.beginArray()
             for entry in entries {
-                if entry.kind == .object, !native {
+                if !native, let function = try functionName(entry) {
+                    out.string(function)
+                } else if entry.kind == .object, !native {
                     out.beginObject()
                     for (key, member) in try entry.members() where key != "module" && key != "registered_name" {
                         out.key(key); try copy(member, to: &out)
@@ -223,6 +233,33 @@ package enum KerasMetrics {
         } catch {
             writer.null()
         }
+    }
+
+    /// The name of a metric function entry (`{"class_name": "function", "config": name}`), else nil.
+    static func functionName(_ entry: JSONValue) throws(JSONError) -> String? {
+        guard entry.kind == .object, try KerasConfig.optionalString(entry, "class_name") == "function" else { return nil }
+        return try KerasConfig.optionalString(entry, "config")
+    }
+
+    /// The metadata's text when a legacy `.h5` cannot hold it (it has metric functions, which `.h5` names), for
+    /// mlpconv's record; nil otherwise.
+    package static func textLostInH5(_ document: ModelDocument) -> String? {
+        guard let text = document.metadata[KerasConfig.metricsKey], let entries = try? entries(text),
+              entries.contains(where: { (try? functionName($0)) != nil }) else { return nil }
+        return text
+    }
+
+    /// The record's text, when what the `.h5` holds is that text with its functions named: then it is the same list.
+    package static func recordedText(_ recorded: String, matches fileText: String?) -> Bool {
+        guard let fileText, let recordedEntries = try? entries(recorded), let fileEntries = try? entries(fileText),
+              recordedEntries.count == fileEntries.count else { return false }
+        var named = JSONWriter(style: .compact)
+        named.beginArray()
+        for entry in recordedEntries {
+            if let function = try? functionName(entry) { named.string(function) } else { try? copy(entry, to: &named) }
+        }
+        named.endArray()
+        return String(decoding: named.finish(), as: UTF8.self) == fileText
     }
 
     /// Checks the metadata's text before a Keras file is written: the same rules as reading a file.

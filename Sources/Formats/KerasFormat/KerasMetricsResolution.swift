@@ -46,6 +46,14 @@ extension KerasMetrics {
             }
             return computed(name, metricClass.kind)
         }
+        if let function = try functionName(entry) {
+            // Keras's MeanMetricWrapper of the function: the metric of that name (`accuracy`, Keras's exact-match
+            // function, is not computed).
+            guard let metricClass = metricClass(named: function) else {
+                return .init(name: function, metric: nil, notComputedReason: notComputed("metric function " + function))
+            }
+            return computed(function, metricClass.kind)
+        }
         let className = try entry.value(at: "class_name").string()
         let config = try entry.object(at: "config")
         let name = try KerasConfig.optionalString(config, "name")

@@ -318,7 +318,9 @@ package enum KerasH5Writer {
         if let training = document.training {
             try h5.setAttribute("training_config", .string(KerasWriting.trainingConfigText(document, training)))
         }
-        let extras = KerasExtras(document)
+        var extras = KerasExtras(document)
+        // Metric functions have no .h5 form (docs/keras-formats.md, metrics): the record keeps the exact list.
+        if let metrics = KerasMetrics.textLostInH5(document) { extras.metadata[KerasConfig.metricsKey] = metrics }
         if !extras.isEmpty { try h5.setAttribute(KerasExtras.key, .string(extras.text)) }
 
         let weights = try h5.createGroup("model_weights")
