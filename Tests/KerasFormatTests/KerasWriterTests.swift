@@ -72,9 +72,12 @@ func exportExpectations(of document: ModelDocument, name: String) throws {
         var model = try document.model(as: Float.self)
         let targets = interopTargets(loss: training.loss, outputWidth: network.outputWidth)
         let data = try Dataset(features: x, featureWidth: width, targets: targets.values, targetWidth: targets.width)
-        try model.fit(data, options: FitOptions(epochs: 1, batchSize: 2, shuffle: false))
+        // The compiled metrics mlpconv computes, for the check to compare with Keras's history.
+        let metrics = try ModelFiles.compiledMetrics(of: document, file: name)?.computed
+        let record = try model.fit(data, options: FitOptions(epochs: 1, batchSize: 2, shuffle: false, metrics: metrics))
         let after = ModelDocument(model: model)
         expected["continuation"] = [
+            "history": record.last?.metrics ?? [:],
             "y": targets.values.map(Double.init), "target_width": targets.width, "batch_size": 2, "epochs": 1,
             "iterations_after": training.optimizer.iterations + 3,
             "weights": after.weights.flatMap { [$0.kernel.values(as: Double.self)] + ($0.bias.map { [$0.values(as: Double.self)] } ?? []) },
