@@ -80,7 +80,7 @@ func exportExpectations(of document: ModelDocument, name: String) throws {
             "history": record.last?.metrics ?? [:],
             "y": targets.values.map(Double.init), "target_width": targets.width, "batch_size": 2, "epochs": 1,
             "iterations_after": training.optimizer.iterations + 3,
-            "weights": after.weights.flatMap { [$0.kernel.values(as: Double.self)] + ($0.bias.map { [$0.values(as: Double.self)] } ?? []) },
+            "weights": after.weights.filter { $0.tensors["kernel"] != nil }.flatMap { [$0.kernel.values(as: Double.self)] + ($0.bias.map { [$0.values(as: Double.self)] } ?? []) },
         ] as [String: Any]
     }
     let folder = URL(fileURLWithPath: root).appendingPathComponent("keras")
