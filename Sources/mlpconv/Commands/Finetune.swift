@@ -15,7 +15,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             schedule); --lr-schedule sets a schedule, evaluated from the stored step on, or removes one (constant); \
             a different --optimizer starts fresh state (and says so); --loss (with its default settings) or \
             --from-logits, --label-smoothing, --huber-delta change the loss; --seed restarts the generator. OUT may be FILE: it is replaced \
-            atomically, and only once training has finished (or at each checkpoint).
+            atomically, and only once training has finished (or at each checkpoint). Each epoch records the loss and \
+            the model's compiled metrics (a Keras file's, kept by every format) under Keras's history keys, val_ ones \
+            with --validation-split; metrics mlpconv does not compute are named. A model compiled without metrics \
+            records accuracy for the cross-entropies.
             """)
 
     @Argument(help: "The model to train (any supported format).")
