@@ -28,6 +28,10 @@ every `*.keras` and `*keras*.h5` file in FOLDER:
   the weights; gradient_accumulation_steps, counted by Keras's raw `_iterations`; loss_scale_factor) and a
   LossScaleOptimizer around the optimizer (its own iteration, learning rate, step_counter and dynamic_scale come
   first in the file; the iteration compared is its inner optimizer's).
+- the history of that epoch (when comparable): every key mlpconv recorded (the loss and the compiled metrics it
+  computes) must be in Keras's history with a value within 1e-5 — from a `.keras` file under the same name; from a
+  legacy `.h5`, whose metric names Keras's loader changes (`mse` → `mean_squared_error`, its own files too), the
+  keys both have.
 
 Keras 3.15.1 cannot compile a Lamb model from a legacy `.h5`, its own files included (KERAS_H5_UNLOADABLE): such a
 file must fail with exactly that error, and is then loaded uncompiled and checked for its predictions alone.
@@ -191,8 +195,8 @@ def check(path):
     # A loss compiled by name is its name; a loss object (from_logits, label smoothing) has the name in .name.
     if getattr(model.loss, "name", model.loss) == "sparse_categorical_crossentropy":
         targets = targets.astype(np.int32)
-    model.fit(x, targets, epochs=continuation["epochs"], batch_size=continuation["batch_size"], verbose=0,
-              shuffle=False)
+    history = model.fit(x, targets, epochs=continuation["epochs"], batch_size=continuation["batch_size"], verbose=0,
+                        shuffle=False).history
     iterations = raw_iterations(model.optimizer)
     iterations_before = continuation["iterations_before"]
     if policy == "mixed_float16" and isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):
@@ -213,6 +217,14 @@ def check(path):
     worst = max(assert_close(f"weight {i} after fit()", w, e, 1e-5)
                 for i, (w, e) in enumerate(zip(weights, continuation["weights"])))
     notes.append(f"{type(model.optimizer).__name__} continuation within {worst:.1e} of mlpconv's")
+    recorded = continuation.get("history", {})
+    keys = [k for k in recorded if path.endswith(".keras") or k in history]
+    missing = [k for k in keys if k not in history]
+    if missing:
+        raise AssertionError(f"Keras's history lacks {missing} (it has {sorted(history)})")
+    if keys:
+        gap = max(assert_close(f"history {k}", np.asarray(history[k][-1]), [recorded[k]], 1e-5) for k in keys)
+        notes.append(f"{len(keys)} history values within {gap:.1e}")
     return ", ".join(notes)
 
 

@@ -17,7 +17,8 @@ public struct TrainingState<T: MLPScalar>: Sendable, Equatable {
     }
 }
 
-/// One epoch's metrics, under Keras's history keys: `loss`, `accuracy`, `val_loss`, `val_accuracy`.
+/// One epoch's metrics, under Keras's history keys: `loss`, each metric's name (`accuracy`, …), `val_loss`,
+/// `val_` + each metric's name.
 public struct EpochRecord: Sendable, Equatable {
     public var epoch: Int
     public var metrics: [String: Double]
@@ -97,14 +98,18 @@ public struct FitOptions: Sendable, Equatable {
     public var validationSplit: Double
     /// Training refuses weights that are already NaN or infinite unless this is set.
     public var allowNonFiniteWeights: Bool
+    /// The metrics each epoch records, under their names and `val_` + name (Keras's compiled metrics); nil
+    /// records `accuracy` for the classification losses, as mlpconv always has.
+    public var metrics: [Metric]?
 
     public init(epochs: Int = 1, batchSize: Int = 32, shuffle: Bool = true, validationSplit: Double = 0,
-                allowNonFiniteWeights: Bool = false) {
+                allowNonFiniteWeights: Bool = false, metrics: [Metric]? = nil) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.validationSplit = validationSplit
         self.allowNonFiniteWeights = allowNonFiniteWeights
+        self.metrics = metrics
     }
 }
 

@@ -35,6 +35,10 @@ extension Model {
         let usesDropout = network.layers.contains { if case .dropout(let d) = $0.kind { d.rate > 0 } else { false } }
         let normalizesBatches = network.layers.contains { if case .batchNormalization = $0.kind { true } else { false } }
         let constrained = network.hasConstraints
+        // Listed metrics replace the default accuracy; without a list the loop is what it always was.
+        var tracker = try options.metrics.map { metrics throws(TrainingError) in
+            try accumulator(metrics, targetWidth: trainingData.targetWidth)
+        }
         var records: [EpochRecord] = []
 
         for _ in 0..<options.epochs {
@@ -42,13 +46,18 @@ extension Model {
             if options.shuffle { random.permutation(count: trainCount, into: &ws.order) }
             var lossSum = 0.0
             var correct = 0, judged = 0
+            tracker?.reset()
             for batch in 0..<batches {
                 let start = batch * options.batchSize
                 let rows = min(options.batchSize, trainCount - start)
                 ws.gather(trainingData, order: options.shuffle ? ws.order : nil, start: start, rows: rows)
                 if usesDropout { ws.drawDropoutMasks(for: network, rows: rows, random: &random) }
                 let batchLoss = network.lossAndGradients(ws, rows: rows, loss: loss)
-                if let counts = loss.correctPredictions(
+                // Keras's metrics see the training forward pass's outputs, before this step's update.
+                if tracker != nil {
+                    tracker?.add(predictions: ws.y[network.layers.count - 1].baseAddress!, targets: ws.targets.baseAddress!,
+                                 rows: rows, width: network.outputWidth)
+                } else if let counts = loss.correctPredictions(
                     predictions: ws.y[network.layers.count - 1].baseAddress!, targets: ws.targets.baseAddress!,
                     rows: rows, width: network.outputWidth) {
                     correct += counts.correct
@@ -66,8 +75,12 @@ extension Model {
             }
             var metrics = ["loss": lossSum / Double(trainCount)]
             if judged > 0 { metrics["accuracy"] = Double(correct) / Double(judged) }
+            if let tracker { metrics.merge(tracker.results()) { $1 } }
             if let validation {
-                for (key, value) in evaluate(validation, workspace: ws) { metrics["val_" + key] = value }
+                var validationTracker = tracker
+                for (key, value) in evaluate(validation, workspace: ws, tracker: &validationTracker) {
+                    metrics["val_" + key] = value
+                }
             }
             let record = EpochRecord(epoch: epoch, metrics: metrics)
             training.epochsCompleted = epoch
@@ -81,20 +94,33 @@ extension Model {
         return records
     }
 
-    /// Loss (and accuracy for classification losses) over a dataset, computed in batches.
+    /// Loss and metrics over a dataset, computed in batches: `metrics` under their names (Keras's `evaluate`), or
+    /// without a list accuracy for the classification losses.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func evaluate(_ data: Dataset<T>, batchSize: Int = 256) throws(TrainingError) -> [String: Double] {
+    public func evaluate(_ data: Dataset<T>, batchSize: Int = 256, metrics: [Metric]? = nil) throws(TrainingError) -> [String: Double] {
         guard batchSize > 0 else { throw .invalidOption("batch size must be positive, got \(batchSize)") }
         try checkShapes(of: data)
         guard data.count > 0 else { throw .dataMismatch("cannot evaluate on an empty dataset") }
         let ws = Workspace(
             network: network, capacity: min(batchSize, data.count),
             targetWidth: training.loss.targetWidth(outputWidth: network.outputWidth))
-        return evaluate(data, workspace: ws)
+        var tracker = try metrics.map { metrics throws(TrainingError) in try accumulator(metrics, targetWidth: data.targetWidth) }
+        return evaluate(data, workspace: ws, tracker: &tracker)
     }
 
-    private func evaluate(_ data: Dataset<T>, workspace ws: Workspace<T>) -> [String: Double] {
+    private func accumulator(_ metrics: [Metric], targetWidth: Int) throws(TrainingError) -> MetricAccumulator<T> {
+        do {
+            return try MetricAccumulator(metrics: metrics, loss: training.loss, outputWidth: network.outputWidth,
+                                         targetWidth: targetWidth)
+        } catch {
+            throw .invalidOption(error.description)
+        }
+    }
+
+    private func evaluate(_ data: Dataset<T>, workspace ws: Workspace<T>,
+                          tracker: inout MetricAccumulator<T>?) -> [String: Double] {
+        tracker?.reset()
         let loss = training.loss
         let weightPenalty = network.weightPenalty()
         var lossSum = 0.0
@@ -110,7 +136,10 @@ extension Model {
                 width: network.outputWidth, gradient: nil)
                 + (network.isRegularized ? network.activityPenalty(ws, rows: rows) + weightPenalty : 0)
             lossSum += Double(value) * Double(rows)
-            if let counts = loss.correctPredictions(
+            if tracker != nil {
+                tracker?.add(predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows,
+                             width: network.outputWidth)
+            } else if let counts = loss.correctPredictions(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: network.outputWidth) {
                 correct += counts.correct
                 judged += counts.judged
@@ -119,6 +148,7 @@ extension Model {
         }
         var metrics = ["loss": lossSum / Double(data.count)]
         if judged > 0 { metrics["accuracy"] = Double(correct) / Double(judged) }
+        if let tracker { metrics.merge(tracker.results()) { $1 } }
         return metrics
     }
 

@@ -401,19 +401,10 @@ extension KerasConfig {
 
     package static let legacyRuleKey = "keras_optimizer_rule"
 
-    /// The compiled metrics, kept so that writing the model back compiles it with them again: names joined by
-    /// ", " ("" for none). Metrics given as objects (a configured `CategoricalAccuracy`) are not carried: nil.
+    /// The compiled metrics, kept so that writing the model back compiles it with them again: the list's
+    /// canonical JSON text ("" for none), see `KerasMetrics`.
     package static func readMetrics(_ compileConfig: JSONValue) throws(JSONError) -> String? {
-        guard let value = try compileConfig.optionalValue(at: "metrics"), !value.isNull else { return "" }
-        guard value.kind == .array else { return nil }
-        var names: [String] = []
-        for entry in try value.array() {
-            guard entry.kind == .string else { return nil }
-            let name = try entry.string()
-            guard !name.isEmpty, !name.contains(",") else { return nil }
-            names.append(name)
-        }
-        return names.joined(separator: ", ")
+        try KerasMetrics.read(compileConfig)
     }
 
     package static let metricsKey = "keras_metrics"

@@ -128,9 +128,15 @@ package struct KerasExtras: Equatable {
         }
     }
 
-    /// Puts the record into a document a Keras reader built; the file's own metadata wins over the record's.
+    /// Puts the record into a document a Keras reader built; the file's own metadata wins over the record's, but
+    /// for compiled metrics the `.h5` could only name (`KerasMetrics.textLostInH5`) while they are still the file's.
     package func apply(to document: inout ModelDocument) {
+        let fileMetrics = document.metadata[KerasConfig.metricsKey]
         document.metadata = metadata.merging(document.metadata) { $1 }
+        if let recorded = metadata[KerasConfig.metricsKey] {
+            document.metadata[KerasConfig.metricsKey] =
+                KerasMetrics.recordedText(recorded, matches: fileMetrics) ? recorded : fileMetrics
+        }
         guard let training, document.training != nil else { return }
         let iterations = document.training?.optimizer.iterations ?? 0
         guard training.iterations == iterations else {

@@ -63,6 +63,7 @@ package enum KerasWriting {
     package static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
         guard let training = document.training else { return }
+        try KerasMetrics.validate(document, file: file)
         if training.loss.kind == .halfSquaredError {
             throw ModelFileError(file: file, reason: "the loss half_squared_error has no Keras equivalent; retrain with a "
                                  + "Keras loss or convert with --drop-optimizer")
@@ -113,7 +114,7 @@ package enum KerasWriting {
             if let training = document.training {
                 writer.key("compile_config"); writer.beginObject()
                 writer.key("optimizer"); writeOptimizer(training.optimizer.config, native: true, to: &writer)
-                writeCompileRest(training, metrics: metrics(document), native: true, to: &writer)
+                writeCompileRest(training, document: document, native: true, to: &writer)
                 writer.endObject()
             }
         }
@@ -166,38 +167,22 @@ package enum KerasWriting {
 
     /// The compile settings besides the optimizer, shared by `training_config` (where they come first, as in
     /// Keras's files) and `compile_config` (where they follow the optimizer).
-    private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, metrics: [String], native: Bool,
+    private static func writeCompileRest(_ training: ModelDocument.TrainingRecord, document: ModelDocument, native: Bool,
                                          to writer: inout JSONWriter) {
         writer.key("loss"); writeLoss(training.loss, native: native, to: &writer)
         writer.key("loss_weights"); writer.null()
-        writer.key("metrics")
-        if metrics.isEmpty {
-            writer.null()
-        } else {
-            writer.beginArray(inline: true)
-            for name in metrics { writer.string(name) }
-            writer.endArray()
-        }
+        writer.key("metrics"); KerasMetrics.write(document, native: native, to: &writer)
         writer.key("weighted_metrics"); writer.null()
         writer.key("run_eagerly"); writer.bool(false)
         writer.key("steps_per_execution"); writer.integer(1)
         writer.key("jit_compile"); writer.bool(true)
     }
 
-    /// The metrics to compile with: those the model was read with from a Keras file, else `accuracy` when the
-    /// loss has one — what mlpconv records in the history, so Keras's `fit()` reports the same.
-    package static func metrics(_ document: ModelDocument) -> [String] {
-        if let names = document.metadata[KerasConfig.metricsKey] {
-            return names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        return document.training?.loss.accuracyKind != nil ? ["accuracy"] : []
-    }
-
     /// The legacy `.h5` `training_config`.
     package static func trainingConfigText(_ document: ModelDocument, _ training: ModelDocument.TrainingRecord) -> String {
         var writer = JSONWriter()
         writer.beginObject()
-        writeCompileRest(training, metrics: metrics(document), native: false, to: &writer)
+        writeCompileRest(training, document: document, native: false, to: &writer)
         writer.key("optimizer_config"); writeOptimizer(training.optimizer.config, native: false, to: &writer)
         writer.endObject()
         return String(decoding: writer.finish(), as: UTF8.self)
@@ -251,7 +236,9 @@ package enum KerasH5Writer {
         if let training = document.training {
             try h5.setAttribute("training_config", .string(KerasWriting.trainingConfigText(document, training)))
         }
-        let extras = KerasExtras(document)
+        var extras = KerasExtras(document)
+        // Metric functions have no .h5 form (docs/keras-formats.md, metrics): the record keeps the exact list.
+        if let metrics = KerasMetrics.textLostInH5(document) { extras.metadata[KerasConfig.metricsKey] = metrics }
         if !extras.isEmpty { try h5.setAttribute(KerasExtras.key, .string(extras.text)) }
 
         let weights = try h5.createGroup("model_weights")

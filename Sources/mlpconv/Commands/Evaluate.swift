@@ -1,16 +1,18 @@
 import ArgumentParser
 internal import TextSupport
 import MLPCore
+import MLPModelFiles
 
 struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     static let configuration = CommandConfiguration(
-        abstract: "Compute a model's loss (and accuracy, for classification losses) on a data file.",
+        abstract: "Compute a model's loss and compiled metrics (else accuracy, for classification losses) on a data file.",
         discussion: """
             The loss is the stored one unless --loss names another (a model without training state needs --loss); \
             --from-logits, --label-smoothing and --huber-delta change its settings. \
             Values are computed in float32, in batches, exactly as training reports them: the loss is Keras's \
-            mean over rows; accuracy is reported for categorical_crossentropy, sparse_categorical_crossentropy \
-            and binary_crossentropy.
+            mean over rows. A model compiled with metrics (a Keras file's, kept by every format) reports each \
+            one mlpconv computes under its Keras name, and names those it does not; otherwise accuracy is \
+            reported for categorical_crossentropy, sparse_categorical_crossentropy and binary_crossentropy.
             """)
 
     @Argument(help: "The model file (any supported format).")
@@ -32,19 +34,22 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         let model = try evaluationModel(document, loss: loss, file: file, as: Float.self)
         let dataset = try loadData(data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
                                    loss: loss, requireTargets: true)
+        let compiled = try ModelFiles.compiledMetrics(of: document, file: file)
         let metrics = try wrap(data.path) { () throws(TrainingError) in
-            try model.evaluate(dataset, batchSize: batchSize.rows)
+            try model.evaluate(dataset, batchSize: batchSize.rows, metrics: compiled?.computed)
         }
+        let notComputed = compiled?.notComputed ?? []
         if style.json {
             printJSON([
                 "file": .string(file), "data": .string(data.path), "rows": .int(dataset.count), "loss_function": .string(loss.name),
                 "loss": .double(metrics["loss"] ?? .nan), "accuracy": metrics["accuracy"].map { .double($0) } ?? .null,
-                "metrics": .object(metrics.mapValues { .double($0) }),
+                "metrics": .object(metrics.mapValues { .double($0) }), "metrics_not_computed": notComputedJSON(notComputed),
             ])
         } else {
             let described = EpochRecord(epoch: 0, metrics: metrics).orderedKeys
                 .map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
             print("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss)): \(described)")
+            if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
         }
     }
 }

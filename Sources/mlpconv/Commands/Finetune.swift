@@ -15,7 +15,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             schedule); --lr-schedule sets a schedule, evaluated from the stored step on, or removes one (constant); \
             a different --optimizer starts fresh state (and says so); --loss (with its default settings) or \
             --from-logits, --label-smoothing, --huber-delta change the loss; --seed restarts the generator. OUT may be FILE: it is replaced \
-            atomically, and only once training has finished (or at each checkpoint).
+            atomically, and only once training has finished (or at each checkpoint). Each epoch records the loss and \
+            the model's compiled metrics (a Keras file's, kept by every format) under Keras's history keys, val_ ones \
+            with --validation-split; metrics mlpconv does not compute are named. A model compiled without metrics \
+            records accuracy for the cross-entropies.
             """)
 
     @Argument(help: "The model to train (any supported format).")
@@ -93,9 +96,11 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             loss: model.training.loss, requireTargets: true)
         if !quiet { for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
 
-        let before = try model.evaluate(dataset)
+        let compiled = try ModelFiles.compiledMetrics(of: document, file: file)
+        if !quiet, let compiled { notComputedNote(compiled).map { FileHandle.standardError.write(Data("mlpconv: \($0)\n".utf8)) } }
+        let before = try wrap(data.path) { () throws(TrainingError) in try model.evaluate(dataset, metrics: compiled?.computed) }
         let options = FitOptions(epochs: 1, batchSize: batchSize, shuffle: !noShuffle, validationSplit: validationSplit,
-                                 allowNonFiniteWeights: allowNonfinite)
+                                 allowNonFiniteWeights: allowNonfinite, metrics: compiled?.computed)
         let progress = ProgressReporter(mode: quiet ? .silent : isatty(STDERR_FILENO) != 0 ? .live : .lines, epochs: epochs)
         let start = ContinuousClock.now
         var trainedSamples = 0
@@ -110,9 +115,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         }
         let elapsed = ContinuousClock.now - start
         try save(model, document: document, format: format)
-        let after = try model.evaluate(dataset)
+        let after = try model.evaluate(dataset, metrics: compiled?.computed)
         if let plot { try LossPlot(history: model.training.history, title: URL(fileURLWithPath: output).lastPathComponent).write(to: plot) }
-        printSummary(model: model, before: before, after: after, seconds: elapsed.seconds, samples: trainedSamples)
+        printSummary(model: model, before: before, after: after, seconds: elapsed.seconds, samples: trainedSamples,
+                     notComputed: compiled?.notComputed ?? [])
     }
 
     private func outputFormat(inputKind: ModelFileKind) throws -> ModelFormat {
@@ -204,7 +210,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         try ModelFiles.save(trained, to: output, format: format)
     }
 
-    private func printSummary(model: Model<Float>, before: [String: Double], after: [String: Double], seconds: Double, samples: Int) {
+    private func printSummary(model: Model<Float>, before: [String: Double], after: [String: Double], seconds: Double, samples: Int,
+                              notComputed: [CompiledMetrics.NotComputed]) {
         let last = model.training.history.last
         if style.json {
             var object: [String: JSONOutput] = [
@@ -214,6 +221,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                 "seconds": .double(seconds), "samples_per_second": .double(seconds > 0 ? Double(samples) / seconds : 0),
             ]
             if let last { object["last_epoch"] = .object(last.metrics.mapValues { .double($0) }) }
+            object["metrics_not_computed"] = notComputedJSON(notComputed)
             printJSON(object)
             return
         }
@@ -226,6 +234,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         if let last, last.metrics.keys.contains(where: { $0.hasPrefix("val_") }) {
             print("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
         }
+        if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
         print("wrote \(output)")
     }
 }
