@@ -125,13 +125,14 @@ package enum KerasConfig {
                 continue
             }
             if layers.isEmpty, inputShape == nil { inputShape = try batchShape(layerConfig) }
+            // Axes per sample of this layer's input: only the model's input can have several.
             let rank = layers.isEmpty ? (inputShape?.count ?? 1) : 1
             if rank > 1, layerClass != "Flatten" {
                 throw layerConfig.error(.value, "\(layerClass) layer \"\(name)\" takes an input of shape "
                     + "\(inputShape ?? []) per sample; mlpconv reads models whose first layer flattens such inputs (Flatten)")
             }
             if let policy = try readDTypePolicy(layerConfig, name: name) { policies.append((name, policy)) }
-            let kind = try readLayerKind(layerClass, layerConfig, name: name, inputRank: rank + 1, isKeras2: isKeras2,
+            let kind = try readLayerKind(layerClass, layerConfig, name: name, sampleRank: rank, isKeras2: isKeras2,
                                          metadata: &metadata)
             let trainable = try layerConfig.optionalValue(at: "trainable").map { value throws(JSONError) in
                 value.isNull ? true : try value.bool()

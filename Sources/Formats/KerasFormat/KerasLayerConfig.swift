@@ -11,9 +11,9 @@ extension KerasConfig {
         "InputLayer", "Dense", "Activation", "Dropout", "BatchNormalization", "LayerNormalization", "Flatten",
     ]
 
-    /// The layer kind of a Keras layer configuration. `inputRank` is the rank of the layer's input per sample
-    /// (1 for flat rows).
-    static func readLayerKind(_ className: String, _ config: JSONValue, name: String, inputRank: Int, isKeras2: Bool,
+    /// The layer kind of a Keras layer configuration. `sampleRank` is the number of axes of the layer's input per
+    /// sample (1 for flat rows).
+    static func readLayerKind(_ className: String, _ config: JSONValue, name: String, sampleRank: Int, isKeras2: Bool,
                               metadata: inout [String: String]) throws(JSONError) -> LayerKind {
         let kind: LayerKind
         switch className {
@@ -52,7 +52,7 @@ extension KerasConfig {
                 scale: try flag(config, "scale", default: true)))
         case "Flatten":
             // channels_first moves the first axis last before flattening: another order than row-major.
-            if inputRank > 2, try optionalString(config, "data_format") == "channels_first" {
+            if sampleRank > 1, try optionalString(config, "data_format") == "channels_first" {
                 throw config.error(.value, "Flatten layer \"\(name)\" is channels_first, which reorders the input; "
                                    + "only channels_last (row-major) flattening is supported")
             }
