@@ -17,12 +17,7 @@ extension KerasWriting {
     }
 
     static func dtypePolicy(_ name: String, _ writer: inout JSONWriter) {
-        writer.beginObject()
-        writer.key("module"); writer.string("keras")
-        writer.key("class_name"); writer.string("DTypePolicy")
-        writer.key("config"); writer.beginObject(); writer.key("name"); writer.string(name); writer.endObject()
-        writer.key("registered_name"); writer.null()
-        writer.endObject()
+        serialized("keras", "DTypePolicy", &writer) { writer in writer.key("name"); writer.string(name) }
     }
 
     /// `{"module": "keras.layers", "class_name": …, "config": {…}, …}` for layer `index`.
@@ -51,10 +46,9 @@ extension KerasWriting {
             writer.key("epsilon"); writer.number(bn.epsilon)
             writer.key("center"); writer.bool(bn.center)
             writer.key("scale"); writer.bool(bn.scale)
-            writeNormalizationInitializers(["beta_initializer": .zeros, "gamma_initializer": .ones,
-                                            "moving_mean_initializer": .zeros, "moving_variance_initializer": .ones],
-                                           order: ["beta_initializer", "gamma_initializer", "moving_mean_initializer",
-                                                   "moving_variance_initializer"], to: &writer)
+            writeNormalizationInitializers([("beta_initializer", .zeros), ("gamma_initializer", .ones),
+                                            ("moving_mean_initializer", .zeros), ("moving_variance_initializer", .ones)],
+                                           to: &writer)
             writer.key("synchronized"); writer.bool(false)
             writer.key("renorm"); writer.bool(false)
             writer.key("renorm_clipping"); writer.null()
@@ -65,8 +59,7 @@ extension KerasWriting {
             writer.key("center"); writer.bool(ln.center)
             writer.key("scale"); writer.bool(ln.scale)
             writer.key("rms_scaling"); writer.bool(false)
-            writeNormalizationInitializers(["beta_initializer": .zeros, "gamma_initializer": .ones],
-                                           order: ["beta_initializer", "gamma_initializer"], to: &writer)
+            writeNormalizationInitializers([("beta_initializer", .zeros), ("gamma_initializer", .ones)], to: &writer)
         case .flatten:
             writer.key("data_format"); writer.string("channels_last")
         }
@@ -107,10 +100,10 @@ extension KerasWriting {
 
     /// Normalization layers' initializers (their variables come from the file, so these matter only to a fresh
     /// build): Keras's defaults, then the four regularizer and constraint keys, all unset.
-    private static func writeNormalizationInitializers(_ initializers: [String: Initializer], order: [String],
+    private static func writeNormalizationInitializers(_ initializers: [(key: String, value: Initializer)],
                                                        to writer: inout JSONWriter) {
-        for key in order {
-            writer.key(key); initializer(initializers[key] ?? .zeros, &writer)
+        for (key, value) in initializers {
+            writer.key(key); initializer(value, &writer)
         }
         for key in ["beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"] {
             writer.key(key); writer.null()
