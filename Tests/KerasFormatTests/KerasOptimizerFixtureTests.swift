@@ -1,7 +1,6 @@
 import Foundation
 import MLPCore
 import Testing
-import HDF5Support
 import MLPDocument
 @testable import MLPModelFiles
 @testable import KerasFormat
@@ -72,21 +71,7 @@ struct KerasOptimizerFixtureTests {
     /// mlpconv writes the optimizer variables under Keras's names, in Keras's order and dtypes.
     @Test("the .h5 mlpconv writes names the optimizer variables as Keras does", arguments: models)
     fileprivate func writtenLayoutIsKeras(model: KerasOptimizerFixtures.Model) throws {
-        let temporary = try TemporaryFolder()
-        let path = temporary.path("m.h5")
-        try ModelFiles.save(try load(model.h5), to: path, format: .kerasH5)
-        let h5 = try HDF5File.openReadOnly(at: path)
-        let group = try h5.openGroup("optimizer_weights")
-        guard case .strings(let names) = try group.attribute("weight_names") else {
-            Issue.record("weight_names is not a string list")
-            return
-        }
-        #expect(names == model.h5Layout.optimizerWeightNames, "\(model.name)")
-        for (name, dtype) in zip(names, model.h5Layout.optimizerWeightDtypes) {
-            let info = try group.openDataset(name).info()
-            let found = info.type.typeClass == .integer ? "int\(info.type.size * 8)" : "float\(info.type.size * 8)"
-            #expect(found == dtype, "\(model.name) \(name)")
-        }
+        try expectWrittenOptimizerLayout(of: try load(model.h5), equals: model)
     }
 
     /// Keras's file → mlpconv's .keras and .h5 → the same document (what the interop check then gives to Keras).

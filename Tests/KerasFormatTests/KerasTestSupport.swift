@@ -1,5 +1,6 @@
 import TestSupport
 import Foundation
+import HDF5Support
 import MLPCore
 import Testing
 import MLPDocument
@@ -140,4 +141,25 @@ struct KerasOptimizerFixtures: Decodable {
         var testDescription: String { name }
     }
     let models: [Model]
+}
+
+/// `document` written by mlpconv as a legacy `.h5` names its optimizer variables as Keras did in `model`'s file:
+/// the same names, in the same order, in the same dtypes.
+func expectWrittenOptimizerLayout(of document: ModelDocument, equals model: KerasOptimizerFixtures.Model,
+                                  sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let temporary = try TemporaryFolder()
+    let path = temporary.path("m.h5")
+    try ModelFiles.save(document, to: path, format: .kerasH5)
+    let h5 = try HDF5File.openReadOnly(at: path)
+    let group = try h5.openGroup("optimizer_weights")
+    guard case .strings(let names) = try group.attribute("weight_names") else {
+        Issue.record("weight_names is not a string list", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(names == model.h5Layout.optimizerWeightNames, "\(model.name)", sourceLocation: sourceLocation)
+    for (name, dtype) in zip(names, model.h5Layout.optimizerWeightDtypes) {
+        let info = try group.openDataset(name).info()
+        let found = info.type.typeClass == .integer ? "int\(info.type.size * 8)" : "float\(info.type.size * 8)"
+        #expect(found == dtype, "\(model.name) \(name)", sourceLocation: sourceLocation)
+    }
 }
