@@ -33,6 +33,25 @@ func applyCopies(_ gradients: [[Float]], _ optimizer: inout Optimizer<Float>, _ 
     optimizer.apply(gradients: buffers, of: network.parameters, to: &network)
 }
 
+/// Steps through every gradient of `testCase` once without a break and once saving the state after `split` steps
+/// and restoring it into a new optimizer: state and weights must be the same bits.
+func expectResumeIsExact(_ testCase: MoreOptimizerUpdateCase, config: OptimizerConfig, split: Int,
+                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+    var straight = try linearNetwork(shapes: testCase.shapes, values: testCase.initial)
+    var resumed = straight
+    var first = try Optimizer(config: config, network: straight)
+    for gradients in testCase.gradients { applyCopies(gradients, &first, &straight) }
+    var second = try Optimizer(config: config, network: resumed)
+    for gradients in testCase.gradients.prefix(split) { applyCopies(gradients, &second, &resumed) }
+    var restored = try Optimizer(config: config, state: second.state, network: resumed)
+    for gradients in testCase.gradients.dropFirst(split) { applyCopies(gradients, &restored, &resumed) }
+    #expect(restored.state == first.state, "\(testCase.name)", sourceLocation: sourceLocation)
+    for parameter in straight.parameters {
+        #expect(straight[parameter].map(\.bitPattern) == resumed[parameter].map(\.bitPattern), "\(testCase.name)",
+                sourceLocation: sourceLocation)
+    }
+}
+
 struct OptimizerKindsTests {
     @Test func everyNewOptimizerHasUpdateCases() {
         let kinds = Set(moreOptimizerUpdateCases.compactMap { $0.optimizer["name"]?.string })
@@ -122,20 +141,7 @@ struct OptimizerKindsTests {
     /// State restored from a snapshot continues exactly as the uninterrupted optimizer: u_product included.
     @Test("resuming from saved state is exact", arguments: moreOptimizerUpdateCases)
     func resumeIsExact(testCase: MoreOptimizerUpdateCase) throws {
-        let config = try optimizerConfig(testCase.optimizer)
-        var straight = try linearNetwork(shapes: testCase.shapes, values: testCase.initial)
-        var resumed = straight
-        var first = try Optimizer(config: config, network: straight)
-        for gradients in testCase.gradients { applyCopies(gradients, &first, &straight) }
-
-        var second = try Optimizer(config: config, network: resumed)
-        for gradients in testCase.gradients.prefix(2) { applyCopies(gradients, &second, &resumed) }
-        var restored = try Optimizer(config: config, state: second.state, network: resumed)
-        for gradients in testCase.gradients.dropFirst(2) { applyCopies(gradients, &restored, &resumed) }
-        #expect(restored.state == first.state, "\(testCase.name)")
-        for parameter in straight.parameters {
-            #expect(straight[parameter].map(\.bitPattern) == resumed[parameter].map(\.bitPattern), "\(testCase.name)")
-        }
+        try expectResumeIsExact(testCase, config: try optimizerConfig(testCase.optimizer), split: 2)
     }
 
     @Test func restoredStateMustHoldTheScalars() throws {

@@ -69,19 +69,7 @@ struct OptimizerWrapperTests {
     /// Saved mid-way (accumulators half full, a halved scale, an average) and restored: the same bits as going on.
     @Test("resuming from saved state is exact", arguments: wrapperUpdateCases)
     func resumeIsExact(testCase: MoreOptimizerUpdateCase) throws {
-        let config = try wrapperConfig(testCase.optimizer)
-        var straight = try linearNetwork(shapes: testCase.shapes, values: testCase.initial)
-        var resumed = straight
-        var first = try Optimizer(config: config, network: straight)
-        for gradients in testCase.gradients { applyCopies(gradients, &first, &straight) }
-        var second = try Optimizer(config: config, network: resumed)
-        for gradients in testCase.gradients.prefix(4) { applyCopies(gradients, &second, &resumed) }
-        var restored = try Optimizer(config: config, state: second.state, network: resumed)
-        for gradients in testCase.gradients.dropFirst(4) { applyCopies(gradients, &restored, &resumed) }
-        #expect(restored.state == first.state, "\(testCase.name)")
-        for parameter in straight.parameters {
-            #expect(straight[parameter].map(\.bitPattern) == resumed[parameter].map(\.bitPattern), "\(testCase.name)")
-        }
+        try expectResumeIsExact(testCase, config: try wrapperConfig(testCase.optimizer), split: 4)
     }
 
     @Test func slotsAndScalarsAreInKerasOrder() throws {
