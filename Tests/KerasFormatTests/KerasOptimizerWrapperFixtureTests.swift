@@ -85,10 +85,7 @@ struct KerasOptimizerWrapperFixtureTests {
 
     @Test("predictions equal Keras's", arguments: models)
     fileprivate func predictionsMatchKeras(model: KerasOptimizerFixtures.Model) throws {
-        for file in [model.h5, model.keras] {
-            let network: Network<Float> = try load(file).network()
-            #expect(scaledError(try network.predict(model.inputs.map { Float($0) }), model.outputs) <= 1e-6, "\(file)")
-        }
+        try expectPredictions(of: model, in: folder)
     }
 
     /// One more epoch in mlpconv from either file reaches Keras's own continuation: weights (after Keras's final

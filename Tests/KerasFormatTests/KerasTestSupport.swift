@@ -163,3 +163,13 @@ func expectWrittenOptimizerLayout(of document: ModelDocument, equals model: Kera
         #expect(found == dtype, "\(model.name) \(name)", sourceLocation: sourceLocation)
     }
 }
+
+/// Both of `model`'s files in `folder` predict Keras's outputs to 1e-6 (scaled error).
+func expectPredictions(of model: KerasOptimizerFixtures.Model, in folder: URL,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+    for file in [model.h5, model.keras] {
+        let network: Network<Float> = try ModelFiles.load(folder.appendingPathComponent(file).path).network()
+        #expect(scaledError(try network.predict(model.inputs.map { Float($0) }), model.outputs) <= 1e-6, "\(file)",
+                sourceLocation: sourceLocation)
+    }
+}
