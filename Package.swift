@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "HDF5Support", dependencies: ["CHDF5"], path: "Sources/Support/HDF5Support"),
         .target(name: "JSONSupport", dependencies: ["CJSONC"], path: "Sources/Support/JSONSupport"),
         .target(name: "ZipSupport", dependencies: ["CZip"], path: "Sources/Support/ZipSupport"),
+        // torch.save files: the restricted unpickler, the pickle writer and the zip container.
+        .target(name: "PickleSupport", dependencies: ["ZipSupport", "FileSupport"], path: "Sources/Support/PickleSupport"),
 
         // MARK: The MLP: layers, activations, losses, optimizers, training. BLAS only, no file formats.
 
@@ -108,6 +110,7 @@ let package = Package(
         .testTarget(name: "HDF5SupportTests", dependencies: ["HDF5Support", "CHDF5", "TestSupport"]),
         .testTarget(name: "JSONSupportTests", dependencies: ["JSONSupport", "TestSupport"]),
         .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip"]),
+        .testTarget(name: "PickleSupportTests", dependencies: ["PickleSupport", "ZipSupport"]),
         .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument"]),
         .testTarget(
             name: "JSONFormatTests",

@@ -16,6 +16,7 @@ enum Layering {
         "HDF5Support": ["CHDF5"],
         "JSONSupport": ["CJSONC"],
         "ZipSupport": ["CZip"],
+        "PickleSupport": ["ZipSupport", "FileSupport"],
         // The core: BLAS and swift-numerics only; no formats, no C format library.
         "MLPCore": ["CBLAS", "RealModule"],
         "MLPDocument": ["MLPCore"],

@@ -20,10 +20,15 @@ package struct StoredZip {
     package var modified: Date
     /// Tests set this to write the ZIP64 records a small archive would not need.
     package var forceZip64 = false
+    /// When over 1, each member's data starts at a multiple of this offset, padded by an extra field in its local
+    /// header as PyTorch's writer pads it (id "FB", filled with "Z"), so a reader can map storages aligned.
+    /// Between 1 and 4096.
+    package var dataAlignment = 1
 
-    package init(modified: Date, forceZip64: Bool = false) {
+    package init(modified: Date, forceZip64: Bool = false, dataAlignment: Int = 1) {
         self.modified = modified
         self.forceZip64 = forceZip64
+        self.dataAlignment = min(max(dataAlignment, 1), 4096)
     }
 
     private static let limit32 = UInt64(UInt32.max)
@@ -50,23 +55,34 @@ package struct StoredZip {
                 header.append(le32: zip64 ? UInt32.max : UInt32(size))
                 header.append(le32: zip64 ? UInt32.max : UInt32(size))
                 header.append(le16: UInt16(name.count))
-                header.append(le16: zip64 ? extraLength : 0)
+                header.append(le16: extraLength)
             }
 
-            // Local file header; ZIP64 sizes in its extra field.
+            // Local file header; ZIP64 sizes, then the alignment padding, in its extra field.
+            let zip64Extra = zip64 ? 20 : 0
+            var padding = 0
+            if dataAlignment > 1 {
+                let unpadded = out.count + 30 + name.count + zip64Extra + 4
+                padding = (dataAlignment - unpadded % dataAlignment) % dataAlignment
+            }
+            let localExtra = zip64Extra + (dataAlignment > 1 ? 4 + padding : 0)
             out.append(le32: 0x0403_4b50)
-            appendSharedFields(to: &out, extraLength: 20)
+            appendSharedFields(to: &out, extraLength: UInt16(localExtra))
             out.append(contentsOf: name)
             if zip64 {
                 out.append(le16: 0x0001); out.append(le16: 16)
                 out.append(le64: size); out.append(le64: size)
+            }
+            if dataAlignment > 1 {
+                out.append(le16: 0x4246); out.append(le16: UInt16(padding))  // "FB"
+                out.append(contentsOf: repeatElement(UInt8(ascii: "Z"), count: padding))
             }
             out.append(member.data)
 
             // Its central directory entry; ZIP64 sizes and offset in its extra field.
             central.append(le32: 0x0201_4b50)
             central.append(le16: (3 << 8) | (zip64 ? 45 : 20))  // made by Unix
-            appendSharedFields(to: &central, extraLength: 28)
+            appendSharedFields(to: &central, extraLength: zip64 ? 28 : 0)
             central.append(le16: 0)  // comment
             central.append(le16: 0)  // disk
             central.append(le16: 0)  // internal attributes
