@@ -71,12 +71,16 @@ let package = Package(
             dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "JSONSupport", "ZipSupport",
                            "FileSupport"],
             path: "Sources/Formats/KerasFormat"),
+        .target(
+            name: "SafetensorsFormat",
+            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
+            path: "Sources/Formats/SafetensorsFormat"),
 
         // MARK: The façade: the one place that detects a file's format and picks its codec
 
         .target(
             name: "MLPModelFiles",
-            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "FormatSupport", "HDF5Support",
+            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "FormatSupport", "HDF5Support",
                            "ZipSupport", "FileSupport"]),
 
         // MARK: Training and prediction data (CSV, NPY/NPZ, HDF5 datasets): not models
@@ -123,6 +127,9 @@ let package = Package(
             name: "KerasFormatTests",
             dependencies: ["KerasFormat", "HDF5Support", "JSONSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
                            "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .testTarget(
+            name: "SafetensorsFormatTests",
+            dependencies: ["SafetensorsFormat", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
         .testTarget(
             name: "MLPModelFilesTests",
             dependencies: ["MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),

@@ -4,12 +4,15 @@ internal import FormatSupport
 internal import HDF5Format
 internal import JSONFormat
 internal import KerasFormat
+internal import SafetensorsFormat
 import MLPDocument
 
 extension ModelFiles {
     /// Reads a model file of any supported format, detected from its content, and checks it strictly against
-    /// its own architecture.
-    public static func load(_ path: String, limits: LoadLimits = LoadLimits()) throws(ModelFileError) -> ModelDocument {
+    /// its own architecture. `options` supplies what a bare state dict does not hold (its activations).
+    public static func load(
+        _ path: String, limits: LoadLimits = LoadLimits(), options: LoadOptions = LoadOptions()
+    ) throws(ModelFileError) -> ModelDocument {
         switch try detectKind(at: path) {
         case .json:
             let bytes = try ModelFileBytes.read(path, limits: limits)
@@ -30,6 +33,8 @@ extension ModelFiles {
             return try HDF5ModelCodec.read(h5: opened.h5, file: path, fileSize: opened.size, limits: limits)
         case .zip:
             return try KerasZipReader.read(path: path, limits: limits)
+        case .safetensors:
+            return try SafetensorsCodec.read(path: path, limits: limits, options: options)
         }
     }
 
@@ -51,6 +56,18 @@ extension ModelFiles {
                 try KerasH5Writer.write(document, toPath: temporaryPath, file: path)
             case .keras:
                 try KerasZipWriter.write(document, toPath: temporaryPath, file: path)
+            case .safetensors:
+                // The optimizer file is replaced first, inside the model file's replacement: a failure before the
+                // model file is committed leaves at worst a new optimizer file next to the old model, which its
+                // digest marks as written for other weights (the reader then ignores it).
+                let encoded = try SafetensorsCodec.encode(document, file: path)
+                try AtomicFile.write(encoded.model, to: temporaryPath, failure: failure)
+                if let optimizer = encoded.optimizer {
+                    let optimizerPath = SafetensorsCodec.optimizerPath(of: path)
+                    try AtomicFile.replace(optimizerPath, failure: modelFileFailure(optimizerPath)) { siblingPath throws(ModelFileError) in
+                        try AtomicFile.write(optimizer, to: siblingPath, failure: modelFileFailure(optimizerPath))
+                    }
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import MLPDocument
 internal import HDF5Support
+internal import SafetensorsFormat
 internal import ZipSupport
 
 /// The formats a model file can be in, by content.
@@ -11,6 +12,8 @@ public enum ModelFileKind: String, Sendable, CaseIterable {
     case json
     /// A zip archive (a Keras `.keras` file).
     case zip
+    /// A safetensors file (huggingface/safetensors), written by torch or mlpconv.
+    case safetensors
 }
 
 /// The formats mlpconv writes.
@@ -22,14 +25,18 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case kerasH5 = "keras-h5"
     /// Keras 3's native `.keras` zip.
     case keras
+    /// A `.safetensors` state dict of the model's torch `nn.Sequential`, with a sibling `NAME.optimizer.safetensors`
+    /// for the optimizer state.
+    case safetensors
 
     /// The format an output path's extension names, if any: `.json` → json, `.h5`/`.hdf5` → h5 (mlpconv's own
-    /// layout; Keras's needs `--to keras-h5`), `.keras` → keras.
+    /// layout; Keras's needs `--to keras-h5`), `.keras` → keras, `.safetensors` → safetensors.
     public init?(pathExtension: String) {
         switch pathExtension.lowercased() {
         case "json": self = .json
         case "h5", "hdf5": self = .h5
         case "keras": self = .keras
+        case "safetensors": self = .safetensors
         default: return nil
         }
     }
@@ -52,6 +59,8 @@ public enum ModelFiles {
         guard !head.isEmpty else { throw ModelFileError(file: path, reason: "not a model file (the file is empty)") }
         if head.starts(with: HDF5Signature.bytes) { return .hdf5 }
         if ZipSignature.starts(head) { return .zip }
+        // Before JSON: a header length whose low byte is `{` or whitespace must not be taken for JSON text.
+        if SafetensorsCodec.matches(head: head) { return .safetensors }
         for offset in HDF5Signature.userBlockOffsets(upTo: 1 << 20) {
             if (try? handle.seek(toOffset: UInt64(offset))) != nil,
                let block = try? handle.read(upToCount: 8), [UInt8](block) == HDF5Signature.bytes {
@@ -62,7 +71,7 @@ public enum ModelFiles {
         var index = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         while index < head.count, [0x20, 0x09, 0x0A, 0x0D].contains(head[index]) { index += 1 }
         if index < head.count, head[index] == UInt8(ascii: "{") { return .json }
-        throw ModelFileError(file: path, reason: "not a model file (neither HDF5, JSON nor a zip archive; starts with \(describe(head.prefix(8))))")
+        throw ModelFileError(file: path, reason: "not a model file (neither HDF5, JSON, safetensors nor a zip archive; starts with \(describe(head.prefix(8))))")
     }
 
     private static func describe(_ bytes: ArraySlice<UInt8>) -> String {

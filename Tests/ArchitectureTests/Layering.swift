@@ -25,9 +25,10 @@ enum Layering {
         "JSONFormat": formatBase.union(["JSONSupport"]),
         "HDF5Format": formatBase.union(["HDF5Support", "CCRC32C"]),
         "KerasFormat": formatBase.union(["HDF5Support", "JSONSupport", "ZipSupport"]),
+        "SafetensorsFormat": formatBase.union(["JSONSupport"]),
         // The façade: the only module that knows every format.
         "MLPModelFiles": ["MLPDocument", "MLPCore", "FormatSupport", "FileSupport", "HDF5Support", "ZipSupport",
-                          "JSONFormat", "HDF5Format", "KerasFormat"],
+                          "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat"],
         "MLPDataFiles": ["MLPCore", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"],
         // Programs: the public libraries and the pure-Swift helpers; never a C library or a format module.
         "mlpconv": ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport", "FileSupport",

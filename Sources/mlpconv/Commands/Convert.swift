@@ -39,13 +39,15 @@ struct Convert: ParsableCommand, JSONFlagHelp {
 
     @OptionGroup var style: JSONFlag<Convert>
 
+    @OptionGroup var activations: ActivationsOption
+
     func run() throws {
         guard let format = to ?? ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
             throw CommandError("\(output): cannot tell the output format from the extension; use --to json, h5, keras or keras-h5")
         }
         try overwrite.check(output)
         let inputKind = try ModelFiles.detectKind(at: input)
-        var document = try IsolatedRead.load(input)
+        var document = try IsolatedRead.load(input, options: activations.loadOptions)
         if let dtype { document = document.converted(to: dtype) }
         if dropOptimizer { document.training = nil }
         document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"

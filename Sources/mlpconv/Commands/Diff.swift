@@ -32,11 +32,13 @@ struct Diff: ParsableCommand, JSONFlagHelp {
     static let jsonHelp = "Print the comparison as JSON on stdout."
     @OptionGroup var style: JSONFlag<Diff>
 
+    @OptionGroup var activations: ActivationsOption
+
     func run() throws {
         let kindA = try ModelFiles.detectKind(at: a)
-        let documentA = try IsolatedRead.load(a)
+        let documentA = try IsolatedRead.load(a, options: activations.loadOptions)
         let kindB = try ModelFiles.detectKind(at: b)
-        let documentB = try IsolatedRead.load(b)
+        let documentB = try IsolatedRead.load(b, options: activations.loadOptions)
         let report = ModelComparison(documentA, documentB, tolerance: tolerance.perElement, countMetadata: metadata)
         if style.json {
             printJSON(report.json(a: a, b: b, formatA: kindA.rawValue, formatB: kindB.rawValue))

@@ -28,8 +28,10 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
 
     @OptionGroup var style: JSONFlag<Evaluate>
 
+    @OptionGroup var activations: ActivationsOption
+
     func run() throws {
-        let document = try IsolatedRead.load(file)
+        let document = try IsolatedRead.load(file, options: activations.loadOptions)
         let loss = try self.loss.resolve(for: document, file: file)
         let model = try evaluationModel(document, loss: loss, file: file, as: Float.self)
         let dataset = try loadData(data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,

@@ -85,10 +85,12 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         }
     }
 
+    @OptionGroup var activations: ActivationsOption
+
     func run() throws {
         let inputKind = try ModelFiles.detectKind(at: file)
         let format = try outputFormat(inputKind: inputKind)
-        let document = try IsolatedRead.load(file)
+        let document = try IsolatedRead.load(file, options: activations.loadOptions)
         var notes: [String] = []
         var model = try makeModel(document, notes: &notes)
         let dataset = try DataFiles.load(
@@ -246,6 +248,7 @@ extension ModelFormat {
         case .json: self = .json
         case .hdf5: self = .h5
         case .zip: return nil
+        case .safetensors: self = .safetensors
         }
     }
 }

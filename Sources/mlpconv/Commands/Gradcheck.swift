@@ -78,8 +78,10 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         if let maxElements, maxElements < 1 { throw ValidationError("--max-elements must be at least 1, got \(maxElements)") }
     }
 
+    @OptionGroup var activations: ActivationsOption
+
     func run() throws {
-        let document = try IsolatedRead.load(file)
+        let document = try IsolatedRead.load(file, options: activations.loadOptions)
         let loss = try self.loss.resolve(for: document, file: file)
         for (name, tensor) in zip(document.variableNames, document.variableTensors) where tensor.nonFiniteCount > 0 {
             throw CommandError("\(file): weights/\(name): holds \(tensor.nonFiniteCount) NaN or infinite values; gradients cannot be checked")

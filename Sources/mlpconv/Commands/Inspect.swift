@@ -15,9 +15,11 @@ struct Inspect: ParsableCommand, JSONFlagHelp {
 
     @OptionGroup var style: JSONFlag<Inspect>
 
+    @OptionGroup var activations: ActivationsOption
+
     func run() throws {
         let kind = try ModelFiles.detectKind(at: file)
-        let document = try IsolatedRead.load(file)
+        let document = try IsolatedRead.load(file, options: activations.loadOptions)
         let bytes = FileStatus.size(of: file) ?? 0
         let report = InspectReport(file: file, kind: kind, bytes: bytes, document: document, includeStats: stats)
         if style.json { printJSON(report.json) } else { print(report.text, terminator: "") }

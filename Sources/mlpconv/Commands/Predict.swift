@@ -32,6 +32,8 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
     static let jsonHelp = "Print the result as JSON on stdout (with the predictions when there is no --output)."
     @OptionGroup var style: JSONFlag<Predict>
 
+    @OptionGroup var activations: ActivationsOption
+
     func run() throws {
         var format: PredictionFormat?
         if let output {
@@ -41,7 +43,7 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
             try overwrite.check(output)
             format = chosen
         }
-        let document = try IsolatedRead.load(file)
+        let document = try IsolatedRead.load(file, options: activations.loadOptions)
         let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
         let dataset: Dataset<Float>
         do { dataset = try DataFiles.loadFeatures(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth) } catch {

@@ -17,10 +17,10 @@ import Glibc
 /// file is reported as corrupt. JSON input needs no child: its reader is our own code. A zip (`.keras`) does: its
 /// `model.weights.h5` is read by the HDF5 library (from memory).
 enum IsolatedRead {
-    static func load(_ path: String) throws -> ModelDocument {
+    static func load(_ path: String, options: LoadOptions = LoadOptions()) throws -> ModelDocument {
         let kind = try ModelFiles.detectKind(at: path)
         if kind == .hdf5 || kind == .zip { try check(path) }
-        return try ModelFiles.load(path)
+        return try ModelFiles.load(path, options: options)
     }
 
     /// Wall-clock allowance for the child: generous for the disk, far below "forever".

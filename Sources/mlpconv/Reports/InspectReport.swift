@@ -95,6 +95,7 @@ struct InspectReport {
         case .hdf5: "mlpconv HDF5"
         case .json: "mlpconv JSON"
         case .zip: "zip"
+        case .safetensors: "safetensors"
         }
     }
 
@@ -116,6 +117,10 @@ struct InspectReport {
             ?? "input width \(document.architecture.inputWidth)"
         let counts = total == trainable ? "\(total.formatted()) parameters" : "\(total.formatted()) parameters (\(trainable.formatted()) trainable)"
         out += "\n\(input), \(rows.count) layers, \(counts) (\(formatBytes(stored)))\n"
+        switch ModelFiles.torchSequential(of: document) {
+        case .success(let sequential): out += "torch: \(sequential)\n"
+        case .failure(let error): out += "torch: not expressible (\(error.object): \(error.reason))\n"
+        }
         if let training = document.training {
             out += "\ntraining state\n"
             out += "  loss        \(training.loss)\n"
@@ -153,6 +158,8 @@ struct InspectReport {
         } else {
             if let note = document.metadata["keras_training_state"] {
                 out += "\nno training state: the Keras file's was \(note)\n"
+            } else if let note = document.metadata["safetensors_training_state"] {
+                out += "\nno training state: \(note)\n"
             } else {
                 out += "\nno training state (no loss or optimizer stored)\n"
             }
@@ -199,6 +206,10 @@ struct InspectReport {
             "metadata": .object(document.metadata.mapValues { .string($0) }),
             "training": .null,
         ]
+        switch ModelFiles.torchSequential(of: document) {
+        case .success(let sequential): result["torch_sequential"] = .string(sequential)
+        case .failure(let error): result["torch_sequential_error"] = .string("\(error.object): \(error.reason)")
+        }
         if let training = document.training {
             var hyperparameters: [String: JSONOutput] = [:]
             for (key, value) in training.optimizer.config.hyperparameters {

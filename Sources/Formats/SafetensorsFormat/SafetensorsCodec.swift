@@ -1,0 +1,414 @@
+import FileSupport
+import Foundation
+import FormatSupport
+import JSONSupport
+import MLPCore
+import MLPDocument
+
+/// A model as a `.safetensors` file (docs/torch-formats.md, "safetensors"): the weights as `model.state_dict()`
+/// of the model's `nn.Sequential` names them (`TorchModules`), so `load_state_dict(load_file(f), strict=True)`
+/// works; mlpconv's architecture and training record as JSON texts in `__metadata__` under `mlpconv.*` keys; the
+/// optimizer's slots in a sibling file `NAME.optimizer.safetensors` (they would break a strict load), linked to the
+/// main file by the optimizer step and a digest of the main file's tensor bytes.
+///
+/// The container's validation rules are `SafetensorsContainer`'s. On top, reading refuses, each with its message:
+/// - a dtype other than F32, F64, F16, BF16 (F16 and BF16 become float32, exactly; `safetensors_dtype` says so),
+///   except BatchNorm's `num_batches_tracked` (an I64 scalar);
+/// - a tensor over `LoadLimits.maxTensorBytes`, or all of them over `maxTotalBytes`;
+/// - `mlpconv.*` texts that do not parse (the native JSON schema's forms), a newer `mlpconv.format_version`;
+/// - tensors that are not exactly the recorded architecture's (names, shapes), or — without an architecture —
+///   tensors that do not form one chain of Linear/BatchNorm1d/LayerNorm modules, or no `LoadOptions.activations`;
+/// - a sibling whose step and digest match but whose tensors are not exactly the optimizer's slots.
+/// A missing sibling, or one written for other weights or another step, is ignored: the model loads without its
+/// training record, and `safetensors_training_state` says why.
+package enum SafetensorsCodec {
+    package static let formatVersion = 1
+
+    package enum Key {
+        /// Written by torch's `save_file` conventions: `"pt"`.
+        static let format = "format"
+        static let formatVersion = "mlpconv.format_version"
+        static let architecture = "mlpconv.architecture"
+        static let metadata = "mlpconv.metadata"
+        static let loss = "mlpconv.loss"
+        static let optimizer = "mlpconv.optimizer"
+        static let epochsCompleted = "mlpconv.epochs_completed"
+        static let randomState = "mlpconv.random_state"
+        static let history = "mlpconv.history"
+        /// In the sibling: the optimizer step and the main file's digest it was written with.
+        static let optimizerStep = "mlpconv.optimizer_step"
+        static let weightsDigest = "mlpconv.weights_digest"
+    }
+
+    /// Metadata keys the reader adds (never written back).
+    package static let dtypeNoteKey = "safetensors_dtype"
+    package static let trainingNoteKey = "safetensors_training_state"
+
+    package static func matches(head: [UInt8]) -> Bool { SafetensorsContainer.matches(head: head) }
+
+    /// `model.safetensors` → `model.optimizer.safetensors` (another name gets `.optimizer.safetensors` appended).
+    package static func optimizerPath(of path: String) -> String {
+        (path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) : path) + ".optimizer.safetensors"
+    }
+
+    // MARK: Reading
+
+    /// Reads `path` and, when the file records a training state, its sibling optimizer file.
+    package static func read(path: String, limits: LoadLimits, options: LoadOptions) throws(ModelFileError) -> ModelDocument {
+        let bytes = [UInt8](try ModelFileBytes.read(path, limits: limits))
+        let siblingPath = optimizerPath(of: path)
+        let sibling = FileManager.default.fileExists(atPath: siblingPath)
+            ? [UInt8](try ModelFileBytes.read(siblingPath, limits: limits)) : nil
+        return try decode(bytes, file: path, limits: limits, options: options,
+                          optimizer: sibling.map { (siblingPath, $0) })
+    }
+
+    package static func decode(
+        _ bytes: [UInt8], file: String, limits: LoadLimits, options: LoadOptions = LoadOptions(),
+        optimizer sibling: (file: String, bytes: [UInt8])? = nil
+    ) throws(ModelFileError) -> ModelDocument {
+        let (container, entries, converted) = try tensors(bytes, file: file, limits: limits)
+        let stored = container.metadata ?? [:]
+        var document: ModelDocument
+        if let architectureText = stored[Key.architecture] {
+            document = try mlpconvDocument(stored, architectureText: architectureText, entries: entries, file: file)
+            if stored[Key.optimizer] != nil {
+                let digest = digestText(bytes[container.dataStart...])
+                switch try training(stored, document: document, file: file, sibling: sibling, digest: digest, limits: limits) {
+                case .read(let record): document.training = record
+                case .notRead(let why): document.metadata[trainingNoteKey] = why
+                }
+            }
+        } else {
+            do {
+                let (architecture, weights) = try TorchModules.document(entries: entries, architecture: nil,
+                                                                        activations: options.activations)
+                document = ModelDocument(architecture: architecture, weights: weights)
+            } catch {
+                throw ModelFileError(file: file, error)
+            }
+            for (key, value) in stored where key != Key.format { document.metadata[key] = value }
+            document.metadata["source_format"] = "safetensors"
+        }
+        if !converted.isEmpty {
+            document.metadata[dtypeNoteKey] = converted.sorted { $0.key < $1.key }
+                .map { "\($0.value) \($0.key) tensor\($0.value == 1 ? "" : "s") converted to float32" }.joined(separator: ", ")
+        }
+        do { try document.validate() } catch { throw ModelFileError(file: file, error) }
+        return document
+    }
+
+    /// The container's tensors as state-dict values, checked against the limits; `converted` counts the F16/BF16
+    /// tensors by dtype name.
+    private static func tensors(
+        _ bytes: [UInt8], file: String, limits: LoadLimits
+    ) throws(ModelFileError) -> (SafetensorsContainer, [(name: String, value: TorchModules.Value)], [String: Int]) {
+        let container = try bytes.withUnsafeBytes { raw in
+            Result { () throws(ModelFileError) in try SafetensorsContainer.parse(raw, file: file) }
+        }.get()
+        var entries: [(name: String, value: TorchModules.Value)] = []
+        var converted: [String: Int] = [:]
+        var total = 0
+        for entry in container.entries {
+            let object = "tensor \"\(entry.name)\""
+            let start = container.dataStart + entry.begin, end = container.dataStart + entry.end
+            let count = (end - start) * 8 / entry.dtype.bitSize
+            let decodedBytes = entry.dtype == .F64 || entry.dtype == .I64 ? count * 8 : count * 4
+            guard decodedBytes <= limits.maxTensorBytes else {
+                throw ModelFileError(file: file, object: object, reason: "\(decodedBytes) bytes exceed the limit of \(limits.maxTensorBytes) per tensor")
+            }
+            total += decodedBytes
+            guard total <= limits.maxTotalBytes else {
+                throw ModelFileError(file: file, object: object, reason: "the tensors up to this one take \(total) bytes, over the limit of \(limits.maxTotalBytes)")
+            }
+            let slice = bytes[start..<end]
+            let value: TorchModules.Value
+            switch entry.dtype {
+            case .F32, .F64:
+                let result = slice.withUnsafeBytes { raw in
+                    Result { () throws(TensorError) in
+                        try Tensor(shape: entry.shape, dtype: entry.dtype == .F32 ? .float32 : .float64, littleEndianBytes: raw)
+                    }
+                }
+                do { value = .tensor(try result.get()) } catch {
+                    throw ModelFileError(file: file, object: object, reason: error.description)
+                }
+            case .F16, .BF16:
+                var values = [Float](repeating: 0, count: count)
+                var index = start
+                for position in 0..<count {
+                    let half = UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8
+                    values[position] = entry.dtype == .BF16 ? Float(bitPattern: UInt32(half) << 16) : float(fromHalf: half)
+                    index += 2
+                }
+                value = .tensor(Tensor(unchecked: entry.shape, storage: .float32(values)))
+                converted[entry.dtype.rawValue, default: 0] += 1
+            case .I64 where entry.shape.isEmpty && entry.name.hasSuffix(".num_batches_tracked"):
+                var number: UInt64 = 0
+                for offset in (0..<8).reversed() { number = number << 8 | UInt64(bytes[start + offset]) }
+                value = .int64Scalar(Int64(bitPattern: number))
+            default:
+                throw ModelFileError(file: file, object: object, reason: "dtype \(entry.dtype.rawValue) is not supported "
+                    + "(mlpconv reads F32, F64, F16 and BF16 tensors, and I64 only for a BatchNorm's num_batches_tracked)")
+            }
+            entries.append((entry.name, value))
+        }
+        return (container, entries, converted)
+    }
+
+    /// IEEE 754 binary16 → binary32, exact (every half is a float).
+    static func float(fromHalf half: UInt16) -> Float {
+        let sign = UInt32(half & 0x8000) << 16
+        let exponent = Int(half >> 10 & 0x1F), fraction = UInt32(half & 0x3FF)
+        switch exponent {
+        case 0:
+            // Zero or subnormal: fraction × 2^-24.
+            let magnitude = Float(fraction) * 0x1p-24
+            return sign == 0 ? magnitude : -magnitude
+        case 0x1F:
+            return Float(bitPattern: sign | 0x7F80_0000 | fraction << 13)
+        default:
+            return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | fraction << 13)
+        }
+    }
+
+    private static func mlpconvDocument(
+        _ stored: [String: String], architectureText: String, entries: [(name: String, value: TorchModules.Value)], file: String
+    ) throws(ModelFileError) -> ModelDocument {
+        let versionText = stored[Key.formatVersion] ?? ""
+        guard let version = Int(versionText), version >= 1 else {
+            throw ModelFileError(file: file, object: metadataObject(Key.formatVersion),
+                                 reason: "expected a layout version such as \"1\", found \"\(versionText)\"")
+        }
+        guard version <= formatVersion else {
+            throw ModelFileError(file: file, object: metadataObject(Key.formatVersion),
+                                 reason: "layout version \(version) is newer than this build reads (\(formatVersion))")
+        }
+        let architecture = try DocumentJSON.readArchitecture(text: architectureText, file: file,
+                                                             object: metadataObject(Key.architecture))
+        var document: ModelDocument
+        do {
+            let (_, weights) = try TorchModules.document(entries: entries, architecture: architecture, activations: nil)
+            document = ModelDocument(architecture: architecture, weights: weights)
+        } catch {
+            throw ModelFileError(file: file, error)
+        }
+        if let text = stored[Key.metadata] {
+            try parseJSON(text, file: file, key: Key.metadata) { root throws(JSONError) in
+                for (key, value) in try root.members() { document.metadata[key] = try value.string() }
+            }
+        }
+        return document
+    }
+
+    private enum TrainingOutcome {
+        case read(ModelDocument.TrainingRecord)
+        /// A missing or stale sibling: the reason, for the metadata.
+        case notRead(String)
+    }
+
+    /// The training record from the main file's texts and the sibling's slots, or why it was left out.
+    private static func training(
+        _ stored: [String: String], document: ModelDocument, file: String, sibling: (file: String, bytes: [UInt8])?,
+        digest: String, limits: LoadLimits
+    ) throws(ModelFileError) -> TrainingOutcome {
+        func text(_ key: String) throws(ModelFileError) -> String {
+            guard let value = stored[key] else {
+                throw ModelFileError(file: file, object: metadataObject(key), reason: "missing (\(Key.optimizer) is present)")
+            }
+            return value
+        }
+        let loss = try DocumentJSON.readLoss(text: try text(Key.loss), file: file, object: metadataObject(Key.loss))
+        var config: OptimizerConfig?
+        var iterations = 0
+        var scalars: [ModelDocument.OptimizerRecord.Scalar] = []
+        try parseJSON(try text(Key.optimizer), file: file, key: Key.optimizer) { root throws(JSONError) in
+            try DocumentJSON.requireKeys(root, allowed: ["name", "hyperparameters", "iterations", "scalars"])
+            let kind = try DocumentJSON.named(root, "name", OptimizerKind.init(name:), OptimizerKind.acceptedNames, what: "optimizer")
+            let parsed = try DocumentJSON.readOptimizerConfig(kind: kind, hyperparameters: try root.object(at: "hyperparameters"))
+            iterations = try root.value(at: "iterations").int(atLeast: 0)
+            let scalarsValue = try root.object(at: "scalars")
+            let keys = try scalarsValue.keys()
+            guard Set(keys) == Set(parsed.scalarNames), keys.count == parsed.scalarNames.count else {
+                throw scalarsValue.error(.value, "expected the scalars \(kind.name) keeps: "
+                    + (parsed.scalarNames.isEmpty ? "none" : parsed.scalarNames.joined(separator: ", ")))
+            }
+            for name in parsed.scalarNames { scalars.append(.init(name: name, value: try scalarsValue.value(at: name).double())) }
+            config = parsed
+        }
+        guard let config else { throw ModelFileError(file: file, object: metadataObject(Key.optimizer), reason: "missing") }
+        let epochsText = try text(Key.epochsCompleted)
+        guard let epochs = Int(epochsText), epochs >= 0 else {
+            throw ModelFileError(file: file, object: metadataObject(Key.epochsCompleted), reason: "expected an integer ≥ 0, found \"\(epochsText)\"")
+        }
+        var randomState: RandomState?
+        if let stateText = stored[Key.randomState] {
+            try parseJSON(stateText, file: file, key: Key.randomState) { root throws(JSONError) in
+                randomState = try DocumentJSON.readRandomState(root)
+            }
+        }
+        let history = try DocumentJSON.readHistory(text: try text(Key.history), file: file, object: metadataObject(Key.history))
+
+        let siblingName = URL(fileURLWithPath: optimizerPath(of: file)).lastPathComponent
+        guard let sibling else {
+            return .notRead("not read: the optimizer file \(siblingName) is missing")
+        }
+        let (container, entries, _) = try tensors(sibling.bytes, file: sibling.file, limits: limits)
+        let link = container.metadata ?? [:]
+        guard link[Key.weightsDigest] == digest, link[Key.optimizerStep] == String(iterations) else {
+            return .notRead("not read: \(siblingName) was written for other weights or another step "
+                + "(its step \(link[Key.optimizerStep] ?? "none"), the model's \(iterations))")
+        }
+        let parameterNames: [String]
+        do { parameterNames = try TorchModules.parameterNames(of: document) } catch { throw ModelFileError(file: file, error) }
+        var byName: [String: Tensor] = [:]
+        for (name, value) in entries {
+            guard case .tensor(let tensor) = value else {
+                throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: "expected a float tensor")
+            }
+            byName[name] = tensor
+        }
+        let variables = document.architecture.layers.indices.flatMap { index in
+            document.architecture.variables(ofLayer: index).filter(\.trainable)
+        }
+        var slots: [ModelDocument.OptimizerRecord.Slot] = []
+        var used = Set<String>()
+        for slot in config.slotNames {
+            var tensors: [Tensor] = []
+            for (parameter, variable) in zip(parameterNames, variables) {
+                let name = "\(slot).\(parameter)"
+                let expected = variable.name == "kernel" ? Array(variable.shape.reversed()) : variable.shape
+                guard let tensor = byName[name], tensor.shape == expected else {
+                    throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: byName[name] == nil
+                        ? "missing (\(config.kind.name) keeps the slots \(config.slotNames.joined(separator: ", ")) for every parameter)"
+                        : "expected shape \(expected), got \(byName[name]?.shape ?? [])")
+                }
+                tensors.append(TorchModules.documentLayout(tensor, variable: variable.name))
+                used.insert(name)
+            }
+            slots.append(.init(name: slot, tensors: tensors))
+        }
+        if let extra = entries.first(where: { !used.contains($0.name) }) {
+            throw ModelFileError(file: sibling.file, object: "tensor \"\(extra.name)\"",
+                                 reason: "unexpected (\(config.kind.name) keeps " + (config.slotNames.isEmpty ? "no slots)" : "the slots \(config.slotNames.joined(separator: ", ")))"))
+        }
+        let optimizer = ModelDocument.OptimizerRecord(config: config, iterations: iterations, slots: slots, scalars: scalars)
+        return .read(ModelDocument.TrainingRecord(loss: loss, optimizer: optimizer, epochsCompleted: epochs,
+                                                     randomState: randomState, history: history))
+    }
+
+    private static func metadataObject(_ key: String) -> String { "header $.__metadata__[\"\(key)\"]" }
+
+    private static func parseJSON(
+        _ text: String, file: String, key: String, _ body: (JSONValue) throws(JSONError) -> Void
+    ) throws(ModelFileError) {
+        do {
+            let bytes = Array(text.utf8)
+            let document = try bytes.withUnsafeBytes { raw in
+                Result { () throws(JSONError) in
+                    try JSONDocument.parse(raw, file: file, limits: JSONLimits(maxBytes: 64 << 20, maxDepth: 8))
+                }
+            }.get()
+            try body(document.root)
+        } catch {
+            throw ModelFileError(file: file, object: "\(metadataObject(key)) \(error.path)", reason: error.reason)
+        }
+    }
+
+    // MARK: Writing
+
+    package struct Encoded {
+        package var model: [UInt8]
+        /// The sibling `NAME.optimizer.safetensors`, when the document has a training record.
+        package var optimizer: [UInt8]?
+    }
+
+    package static func encode(_ document: ModelDocument, file: String) throws(ModelFileError) -> Encoded {
+        let stateDict: TorchModules.StateDict
+        let parameterNames: [String]
+        do {
+            stateDict = try TorchModules.stateDict(of: document)
+            parameterNames = try TorchModules.parameterNames(of: document)
+        } catch {
+            throw ModelFileError(file: file, object: error.object, reason: "cannot be written as a torch model: \(error.reason)")
+        }
+        var metadata = [Key.format: "pt", Key.formatVersion: String(formatVersion),
+                        Key.architecture: DocumentJSON.architectureText(document.architecture)]
+        if !document.metadata.isEmpty {
+            var writer = JSONWriter()
+            writer.beginObject()
+            for key in document.metadata.keys.sorted() { writer.key(key); writer.string(document.metadata[key] ?? "") }
+            writer.endObject()
+            metadata[Key.metadata] = String(decoding: writer.finish(), as: UTF8.self)
+        }
+        if let training = document.training {
+            metadata[Key.loss] = DocumentJSON.lossText(training.loss)
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.key("name"); writer.string(training.optimizer.config.kind.name)
+            writer.key("hyperparameters"); DocumentJSON.write(hyperparameters: training.optimizer.config, to: &writer)
+            writer.key("iterations"); writer.integer(training.optimizer.iterations)
+            writer.key("scalars"); writer.beginObject()
+            for scalar in training.optimizer.scalars { writer.key(scalar.name); writer.number(scalar.value) }
+            writer.endObject()
+            writer.endObject()
+            metadata[Key.optimizer] = String(decoding: writer.finish(), as: UTF8.self)
+            metadata[Key.epochsCompleted] = String(training.epochsCompleted)
+            if let state = training.randomState {
+                var stateWriter = JSONWriter()
+                DocumentJSON.write(state, to: &stateWriter)
+                metadata[Key.randomState] = String(decoding: stateWriter.finish(), as: UTF8.self)
+            }
+            metadata[Key.history] = DocumentJSON.historyText(training.history)
+        }
+        let model = SafetensorsContainer.serialize(stateDict.entries.map(item), metadata: metadata)
+        guard let training = document.training else { return Encoded(model: model, optimizer: nil) }
+
+        let dataStart = 8 + model.prefix(8).reversed().reduce(0) { $0 << 8 | Int($1) }
+        let variables = document.architecture.layers.indices.flatMap { index in
+            document.architecture.variables(ofLayer: index).filter(\.trainable)
+        }
+        var slotItems: [SafetensorsContainer.Item] = []
+        for slot in training.optimizer.slots {
+            for ((parameter, variable), tensor) in zip(zip(parameterNames, variables), slot.tensors) {
+                slotItems.append(item(name: "\(slot.name).\(parameter)",
+                                      value: .tensor(TorchModules.torchLayout(tensor, variable: variable.name))))
+            }
+        }
+        let optimizer = SafetensorsContainer.serialize(slotItems, metadata: [
+            Key.format: "pt", Key.optimizerStep: String(training.optimizer.iterations),
+            Key.weightsDigest: digestText(model[dataStart...]),
+        ])
+        return Encoded(model: model, optimizer: optimizer)
+    }
+
+    private static func item(name: String, value: TorchModules.Value) -> SafetensorsContainer.Item {
+        switch value {
+        case .tensor(let tensor):
+            // Host order is little-endian on every platform this package builds for.
+            let bytes = tensor.withUnsafeBytes { [UInt8]($0) }
+            return .init(name: name, dtype: tensor.dtype == .float32 ? .F32 : .F64, shape: tensor.shape, bytes: bytes)
+        case .int64Scalar(let number):
+            var bits = UInt64(bitPattern: number)
+            var bytes: [UInt8] = []
+            for _ in 0..<8 { bytes.append(UInt8(bits & 0xFF)); bits >>= 8 }
+            return .init(name: name, dtype: .I64, shape: [], bytes: bytes)
+        }
+    }
+
+    private static func item(_ entry: (name: String, value: TorchModules.Value)) -> SafetensorsContainer.Item {
+        item(name: entry.name, value: entry.value)
+    }
+
+    /// FNV-1a (64-bit) of the main file's tensor bytes: enough to tell a sibling written for other weights; not
+    /// a defence against a forger, who could as well rewrite both files.
+    static func digestText(_ bytes: ArraySlice<UInt8>) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        let digits = String(hash, radix: 16)
+        return "fnv1a64:" + String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
