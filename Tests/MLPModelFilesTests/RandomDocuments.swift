@@ -111,6 +111,26 @@ struct RandomDocuments {
             config.l1RegularizationStrength = pick([0, 0.01])
             config.l2ShrinkageRegularizationStrength = pick([0, 0.1])
             config.beta = pick([0, 0.5])
+        case .torchSGD:
+            config.momentum = pick([0, 0.9])
+            config.dampening = config.momentum > 0 ? pick([0, 0.1]) : 0
+            config.nesterov = config.momentum > 0 && config.dampening == 0 && random.nextInt(below: 2) == 0
+        case .torchAdam, .torchAdamW:
+            config.amsgrad = random.nextInt(below: 2) == 0
+            config.beta2 = pick([0.999, 0.99])
+        case .torchRMSprop:
+            config.alpha = pick([0.99, 0.9])
+            config.momentum = pick([0, 0.5])
+            config.centered = random.nextInt(below: 2) == 0
+        case .torchAdagrad:
+            config.learningRateDecay = pick([0, 0.01])
+            config.initialAccumulatorValue = pick([0, 0.1])
+        }
+        if config.kind.isTorch {
+            // torch's kinds have none of Keras's base settings.
+            config.torchWeightDecay = pick([0, 0.01, 1e-4])
+            config.maximize = random.nextInt(below: 4) == 0
+            return config
         }
         config.weightDecay = pick([nil, 0.004, 0.1])
         switch random.nextInt(below: 4) {

@@ -17,6 +17,12 @@ extension OptimizerKind {
         case .adadelta: "Adadelta"
         case .ftrl: "Ftrl"
         case .lamb: "Lamb"
+        // Never written: KerasWriting.writable translates a torch optimizer first. Named for messages only.
+        case .torchSGD: "torch.optim.SGD"
+        case .torchAdam: "torch.optim.Adam"
+        case .torchAdamW: "torch.optim.AdamW"
+        case .torchRMSprop: "torch.optim.RMSprop"
+        case .torchAdagrad: "torch.optim.Adagrad"
         }
     }
 
@@ -24,8 +30,9 @@ extension OptimizerKind {
     /// so the lower-case string form a `compile_config` may hold (`"adam"`) is read too.
     package init(kerasClassName name: String, at value: JSONValue) throws(JSONError) {
         let lowered = name.lowercased()
-        guard let kind = Self.allCases.first(where: { $0.kerasClassName.lowercased() == lowered }) else {
-            let supported = Self.allCases.map(\.kerasClassName).joined(separator: ", ")
+        let keras = Self.allCases.filter { !$0.isTorch }
+        guard let kind = keras.first(where: { $0.kerasClassName.lowercased() == lowered }) else {
+            let supported = keras.map(\.kerasClassName).joined(separator: ", ")
             throw value.error(.value, "unknown optimizer \"\(name)\"; supported: \(supported)")
         }
         self = kind

@@ -15,6 +15,8 @@ extension KerasOptimizerLayout {
         case .adam, .adamw: return wrappers + [["momentum", "velocity"]] + (config.amsgrad ? [["velocity_hat"]] : [])
         case .nadam, .adamax, .adadelta, .ftrl, .lamb: return wrappers + [config.ruleSlotNames]
         case .sgd, .rmsprop, .adagrad, .lion: return wrappers + config.ruleSlotNames.map { [$0] }
+        // Keras holds no torch optimizer (KerasWriting.writable translates it first).
+        case .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad: return wrappers + config.ruleSlotNames.map { [$0] }
         }
     }
 

@@ -81,6 +81,10 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
         for (index, parameter) in parameters.enumerated() {
             withSlots(parameter: index, offset: offset) { s0, s1, s2 in
                 network.withMutableValues(of: parameter) { w in
+                    guard !config.kind.isTorch else {
+                        config.torchUpdate(w, gradient: gradients[index], slots: (s0, s1, s2), step: updates + 1)
+                        return
+                    }
                     config.update(w, gradient: gradients[index], slots: (s0, s1, s2), step: step, learningRate: lr,
                                   uProduct: uProduct)
                 }

@@ -9,7 +9,7 @@ extension OptimizerConfig {
         case .lion: ["momentum"]
         case .adadelta: ["accumulated_grad", "accumulated_delta_var"]
         case .ftrl: ["accumulator", "linear"]
-        case .sgd, .adam, .adamw, .rmsprop, .adagrad: []
+        case .sgd, .adam, .adamw, .rmsprop, .adagrad, .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad: []
         }
     }
 
@@ -29,7 +29,7 @@ extension OptimizerConfig {
              ("l2_regularization_strength", .number(l2RegularizationStrength)),
              ("l2_shrinkage_regularization_strength", .number(l2ShrinkageRegularizationStrength)),
              ("beta", .number(beta))]
-        case .sgd, .adam, .adamw, .rmsprop, .adagrad: []
+        case .sgd, .adam, .adamw, .rmsprop, .adagrad, .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad: []
         }
     }
 

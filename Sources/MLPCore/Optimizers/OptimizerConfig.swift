@@ -1,10 +1,33 @@
-/// The optimizers a model can carry, with Keras 3's update rules (docs/keras-formats.md, optimizer update rules).
+/// The optimizers a model can carry: Keras 3's update rules (docs/keras-formats.md, optimizer update rules) and,
+/// as `torch_*`, torch.optim's (OptimizerConfig+Torch.swift, docs/numerics.md, torch's optimizers).
 public enum OptimizerKind: String, NamedChoice {
     case sgd, adam, adamw, rmsprop, adagrad, nadam, adamax, lion, adadelta, ftrl, lamb
+    case torchSGD = "torch_sgd", torchAdam = "torch_adam", torchAdamW = "torch_adamw"
+    case torchRMSprop = "torch_rmsprop", torchAdagrad = "torch_adagrad"
 
-    /// Case-insensitive, so the usual capitalizations (`Adam`, `RMSprop`) are accepted too; `name` is lower-case.
+    /// Case-insensitive, so the usual capitalizations (`Adam`, `RMSprop`) are accepted too, and torch's class
+    /// paths (`torch.optim.AdamW`) name the torch kinds; `name` is lower-case.
     public init?(name: String) {
-        self.init(rawValue: name.lowercased())
+        let lowered = name.lowercased()
+        if let alias = Self.aliases.first(where: { $0.name.lowercased() == lowered }) {
+            self = alias.choice
+        } else {
+            self.init(rawValue: lowered)
+        }
+    }
+
+    /// torch's class paths, which `init(name:)` matches without regard to case.
+    public static var aliases: [(name: String, choice: OptimizerKind)] {
+        [("torch.optim.SGD", .torchSGD), ("torch.optim.Adam", .torchAdam), ("torch.optim.AdamW", .torchAdamW),
+         ("torch.optim.RMSprop", .torchRMSprop), ("torch.optim.Adagrad", .torchAdagrad)]
+    }
+
+    /// torch.optim's rules, which follow torch's conventions rather than Keras's.
+    public var isTorch: Bool {
+        switch self {
+        case .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad: true
+        case .sgd, .adam, .adamw, .rmsprop, .adagrad, .nadam, .adamax, .lion, .adadelta, .ftrl, .lamb: false
+        }
     }
 }
 
@@ -29,7 +52,7 @@ public struct OptimizerConfig: Sendable, Equatable {
     /// RMSprop and Adadelta (which defaults to 0.95).
     public var rho = 0.9
     public var centered = false
-    /// Adagrad and Ftrl.
+    /// Adagrad and Ftrl (torch's Adagrad: 0).
     public var initialAccumulatorValue = 0.1
     /// Every optimizer but SGD, Lion and Ftrl.
     public var epsilon = 1e-7
@@ -39,6 +62,14 @@ public struct OptimizerConfig: Sendable, Equatable {
     public var l2RegularizationStrength = 0.0
     public var l2ShrinkageRegularizationStrength = 0.0
     public var beta = 0.0
+    /// torch's own hyperparameters (OptimizerConfig+Torch.swift): SGD's `dampening`, RMSprop's `alpha` (Keras's
+    /// ρ), Adagrad's `lr_decay`, every torch kind's `maximize` and its `weight_decay` — an L2 term added to the
+    /// gradient, except for torch's AdamW where it is decoupled — which is not Keras's `weightDecay`.
+    public var dampening = 0.0
+    public var alpha = 0.99
+    public var learningRateDecay = 0.0
+    public var maximize = false
+    public var torchWeightDecay = 0.0
     /// Decoupled weight decay `w ← w − w·wd·lr` before each update; any optimizer, AdamW by default 0.004.
     public var weightDecay: Double?
     public var clipnorm: Double?
@@ -70,6 +101,7 @@ public struct OptimizerConfig: Sendable, Equatable {
         }
         if kind == .lion { beta2 = 0.99 }
         if kind == .adadelta { rho = 0.95 }
+        if kind.isTorch { setTorchDefaults(learningRate: learningRate) }
     }
 
     /// The per-parameter state tensors this configuration keeps, in a fixed order (Keras's, so that Keras's
@@ -86,6 +118,7 @@ public struct OptimizerConfig: Sendable, Equatable {
         case .rmsprop:
             ["velocity"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["average_gradient"] : [])
         case .adagrad: ["accumulator"]
+        case .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad: torchSlotNames
         default: moreSlotNames
         }
     }
@@ -93,6 +126,8 @@ public struct OptimizerConfig: Sendable, Equatable {
     /// The hyperparameters that apply to `kind`, under the keys model files store them by (the native formats'
     /// keys, which are also Keras's config keys), in a fixed order.
     public var hyperparameters: [(key: String, value: Hyperparameter)] {
+        // torch's kinds have none of Keras's base settings (clipping, decoupled decay, the wrappers).
+        if kind.isTorch { return torchHyperparameters }
         var list: [(key: String, value: Hyperparameter)] = [("learning_rate", .number(learningRate))]
         switch kind {
         case .sgd:
@@ -121,6 +156,10 @@ public struct OptimizerConfig: Sendable, Equatable {
         for (key, value) in hyperparameters.sorted(by: { $0.key < $1.key }) {
             if OptimizerConfig.wrapperKeys.contains(key) {
                 try setWrapperHyperparameter(key, value)
+                continue
+            }
+            if kind.isTorch {
+                try setTorchHyperparameter(key, value, allowed: allowed)
                 continue
             }
             guard allowed.contains(key) else { throw .unknownHyperparameter(optimizer: kind.name, key: key, allowed: allowed.sorted()) }
@@ -168,6 +207,7 @@ public struct OptimizerConfig: Sendable, Equatable {
             if !ok { throw .invalidHyperparameter(key: key, reason: reason) }
         }
         try require(learningRate.isFinite && learningRate >= 0, "learning_rate", "must be a finite number ≥ 0, got \(learningRate)")
+        if kind.isTorch { return try validateTorch() }
         try schedule?.validate()
         try require(momentum.isFinite && momentum >= 0 && momentum <= 1, "momentum", "must be in [0, 1], got \(momentum)")
         if kind == .lion {

@@ -1,7 +1,7 @@
 /// The optimizer's saved state: the step count and, per slot name, one tensor per trainable parameter
 /// (in `Network.parameters` order, each shaped like its parameter).
 public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
-    /// Completed update steps (Keras's `iterations`).
+    /// Completed update steps (Keras's `iterations`; torch's per-parameter `state["step"]`).
     public var iterations: Int
     /// In `OptimizerConfig.slotNames` order.
     public var slots: [Slot]
@@ -35,13 +35,13 @@ public struct OptimizerState<T: MLPScalar>: Sendable, Equatable {
         self.scalars = scalars
     }
 
-    /// Fresh state: zero step, slots at their initial value (Adagrad's accumulator starts at
-    /// `initial_accumulator_value`, everything else at zero).
+    /// Fresh state: zero step, slots at their initial value (Adagrad's accumulator and torch Adagrad's sum start
+    /// at `initial_accumulator_value`, everything else at zero).
     public init(config: OptimizerConfig, network: Network<T>) {
         let parameters = network.parameters
         iterations = 0
         slots = config.slotNames.map { name in
-            let initial: T = name == "accumulator" ? T(config.initialAccumulatorValue) : 0
+            let initial: T = name == "accumulator" || name == "sum" ? T(config.initialAccumulatorValue) : 0
             return Slot(name: name, values: parameters.map { [T](repeating: initial, count: network[$0].count) })
         }
         scalars = config.initialScalars.map { Scalar(name: $0.name, value: $0.value) }

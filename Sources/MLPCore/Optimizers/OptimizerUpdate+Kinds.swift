@@ -104,6 +104,8 @@ extension OptimizerConfig {
             for i in 0..<count { w[i] -= scale * g[i] }
         case .sgd, .adam, .adamw, .rmsprop, .adagrad:
             preconditionFailure("\(kind) is updated in OptimizerUpdate.swift")
+        case .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad:
+            preconditionFailure("\(kind) is updated in OptimizerUpdate+Torch.swift")
         }
     }
 }

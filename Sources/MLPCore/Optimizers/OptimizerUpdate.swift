@@ -129,6 +129,8 @@ extension OptimizerConfig {
             }
         case .nadam, .adamax, .lion, .adadelta, .ftrl, .lamb:
             updateMore(w, gradient: g, slots: slots, step: step, learningRate: lr, uProduct: uProduct)
+        case .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad:
+            preconditionFailure("\(kind) is updated by torchUpdate (OptimizerUpdate+Torch.swift)")
         }
     }
 }
