@@ -64,8 +64,8 @@ extension Network {
         guard data.featureWidth == inputWidth else {
             throw .dataMismatch("data has \(data.featureWidth) feature columns, the model takes \(inputWidth) inputs")
         }
-        guard data.targetWidth == loss.targetWidth(outputWidth: outputWidth) else {
-            throw .dataMismatch("data has \(data.targetWidth) target columns, \(loss.name) needs \(loss.targetWidth(outputWidth: outputWidth))")
+        guard loss.acceptsTargetWidth(data.targetWidth, outputWidth: outputWidth) else {
+            throw .dataMismatch("data has \(data.targetWidth) target columns, \(loss.name) needs \(loss.targetWidthDescription(outputWidth: outputWidth))")
         }
         var network = Network<Double>(converting: self)
         let samples: Dataset<Double>
@@ -86,7 +86,7 @@ extension Network {
             let output = network.forward(ws, rows: samples.count, training: true)
             return loss.evaluate(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: samples.count,
-                width: network.outputWidth, gradient: nil)
+                width: network.outputWidth, targetWidth: samples.targetWidth, gradient: nil)
                 + network.activityPenalty(ws, rows: samples.count) + network.weightPenalty()
         }
 

@@ -1,14 +1,16 @@
 import RealModule
 
 // The forward value and ∂loss/∂y of every loss, in Keras's formulas (keras/src/losses/losses.py and the JAX
-// backend's cross-entropies). docs/numerics.md, losses, derives each gradient.
+// backend's cross-entropies) and, for the torch-only kinds, torch's (torch/nn/functional.py).
+// docs/numerics.md, losses, derives each gradient.
 extension Loss {
     /// The batch loss for predictions `y` `[rows, width]` and targets `t` `[rows, targetWidth]`; when `gradY` is
-    /// given, also writes `∂loss/∂y` there. Labels of the sparse loss must already be valid class indices.
+    /// given, also writes `∂loss/∂y` there. Class indices must already be valid (`acceptsTargetWidth` and the
+    /// label checks of training).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     func evaluate<T: MLPScalar>(
-        predictions y: UnsafePointer<T>, targets t: UnsafePointer<T>, rows: Int, width: Int,
+        predictions y: UnsafePointer<T>, targets t: UnsafePointer<T>, rows: Int, width: Int, targetWidth: Int,
         gradient gradY: UnsafeMutablePointer<T>?
     ) -> T {
         let eps = T(Self.probabilityEpsilon)
@@ -45,13 +47,25 @@ extension Loss {
                 let d = T.log(a) - T.log(max(t, eps) + 1)
                 return (d * d, y > eps ? 2 * d / a : 0)
             }
-        case .huber:
-            let delta = T(self.delta)
-            return meanOverOutputs(y, t, rows, width, gradY) { y, t in
+        case .huber, .smoothL1:
+            // torch's smooth_l1 with β is huber with δ = β, over β: ½e²/β below β, |e| − ½β above.
+            let delta = T(kind == .huber ? self.delta : beta)
+            return meanOverOutputs(y, t, rows, width, gradY, factor: kind == .huber ? 1 : 1 / delta) { y, t in
                 let e = y - t
                 if abs(e) <= delta { return (e * e / 2, e) }
                 return (delta * abs(e) - delta * delta / 2, e > 0 ? delta : -delta)
             }
+        case .nllLoss:
+            // −mean over rows of the log-probability at the label.
+            let scale = 1 / T(rows)
+            gradY?.update(repeating: 0, count: rows * width)
+            var total: T = 0
+            for r in 0..<rows {
+                let index = r * width + Int(t[r])
+                total -= y[index]
+                gradY?[index] = -scale
+            }
+            return total / T(rows)
         case .logCosh:
             // Keras's overflow-free form: x + softplus(−2x) − log 2, whose derivative is tanh(x).
             let log2 = T(0.693_147_180_559_945_3)
@@ -97,9 +111,9 @@ extension Loss {
                 return (-(target * T.log(p) + (1 - target) * T.log(1 - p)),
                         inside ? -(target / p) + (1 - target) / (1 - p) : 0)
             }
-        case .categoricalCrossentropy, .sparseCategoricalCrossentropy, .klDivergence, .categoricalHinge,
+        case .categoricalCrossentropy, .sparseCategoricalCrossentropy, .crossEntropy, .klDivergence, .categoricalHinge,
              .cosineSimilarity:
-            return rowLoss(predictions: y, targets: t, rows: rows, width: width, gradient: gradY)
+            return rowLoss(predictions: y, targets: t, rows: rows, width: width, targetWidth: targetWidth, gradient: gradY)
         }
     }
 

@@ -6,9 +6,10 @@ extension Loss {
     /// Mean over the batch of a per-row value; `gradY` rows get `∂row/∂y / rows`.
     @inline(__always)
     func rowLoss<T: MLPScalar>(
-        predictions y: UnsafePointer<T>, targets t: UnsafePointer<T>, rows: Int, width: Int,
+        predictions y: UnsafePointer<T>, targets t: UnsafePointer<T>, rows: Int, width: Int, targetWidth: Int,
         gradient gradY: UnsafeMutablePointer<T>?
     ) -> T {
+        let indices = takesClassIndices(targetWidth: targetWidth, outputWidth: width)
         let perBatch = 1 / T(rows)
         let keep = T(1 - labelSmoothing)
         // Keras adds smoothing/num_classes with both in the tensor's type.
@@ -17,7 +18,7 @@ extension Loss {
         for r in 0..<rows {
             let row = y + r * width
             let gradient = gradY.map { $0 + r * width }
-            let label = kind == .sparseCategoricalCrossentropy ? Int(t[r]) : -1
+            let label = indices ? Int(t[r]) : -1
             let targets = t + r * width
             func target(_ j: Int) -> T {
                 if label >= 0 { return j == label ? 1 : 0 }
@@ -25,6 +26,9 @@ extension Loss {
             }
             let value: T
             switch kind {
+            case .crossEntropy:
+                // torch's cross_entropy is Keras's cross-entropy on logits, with indices or probabilities.
+                value = logSoftmaxCrossentropyRow(row, target: target, width: width, gradient: gradient, scale: perBatch)
             case .categoricalCrossentropy, .sparseCategoricalCrossentropy:
                 value = fromLogits
                     ? logSoftmaxCrossentropyRow(row, target: target, width: width, gradient: gradient, scale: perBatch)

@@ -36,9 +36,10 @@ struct MetricAccumulator<T: MLPScalar> {
                     : targetWidth == 1 ? .sparseCategoricalAccuracy : .categoricalAccuracy
             }
             if kind.takesLabels {
-                guard loss.kind == .sparseCategoricalCrossentropy, targetWidth == 1 else {
+                guard loss.takesClassIndices(targetWidth: targetWidth, outputWidth: outputWidth) else {
                     throw MetricError(name: metric.name, reason: "(\(kind.rawValue)) needs class labels as targets, "
-                                      + "which only the sparse_categorical_crossentropy loss takes; the loss is \(loss.name)")
+                                      + "which only sparse_categorical_crossentropy, nll_loss and cross_entropy on a "
+                                      + "label column take; the loss is \(loss.name)")
                 }
             } else if targetWidth != outputWidth {
                 throw MetricError(name: metric.name, reason: "(\(kind.rawValue)) needs a target per output (\(outputWidth)), "
@@ -95,7 +96,8 @@ struct MetricAccumulator<T: MLPScalar> {
                     if above < k { sum += 1 }
                 }
             case .loss(let loss, let sign):
-                let mean = loss.evaluate(predictions: y, targets: t, rows: rows, width: width, gradient: nil)
+                let mean = loss.evaluate(predictions: y, targets: t, rows: rows, width: width,
+                                         targetWidth: loss.targetWidth(outputWidth: width), gradient: nil)
                 sum = Double(sign * mean) * Double(rows)
             }
             sums[index] += sum

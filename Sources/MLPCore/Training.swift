@@ -29,7 +29,7 @@ extension Model {
         let loss = training.loss
         let ws = Workspace(
             network: network, capacity: min(options.batchSize, trainCount),
-            targetWidth: loss.targetWidth(outputWidth: network.outputWidth))
+            targetWidth: data.targetWidth)
         var random = RandomGenerator(state: training.random)
         let batches = (trainCount + options.batchSize - 1) / options.batchSize
         let usesDropout = network.layers.contains { if case .dropout(let d) = $0.kind { d.rate > 0 } else { false } }
@@ -59,7 +59,7 @@ extension Model {
                                  rows: rows, width: network.outputWidth)
                 } else if let counts = loss.correctPredictions(
                     predictions: ws.y[network.layers.count - 1].baseAddress!, targets: ws.targets.baseAddress!,
-                    rows: rows, width: network.outputWidth) {
+                    rows: rows, width: network.outputWidth, targetWidth: ws.targetWidth) {
                     correct += counts.correct
                     judged += counts.judged
                 }
@@ -67,7 +67,7 @@ extension Model {
                 // Keras projects constrained variables right after the optimizer's update; moving statistics come
                 // from the forward pass and do not depend on the step.
                 if constrained { network.applyConstraints() }
-                if normalizesBatches { network.updateMovingStatistics(from: ws) }
+                if normalizesBatches { network.updateMovingStatistics(from: ws, rows: rows) }
                 // Keras's epoch loss: batch losses weighted by batch size.
                 lossSum += Double(batchLoss) * Double(rows)
                 progress?(.batchEnd(epoch: epoch, batch: batch + 1, batches: batches, samples: start + rows,
@@ -104,7 +104,7 @@ extension Model {
         guard data.count > 0 else { throw .dataMismatch("cannot evaluate on an empty dataset") }
         let ws = Workspace(
             network: network, capacity: min(batchSize, data.count),
-            targetWidth: training.loss.targetWidth(outputWidth: network.outputWidth))
+            targetWidth: data.targetWidth)
         var tracker = try metrics.map { metrics throws(TrainingError) in try accumulator(metrics, targetWidth: data.targetWidth) }
         return evaluate(data, workspace: ws, tracker: &tracker)
     }
@@ -133,14 +133,15 @@ extension Model {
             // Keras's evaluation loss includes the regularization penalties too.
             let value = loss.evaluate(
                 predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows,
-                width: network.outputWidth, gradient: nil)
+                width: network.outputWidth, targetWidth: ws.targetWidth, gradient: nil)
                 + (network.isRegularized ? network.activityPenalty(ws, rows: rows) + weightPenalty : 0)
             lossSum += Double(value) * Double(rows)
             if tracker != nil {
                 tracker?.add(predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows,
                              width: network.outputWidth)
             } else if let counts = loss.correctPredictions(
-                predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: network.outputWidth) {
+                predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: network.outputWidth,
+                targetWidth: ws.targetWidth) {
                 correct += counts.correct
                 judged += counts.judged
             }
@@ -163,12 +164,11 @@ extension Model {
         guard data.featureWidth == network.inputWidth else {
             throw .dataMismatch("data has \(data.featureWidth) feature columns, the model takes \(network.inputWidth) inputs")
         }
-        let targetWidth = training.loss.targetWidth(outputWidth: network.outputWidth)
-        guard data.targetWidth == targetWidth else {
+        guard training.loss.acceptsTargetWidth(data.targetWidth, outputWidth: network.outputWidth) else {
             throw .dataMismatch(
-                "data has \(data.targetWidth) target columns, \(training.loss.name) with \(network.outputWidth) outputs needs \(targetWidth)")
+                "data has \(data.targetWidth) target columns, \(training.loss.name) with \(network.outputWidth) outputs needs \(training.loss.targetWidthDescription(outputWidth: network.outputWidth))")
         }
-        if training.loss.kind == .sparseCategoricalCrossentropy {
+        if training.loss.takesClassIndices(targetWidth: data.targetWidth, outputWidth: network.outputWidth) {
             for (row, label) in data.targets.enumerated() {
                 guard label >= 0, label < T(network.outputWidth), label == label.rounded(.towardZero) else {
                     throw .invalidLabel(row: row, value: Double(label), classes: network.outputWidth)

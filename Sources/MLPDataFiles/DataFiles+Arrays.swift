@@ -34,8 +34,8 @@ extension DataFiles {
         guard yRows == rows else { throw error("\(plural(yRows, "row")), but x has \(rows)") }
         let isColumn = dimensions.count == 1 || dimensions[1] == 1
         // Categorical cross-entropy with one output: a one-column y is the target as given (see `layout(columns:)`).
-        if isColumn, model.takesLabels, !(model.loss?.kind == .categoricalCrossentropy && model.outputs == 1) {
-            return .labels(oneHot: !model.labelsOnly)
+        if isColumn, model.takesLabels, !model.singleClassTarget {
+            return .labels(oneHot: !model.keepsLabelIndices)
         }
         let width = dimensions.count == 1 ? 1 : dimensions[1]
         guard !model.labelsOnly, width == model.outputs else {

@@ -165,8 +165,16 @@ struct ModelShape {
 
     /// Losses whose targets are classes: a single integer label per row is accepted for them.
     var takesLabels: Bool { loss?.takesLabels ?? false }
-    /// Sparse cross-entropy consumes labels only (the one-column layout).
-    var labelsOnly: Bool { loss?.kind == .sparseCategoricalCrossentropy }
+    /// Sparse cross-entropy and NLL consume labels only (the one-column layout).
+    var labelsOnly: Bool { loss?.takesOnlyLabels ?? false }
+    /// A label column stays one column of indices (the sparse losses and torch's cross_entropy) rather than
+    /// becoming one-hot rows.
+    var keepsLabelIndices: Bool { loss?.keepsLabelIndices ?? false }
+    /// A categorical cross-entropy (Keras's or torch's) with one output: its one target column is taken as given
+    /// (a label there can only be 0, whose one-hot row is the same 1).
+    var singleClassTarget: Bool {
+        outputs == 1 && (loss?.kind == .categoricalCrossentropy || loss?.kind == .crossEntropy)
+    }
 
     /// How the targets of a file are laid out.
     enum Targets: Equatable {
@@ -185,7 +193,7 @@ struct ModelShape {
         if columns == inputs { return requireTargets ? nil : Targets.none }
         if labelsOnly { return columns == inputs + 1 ? .labels(oneHot: false) : nil }
         if columns == inputs + outputs { return .values }
-        if takesLabels, columns == inputs + 1 { return .labels(oneHot: true) }
+        if takesLabels, columns == inputs + 1 { return .labels(oneHot: !keepsLabelIndices) }
         return nil
     }
 
@@ -193,7 +201,7 @@ struct ModelShape {
     var expectedColumns: String {
         var options: [String] = []
         if !requireTargets { options.append("\(inputs) (features only)") }
-        if (takesLabels || ignoresTargets) && !(loss?.kind == .categoricalCrossentropy && outputs == 1) {
+        if (takesLabels || ignoresTargets) && !singleClassTarget {
             options.append("\(inputs + 1) (features and a class label)")
         }
         if !labelsOnly { options.append("\(inputs + outputs) (features and targets)") }

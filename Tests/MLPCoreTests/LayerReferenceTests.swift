@@ -91,7 +91,7 @@ struct LayerReferenceTests {
                 expectClose(Array(ws.gradients[index]), expected, rtol: fixture.tolerance, "\(fixture.name) ∇\(name)")
             }
         }
-        network.updateMovingStatistics(from: ws)
+        network.updateMovingStatistics(from: ws, rows: fixture.rows)
         for (layerName, variables) in fixture.tensors("moving_after") {
             let layer = try #require(network.layers.first { $0.name == layerName })
             for (variable, expected) in variables {

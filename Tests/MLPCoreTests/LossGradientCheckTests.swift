@@ -16,10 +16,10 @@ private struct LossSetup: Sendable, CustomTestStringConvertible {
 }
 
 private func setup(_ kind: LossKind, fromLogits: Bool = false, labelSmoothing: Double = 0, delta: Double = 1,
-                   _ output: Activation, _ targets: LossSetup.Targets) -> LossSetup {
+                   beta: Double = 1, _ output: Activation, _ targets: LossSetup.Targets) -> LossSetup {
     // The settings below are valid by construction; a mistake would show as a failing test, not a crash.
-    LossSetup((try? Loss(kind, fromLogits: fromLogits, labelSmoothing: labelSmoothing, delta: delta)) ?? Loss(kind),
-              output, targets)
+    LossSetup((try? Loss(kind, fromLogits: fromLogits, labelSmoothing: labelSmoothing, delta: delta, beta: beta))
+              ?? Loss(kind), output, targets)
 }
 
 private let setups: [LossSetup] = [
@@ -45,6 +45,11 @@ private let setups: [LossSetup] = [
     setup(.categoricalCrossentropy, fromLogits: true, labelSmoothing: 0.15, .linear, .oneHot),
     setup(.categoricalCrossentropy, fromLogits: true, .linear, .distributions),
     setup(.sparseCategoricalCrossentropy, fromLogits: true, .linear, .labels),
+    setup(.crossEntropy, .linear, .labels),
+    setup(.crossEntropy, .linear, .distributions),
+    setup(.nllLoss, .logSoftmax, .labels),
+    setup(.smoothL1, beta: 0.3, .linear, .normal),
+    setup(.smoothL1, beta: 2.5, .linear, .normal),
 ]
 
 private func targets(_ kind: LossSetup.Targets, rows: Int, width: Int, random: inout RandomGenerator) -> [Double] {
@@ -78,6 +83,8 @@ private func distanceToLossKinks(_ loss: Loss, outputs y: [Double], targets t: [
         for (a, b) in zip(y, t) { distance = min(distance, abs(a - b)) }
     case .huber:
         for (a, b) in zip(y, t) { distance = min(distance, abs(abs(a - b) - loss.delta)) }
+    case .smoothL1:
+        for (a, b) in zip(y, t) { distance = min(distance, abs(abs(a - b) - loss.beta)) }
     case .hinge, .squaredHinge:
         let binary = t.allSatisfy { $0 == 0 || $0 == 1 }
         for (a, b) in zip(y, t) { distance = min(distance, abs(1 - (binary ? 2 * b - 1 : b) * a)) }
@@ -105,7 +112,7 @@ struct LossGradientCheckTests {
             let features = (0..<rows * 3).map { _ in 2 * random.nextUnitDouble() - 1 }
             let values = targets(setup.targets, rows: rows, width: width, random: &random)
             let data = try Dataset(features: features, featureWidth: 3, targets: values,
-                                   targetWidth: setup.loss.targetWidth(outputWidth: width))
+                                   targetWidth: setup.targets == .labels ? 1 : setup.loss.targetWidth(outputWidth: width))
             let outputs = try network.predict(features)
             // Redraw until the outputs keep clear of the loss's kinks, where the derivative is undefined.
             guard distanceToLossKinks(setup.loss, outputs: outputs, targets: values, width: width) > 1e-2 else {

@@ -40,7 +40,8 @@ struct RandomDocuments {
                 let kind: LayerKind = pick([
                     .activation(pick(Activation.allCases)), .dropout(DropoutSettings(rate: pick([0, 0.3, 0.5]), seed: pick([nil, 7]))),
                     .batchNormalization(BatchNormalizationSettings(momentum: pick([0.99, 0.9]), epsilon: pick([1e-3, 1e-5]),
-                                                                   center: random.nextInt(below: 2) == 0, scale: random.nextInt(below: 2) == 0)),
+                                                                   center: random.nextInt(below: 2) == 0, scale: random.nextInt(below: 2) == 0,
+                                                                   unbiasedMovingVariance: random.nextInt(below: 2) == 0)),
                     .layerNormalization(LayerNormalizationSettings(epsilon: 1e-3, center: random.nextInt(below: 2) == 0,
                                                                    scale: random.nextInt(below: 2) == 0)),
                     .flatten,
@@ -82,7 +83,8 @@ struct RandomDocuments {
         let fromLogits = kind.acceptsLogits && random.nextInt(below: 2) == 0
         let smoothing = kind.acceptsLabelSmoothing ? pick([0, 0.1, 1e-3, 1.0 / 3, 1]) : 0
         let delta = kind == .huber ? pick([1, 0.5, 2.75, 1e-4]) : 1
-        return (try? Loss(kind, fromLogits: fromLogits, labelSmoothing: smoothing, delta: delta)) ?? Loss(kind)
+        let beta = kind == .smoothL1 ? pick([1, 0.5, 3e-3]) : 1
+        return (try? Loss(kind, fromLogits: fromLogits, labelSmoothing: smoothing, delta: delta, beta: beta)) ?? Loss(kind)
     }
 
     private mutating func optimizer() -> OptimizerConfig {

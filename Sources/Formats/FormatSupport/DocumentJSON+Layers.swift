@@ -46,6 +46,8 @@ extension DocumentJSON {
             writer.key("epsilon"); writer.number(bn.epsilon)
             writer.key("center"); writer.bool(bn.center)
             writer.key("scale"); writer.bool(bn.scale)
+            // Only when set, so files of Keras-style layers read as before in older readers.
+            if bn.unbiasedMovingVariance { writer.key("unbiased_moving_variance"); writer.bool(true) }
         case .layerNormalization(let ln):
             writer.key("epsilon"); writer.number(ln.epsilon)
             writer.key("center"); writer.bool(ln.center)
@@ -124,10 +126,11 @@ extension DocumentJSON {
             kind = .dropout(DropoutSettings(rate: try value.value(at: "rate").double(),
                                             seed: try seed.flatMap { s throws(JSONError) in s.isNull ? nil : Int(try s.int64()) }))
         case "batch_normalization":
-            try keys(["momentum", "epsilon", "center", "scale"])
+            try keys(["momentum", "epsilon", "center", "scale", "unbiased_moving_variance"])
             kind = .batchNormalization(BatchNormalizationSettings(
                 momentum: try number("momentum", default: 0.99), epsilon: try number("epsilon", default: 1e-3),
-                center: try flag("center", default: true), scale: try flag("scale", default: true)))
+                center: try flag("center", default: true), scale: try flag("scale", default: true),
+                unbiasedMovingVariance: try flag("unbiased_moving_variance", default: false)))
         case "layer_normalization":
             try keys(["epsilon", "center", "scale"])
             kind = .layerNormalization(LayerNormalizationSettings(

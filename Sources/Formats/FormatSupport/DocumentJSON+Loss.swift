@@ -7,12 +7,12 @@ import MLPDocument
 // naming the loss and every setting it has. A reader that predates the settings refuses the object instead of
 // silently training the plain loss.
 extension DocumentJSON {
-    package static let lossKeys: Set<String> = ["name", "from_logits", "label_smoothing", "delta"]
+    package static let lossKeys: Set<String> = ["name", "from_logits", "label_smoothing", "delta", "beta"]
 
     /// The keys that apply to a loss: `name` and its settings.
     package static func lossKeys(of kind: LossKind) -> [String] {
         ["name"] + (kind.acceptsLogits ? ["from_logits"] : []) + (kind.acceptsLabelSmoothing ? ["label_smoothing"] : [])
-            + (kind == .huber ? ["delta"] : [])
+            + (kind == .huber ? ["delta"] : []) + (kind == .smoothL1 ? ["beta"] : [])
     }
 
     package static func write(_ loss: Loss, to writer: inout JSONWriter) {
@@ -27,6 +27,7 @@ extension DocumentJSON {
             case "from_logits": writer.bool(loss.fromLogits)
             case "label_smoothing": writer.number(loss.labelSmoothing)
             case "delta": writer.number(loss.delta)
+            case "beta": writer.number(loss.beta)
             default: writer.string(loss.name)
             }
         }
@@ -41,8 +42,8 @@ extension DocumentJSON {
         return String(decoding: writer.finish(), as: UTF8.self)
     }
 
-    /// A name (or alias), or `{"name": …, "from_logits": …, "label_smoothing": …, "delta": …}` with only the
-    /// settings the loss has.
+    /// A name (or alias), or `{"name": …, "from_logits": …, "label_smoothing": …, "delta": …, "beta": …}` with only
+    /// the settings the loss has.
     package static func readLoss(_ value: JSONValue) throws(JSONError) -> Loss {
         if value.kind == .string {
             let name = try value.string()
@@ -67,11 +68,14 @@ extension DocumentJSON {
         let deltaValue = try value.optionalValue(at: "delta")
         let labelSmoothing = try smoothingValue?.double() ?? 0
         let delta = try deltaValue?.double() ?? Loss.defaultDelta
+        let betaValue = try value.optionalValue(at: "beta")
+        let beta = try betaValue?.double() ?? Loss.defaultBeta
         do {
-            return try Loss(kind, fromLogits: fromLogits, labelSmoothing: labelSmoothing, delta: delta)
+            return try Loss(kind, fromLogits: fromLogits, labelSmoothing: labelSmoothing, delta: delta, beta: beta)
         } catch {
             // Only a number can be out of range here: inapplicable keys were refused above.
-            throw ((kind == .huber ? deltaValue : smoothingValue) ?? value).error(.value, error.description)
+            throw ((kind == .huber ? deltaValue : kind == .smoothL1 ? betaValue : smoothingValue) ?? value)
+                .error(.value, error.description)
         }
     }
 

@@ -23,8 +23,9 @@ extension KerasConfig {
 
     /// Keras accepts a loss's function name, its class name and the upper-case aliases (`MSE`, `KLD`).
     private static func lossKind(named name: String, at value: JSONValue) throws(JSONError) -> LossKind {
-        guard let kind = LossKind(name: name) ?? LossKind(name: snakeCase(name)) else {
-            throw value.error(.value, "unknown loss \"\(name)\"; supported: \(Loss.acceptedNames.joined(separator: ", "))")
+        guard let kind = LossKind(name: name) ?? LossKind(name: snakeCase(name)), !kind.isTorchOnly else {
+            throw value.error(.value, "unknown Keras loss \"\(name)\"; supported: "
+                              + LossKind.kerasNames.joined(separator: ", "))
         }
         return kind
     }

@@ -59,14 +59,22 @@ package enum KerasWriting {
         KerasConfig.snakeCase(config.kind.kerasClassName)
     }
 
-    /// Refuses what Keras cannot load: a loss it does not have, an iteration count over int32.
+    /// Refuses what Keras cannot load: a loss it does not have, torch's running-variance update, an iteration
+    /// count over int32.
     package static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
+        for layer in document.architecture.layers {
+            if case .batchNormalization(let bn) = layer.kind, bn.unbiasedMovingVariance {
+                throw ModelFileError(file: file, object: "layer \"\(layer.name)\"", reason: "updates its moving variance "
+                                     + "with the unbiased batch variance (torch's BatchNorm1d), which Keras's "
+                                     + "BatchNormalization cannot express")
+            }
+        }
         guard let training = document.training else { return }
         try KerasMetrics.validate(document, file: file)
-        if training.loss.kind == .halfSquaredError {
-            throw ModelFileError(file: file, reason: "the loss half_squared_error has no Keras equivalent; retrain with a "
-                                 + "Keras loss or convert with --drop-optimizer")
+        if training.loss.kind == .halfSquaredError || training.loss.kind.isTorchOnly {
+            throw ModelFileError(file: file, reason: "the loss \(training.loss.description) has no Keras equivalent; "
+                                 + "retrain with a Keras loss or convert with --drop-optimizer")
         }
         guard Int32(exactly: training.optimizer.iterations) != nil else {
             throw ModelFileError(file: file, reason: "the optimizer's \(training.optimizer.iterations) iterations do not "

@@ -148,7 +148,7 @@ extension Network {
         let output = forward(ws, rows: rows, training: true)
         var value = loss.evaluate(
             predictions: output.baseAddress!, targets: ws.targets.baseAddress!, rows: rows, width: outputWidth,
-            gradient: ws.gradY[layers.count - 1].baseAddress!)
+            targetWidth: ws.targetWidth, gradient: ws.gradY[layers.count - 1].baseAddress!)
         guard isRegularized else {
             backward(ws, rows: rows)
             return value
@@ -192,16 +192,19 @@ extension Network {
 
     /// After a training step: `moving ← moving·momentum + batch·(1 − momentum)` for every batch normalization,
     /// from the statistics its forward pass left in the workspace.
-    mutating func updateMovingStatistics(from ws: Workspace<T>) {
+    mutating func updateMovingStatistics(from ws: Workspace<T>, rows: Int) {
         for l in layers.indices {
             guard case .batchNormalization(let bn) = layers[l].kind else { continue }
             let width = layers[l].inputWidth
             let stats = ws.statistics[l].baseAddress!
             let momentum = T(bn.momentum), rest = T(1 - bn.momentum)
             let meanIndex = layers[l].variables.count - 2
-            for (v, offset) in [(meanIndex, 0), (meanIndex + 1, width)] {
+            // torch's Bessel correction. torch refuses a one-row training batch, which has no unbiased variance;
+            // here its biased variance (0) is taken, as Keras would.
+            let correction = bn.unbiasedMovingVariance && rows > 1 ? T(rows) / T(rows - 1) : 1
+            for (v, offset, factor) in [(meanIndex, 0, T(1)), (meanIndex + 1, width, correction)] {
                 layers[l].weights[v].withUnsafeMutableBufferPointer { moving in
-                    for j in 0..<width { moving[j] = moving[j] * momentum + stats[offset + j] * rest }
+                    for j in 0..<width { moving[j] = moving[j] * momentum + stats[offset + j] * factor * rest }
                 }
             }
         }

@@ -160,12 +160,18 @@ public struct BatchNormalizationSettings: Sendable, Equatable {
     /// Whether the layer has `beta` (an offset) and `gamma` (a scale).
     public var center: Bool
     public var scale: Bool
+    /// The moving variance takes the unbiased batch variance, `n/(n − 1)` times the biased one the batch is
+    /// normalized with, as torch's BatchNorm1d updates `running_var`; Keras (the default) takes the biased one.
+    /// torch's `momentum` m is `1 − momentum` here.
+    public var unbiasedMovingVariance: Bool
 
-    public init(momentum: Double = 0.99, epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true) {
+    public init(momentum: Double = 0.99, epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true,
+                unbiasedMovingVariance: Bool = false) {
         self.momentum = momentum
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
+        self.unbiasedMovingVariance = unbiasedMovingVariance
     }
 }
 

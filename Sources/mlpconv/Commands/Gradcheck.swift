@@ -146,7 +146,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
             case .categoricalCrossentropy, .categoricalHinge:
                 let label = random.nextInt(below: classes)
                 targets += (0..<classes).map { $0 == label ? 1 : 0 }
-            case .sparseCategoricalCrossentropy:
+            case .sparseCategoricalCrossentropy, .nllLoss, .crossEntropy:
                 targets.append(Double(random.nextInt(below: classes)))
             case .binaryCrossentropy, .klDivergence:
                 // Strictly inside (0, 1): the midpoint of one of 2^53 equal cells.
@@ -156,7 +156,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
             case .hinge, .squaredHinge:
                 for _ in 0..<classes { targets.append(random.nextInt(below: 2) == 0 ? -1 : 1) }
             case .halfSquaredError, .meanSquaredError, .meanAbsoluteError, .meanAbsolutePercentageError, .huber,
-                 .logCosh, .cosineSimilarity:
+                 .smoothL1, .logCosh, .cosineSimilarity:
                 for _ in 0..<classes { targets.append(random.nextStandardNormal()) }
             }
         }

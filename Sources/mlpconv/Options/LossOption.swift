@@ -11,7 +11,7 @@ protocol LossOptionHelp {
 /// activation suggests), or the stored loss with other settings.
 struct LossOption<Command: LossOptionHelp>: ParsableArguments {
     @Option(help: ArgumentHelp(Command.lossHelp))
-    var loss: NamedArgument<LossKind>?
+    var loss: LossArgument?
 
     @Flag(name: .customLong("from-logits"), inversion: .prefixedNo,
           help: "The cross-entropy takes logits: the outputs before sigmoid or softmax (Keras's from_logits).")
@@ -24,19 +24,25 @@ struct LossOption<Command: LossOptionHelp>: ParsableArguments {
     @Option(name: .customLong("huber-delta"), help: "Huber's delta, where it turns from quadratic to linear (default 1).")
     var huberDelta: Double?
 
+    @Option(name: .customLong("smooth-l1-beta"),
+            help: "SmoothL1's beta, where it turns from quadratic to linear (torch's beta, default 1; 1 is huber).")
+    var smoothL1Beta: Double?
+
     /// The loss the options describe over `base`: `--loss` with its default settings, or else `base`, then with
     /// the settings given here. Nil when neither names a loss.
     func value(over base: Loss?) throws -> Loss? {
-        let start = loss.map { Loss($0.value) } ?? base
+        let start = loss?.loss ?? base
         guard let start else {
-            if fromLogits != nil || labelSmoothing != nil || huberDelta != nil {
-                throw CommandError("--from-logits, --label-smoothing and --huber-delta set a loss's settings; give --loss too")
+            if fromLogits != nil || labelSmoothing != nil || huberDelta != nil || smoothL1Beta != nil {
+                throw CommandError("--from-logits, --label-smoothing, --huber-delta and --smooth-l1-beta set a loss's "
+                                   + "settings; give --loss too")
             }
             return nil
         }
         do {
-            return try Loss(start.kind, fromLogits: fromLogits ?? start.fromLogits,
-                            labelSmoothing: labelSmoothing ?? start.labelSmoothing, delta: huberDelta ?? start.delta)
+            return try Loss(loss?.kind ?? start.kind, fromLogits: fromLogits ?? start.fromLogits,
+                            labelSmoothing: labelSmoothing ?? start.labelSmoothing, delta: huberDelta ?? start.delta,
+                            beta: smoothL1Beta ?? start.beta)
         } catch {
             throw CommandError(error.description)
         }
@@ -48,4 +54,20 @@ struct LossOption<Command: LossOptionHelp>: ParsableArguments {
         if let loss = try value(over: document.training?.loss) { return loss }
         throw CommandError("\(file): the model has no loss stored; give --loss (\(Loss.acceptedNames.joined(separator: ", ")))")
     }
+}
+
+/// `--loss NAME`: a kind name or alias, or a torch name with torch's defaults (`BCEWithLogitsLoss` is
+/// binary_crossentropy with from_logits). `kind` is the kind the name's settings belong to: `SmoothL1Loss` is
+/// huber until `--smooth-l1-beta` gives it a β other than 1.
+struct LossArgument: ExpressibleByArgument {
+    let loss: Loss
+    let kind: LossKind
+
+    init?(argument: String) {
+        guard let loss = Loss(name: argument) else { return nil }
+        self.loss = loss
+        kind = Loss.torchNames.first { $0.name == argument }?.kind ?? LossKind(name: argument) ?? loss.kind
+    }
+
+    static var allValueStrings: [String] { Loss.acceptedNames }
 }

@@ -344,12 +344,13 @@ extension Constraint {
     }
 }
 
-/// The settings the loss has (`from_logits`, `label_smoothing`, `delta`), at their values, defaults included.
+/// The settings the loss has (`from_logits`, `label_smoothing`, `delta`, `beta`), at their values, defaults included.
 private func lossSettings(_ loss: Loss) -> [String: JSONOutput] {
     var settings: [String: JSONOutput] = [:]
     if loss.kind.acceptsLogits { settings["from_logits"] = .bool(loss.fromLogits) }
     if loss.kind.acceptsLabelSmoothing { settings["label_smoothing"] = .double(loss.labelSmoothing) }
     if loss.kind == .huber { settings["delta"] = .double(loss.delta) }
+    if loss.kind == .smoothL1 { settings["beta"] = .double(loss.beta) }
     return settings
 }
 
