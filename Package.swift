@@ -75,12 +75,16 @@ let package = Package(
             name: "SafetensorsFormat",
             dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
             path: "Sources/Formats/SafetensorsFormat"),
+        .target(
+            name: "TorchFormat",
+            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "PickleSupport"],
+            path: "Sources/Formats/TorchFormat"),
 
         // MARK: The façade: the one place that detects a file's format and picks its codec
 
         .target(
             name: "MLPModelFiles",
-            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "FormatSupport", "HDF5Support",
+            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "TorchFormat", "FormatSupport", "HDF5Support",
                            "ZipSupport", "FileSupport"]),
 
         // MARK: Training and prediction data (CSV, NPY/NPZ, HDF5 datasets): not models

@@ -1,13 +1,22 @@
 import MLPCore
 
 /// What a reader cannot learn from some files and the caller supplies: a state dict (safetensors without mlpconv's
-/// metadata, a bare PyTorch `state_dict`) holds weights but not the functions between them.
+/// metadata, a bare PyTorch `state_dict`) holds weights but not the functions between them, and a torch checkpoint
+/// holds its optimizer's state but not the loss it was trained with.
 public struct LoadOptions: Sendable, Equatable {
     /// One activation per Linear (Dense) layer, in layer order, for files that do not name them. Files that name
     /// their activations (every mlpconv-written file) ignore it.
     public var activations: [Activation]?
+    /// The loss of a torch checkpoint that mlpconv did not write: with it, the optimizer state becomes a training
+    /// record; without it, the state is left out and the metadata says so.
+    public var loss: Loss?
+    /// The optimizer class when a torch checkpoint cannot tell it (Adam or AdamW from torch before 2.4, with
+    /// weight decay); a file that can tell must agree.
+    public var optimizer: OptimizerKind?
 
-    public init(activations: [Activation]? = nil) {
+    public init(activations: [Activation]? = nil, loss: Loss? = nil, optimizer: OptimizerKind? = nil) {
         self.activations = activations
+        self.loss = loss
+        self.optimizer = optimizer
     }
 }

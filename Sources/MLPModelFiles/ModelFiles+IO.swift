@@ -5,6 +5,7 @@ internal import HDF5Format
 internal import JSONFormat
 internal import KerasFormat
 internal import SafetensorsFormat
+internal import TorchFormat
 import MLPDocument
 
 extension ModelFiles {
@@ -35,6 +36,8 @@ extension ModelFiles {
             return try KerasZipReader.read(path: path, limits: limits)
         case .safetensors:
             return try SafetensorsCodec.read(path: path, limits: limits, options: options)
+        case .torch:
+            return try TorchCheckpointReader.read(path: path, limits: limits, options: options)
         }
     }
 
@@ -56,6 +59,8 @@ extension ModelFiles {
                 try KerasH5Writer.write(document, toPath: temporaryPath, file: path)
             case .keras:
                 try KerasZipWriter.write(document, toPath: temporaryPath, file: path)
+            case .pt:
+                try AtomicFile.write(TorchCheckpointWriter.encode(document, file: path), to: temporaryPath, failure: failure)
             case .safetensors:
                 // The optimizer file is replaced first, inside the model file's replacement: a failure before the
                 // model file is committed leaves at worst a new optimizer file next to the old model, which its

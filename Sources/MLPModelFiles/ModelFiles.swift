@@ -2,6 +2,7 @@ import Foundation
 import MLPDocument
 internal import HDF5Support
 internal import SafetensorsFormat
+internal import TorchFormat
 internal import ZipSupport
 
 /// The formats a model file can be in, by content.
@@ -14,6 +15,9 @@ public enum ModelFileKind: String, Sendable, CaseIterable {
     case zip
     /// A safetensors file (huggingface/safetensors), written by torch or mlpconv.
     case safetensors
+    /// A `torch.save` file: a zip whose first member is `<name>/data.pkl` (or the legacy pre-zip format, which is
+    /// recognised only to be refused with a message that says what it is).
+    case torch
 }
 
 /// The formats mlpconv writes.
@@ -28,15 +32,18 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     /// A `.safetensors` state dict of the model's torch `nn.Sequential`, with a sibling `NAME.optimizer.safetensors`
     /// for the optimizer state.
     case safetensors
+    /// A `torch.save` training checkpoint (`model_state_dict`, `optimizer_state_dict` in torch.optim's layout, `epoch`).
+    case pt
 
     /// The format an output path's extension names, if any: `.json` → json, `.h5`/`.hdf5` → h5 (mlpconv's own
-    /// layout; Keras's needs `--to keras-h5`), `.keras` → keras, `.safetensors` → safetensors.
+    /// layout; Keras's needs `--to keras-h5`), `.keras` → keras, `.safetensors` → safetensors, `.pt`/`.pth` → pt.
     public init?(pathExtension: String) {
         switch pathExtension.lowercased() {
         case "json": self = .json
         case "h5", "hdf5": self = .h5
         case "keras": self = .keras
         case "safetensors": self = .safetensors
+        case "pt", "pth": self = .pt
         default: return nil
         }
     }
@@ -58,6 +65,7 @@ public enum ModelFiles {
         let head = [UInt8]((try? handle.read(upToCount: 4096)) ?? Data())
         guard !head.isEmpty else { throw ModelFileError(file: path, reason: "not a model file (the file is empty)") }
         if head.starts(with: HDF5Signature.bytes) { return .hdf5 }
+        if TorchCheckpointReader.matches(head: head) { return .torch }
         if ZipSignature.starts(head) { return .zip }
         // Before JSON: a header length whose low byte is `{` or whitespace must not be taken for JSON text.
         if SafetensorsCodec.matches(head: head) { return .safetensors }

@@ -26,9 +26,10 @@ enum Layering {
         "HDF5Format": formatBase.union(["HDF5Support", "CCRC32C"]),
         "KerasFormat": formatBase.union(["HDF5Support", "JSONSupport", "ZipSupport"]),
         "SafetensorsFormat": formatBase.union(["JSONSupport"]),
+        "TorchFormat": formatBase.union(["JSONSupport", "PickleSupport"]),
         // The façade: the only module that knows every format.
         "MLPModelFiles": ["MLPDocument", "MLPCore", "FormatSupport", "FileSupport", "HDF5Support", "ZipSupport",
-                          "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat"],
+                          "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "TorchFormat"],
         "MLPDataFiles": ["MLPCore", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"],
         // Programs: the public libraries and the pure-Swift helpers; never a C library or a format module.
         "mlpconv": ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport", "FileSupport",

@@ -80,7 +80,7 @@ package struct TorchArchive {
     private let limits: TorchArchiveLimits
 
     /// The first bytes of the legacy (pre-zip) format: PROTO 2 and the pickled magic number 0x1950a86a20f9469cfc6c.
-    static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+    package static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
     package init(contentsOf path: String, limits: TorchArchiveLimits = TorchArchiveLimits()) throws(TorchArchiveError) {
         let data: Data
