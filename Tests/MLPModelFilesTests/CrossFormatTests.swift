@@ -43,6 +43,30 @@ struct CrossFormatTests {
         }
     }
 
+    /// JSON → safetensors (+ optimizer file) → JSON: the same document bit for bit, and the same bytes re-encoded. A
+    /// document torch cannot express (the exponential activation, a normalization with only a scale or only an
+    /// offset as torch cannot hold it) is refused with the reason the Sequential line gives.
+    @Test("random models survive JSON → safetensors → JSON", arguments: 0..<200)
+    func randomModelsThroughSafetensors(seed: Int) throws {
+        var generator = RandomDocuments(seed: UInt64(seed))
+        let original = try generator.document()
+        let folder = try TemporaryFolder()
+        let json = folder.path("a.json"), safetensors = folder.path("b.safetensors"), again = folder.path("c.json")
+        try ModelFiles.save(original, to: json, format: .json)
+        switch ModelFiles.torchSequential(of: original) {
+        case .failure(let reason):
+            #expect(saveError(original, to: safetensors, format: .safetensors)
+                == "\(safetensors): \(reason.object): cannot be written as a torch model: \(reason.reason)", "seed \(seed)")
+            #expect(!FileManager.default.fileExists(atPath: safetensors))
+        case .success:
+            try ModelFiles.save(try ModelFiles.load(json), to: safetensors, format: .safetensors)
+            let loaded = try ModelFiles.load(safetensors)
+            #expect(loaded == original, "seed \(seed)")
+            try ModelFiles.save(loaded, to: again, format: .json)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: json)) == Data(contentsOf: URL(fileURLWithPath: again)), "seed \(seed)")
+        }
+    }
+
     /// Every layer kind with state beyond its weights: dropout draws masks from the model's generator, batch
     /// normalization updates moving statistics, constraints project after each step.
     static let layered: [LayerSpec] = [
@@ -55,13 +79,13 @@ struct CrossFormatTests {
         LayerSpec(3, .softmax),
     ]
 
-    @Test("train 2 epochs ≡ train 1, save, load, train 1", arguments: [ModelFormat.json, .h5], [JSONTensorEncoding.array, .base64])
+    @Test("train 2 epochs ≡ train 1, save, load, train 1", arguments: [ModelFormat.json, .h5, .safetensors], [JSONTensorEncoding.array, .base64])
     func resumingThroughAFileIsBitIdentical(format: ModelFormat, encoding: JSONTensorEncoding) throws {
         try checkResume(format: format, encoding: encoding, layers: [LayerSpec(8, .relu), LayerSpec(3, .softmax)])
     }
 
     @Test("resuming a model with dropout, normalization, regularizers and constraints is bit-identical too",
-          arguments: [ModelFormat.json, .h5])
+          arguments: [ModelFormat.json, .h5, .safetensors])
     func resumingEveryLayerKindIsBitIdentical(format: ModelFormat) throws {
         try checkResume(format: format, encoding: .base64, layers: Self.layered)
     }
@@ -106,7 +130,7 @@ struct CrossFormatTests {
         let empty = try folder.write("empty.h5", [])
         #expect(loadError(empty) == "\(empty): not a model file (the file is empty)")
         let text = try folder.write("notes.json", Array("hello world".utf8))
-        #expect(loadError(text) == "\(text): not a model file (neither HDF5, JSON nor a zip archive; starts with hello wo)")
+        #expect(loadError(text) == "\(text): not a model file (neither HDF5, JSON, safetensors nor a zip archive; starts with hello wo)")
         let zip = try folder.write("model.keras", [0x50, 0x4B, 0x03, 0x04, 0, 0])
         #expect(loadError(zip)?.hasPrefix("\(zip): a zip archive") == true)
         #expect(loadError(folder.path("missing.h5")) == "\(folder.path("missing.h5")): no such file")

@@ -44,7 +44,7 @@ struct InspectTests {
         #expect(result.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(Set(object.keys) == ["file", "format", "format_version", "bytes", "input_width", "input_shape", "parameters",
-                                     "trainable_parameters", "layers", "metadata", "training", "stats"])
+                                     "trainable_parameters", "layers", "metadata", "training", "stats", "torch"])
         #expect(object["parameters"] as? Int == 51)
         let training = try #require(object["training"] as? [String: Any])
         #expect((training["optimizer"] as? [String: Any])?["iterations"] as? Int == 12)

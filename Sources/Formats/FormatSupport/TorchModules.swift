@@ -207,15 +207,20 @@ package enum TorchModules {
     /// A document's layers and weights from a state dict. With `architecture` (what an mlpconv-written file
     /// records), the entries must be exactly the ones its Sequential has; without, the layer chain is inferred from
     /// the tensors (see `inferArchitecture`) and `activations` supplies one activation per Linear layer.
-    /// `describe` names a tensor in errors (the caller knows the file's layout).
     package static func document(
         entries: [(name: String, value: Value)], architecture: ModelDocument.Architecture?, activations: [Activation]?
     ) throws(DocumentError) -> (architecture: ModelDocument.Architecture, weights: [ModelDocument.LayerWeights]) {
         let resolved: ModelDocument.Architecture
-        if let architecture { resolved = architecture } else {
-            resolved = try inferArchitecture(entries: entries, activations: activations)
+        // Each layer's module prefix: the Sequential index mlpconv gives it, or the file's own name when inferred.
+        let prefixes: [String?]
+        if let architecture {
+            resolved = architecture
+            prefixes = try plan(of: architecture).moduleIndex.map { $0.map(String.init) }
+        } else {
+            (resolved, prefixes) = try inferArchitecture(entries: entries, activations: activations)
         }
         let plan = try plan(of: resolved)
+        func module(_ index: Int) -> String { plan.moduleIndex[index].map { plan.modules[$0] } ?? "" }
         var byName: [String: Value] = [:]
         for entry in entries { byName[entry.name] = entry.value }
         var weights: [ModelDocument.LayerWeights] = []
@@ -223,18 +228,19 @@ package enum TorchModules {
         for (index, layer) in resolved.layers.enumerated() {
             var tensors: [String: Tensor] = [:]
             for variable in resolved.variables(ofLayer: index) {
-                guard let name = plan.name(layer: index, variable: variable.name) else { continue }
+                guard let prefix = prefixes[index], let suffix = suffix(of: variable.name) else { continue }
+                let name = "\(prefix).\(suffix)"
                 let expected = variable.name == "kernel" ? Array(variable.shape.reversed()) : variable.shape
                 guard let value = byName[name] else {
-                    throw DocumentError(name, "missing (layer \"\(layer.name)\" is \(plan.modules[plan.moduleIndex[index] ?? 0]))")
+                    throw DocumentError(name, "missing (layer \"\(layer.name)\" is \(module(index)))")
                 }
                 guard case .tensor(let tensor) = value, tensor.shape == expected else {
-                    throw DocumentError(name, "expected a float tensor of shape \(expected) for \(plan.modules[plan.moduleIndex[index] ?? 0]), got shape \(value.shape)")
+                    throw DocumentError(name, "expected a float tensor of shape \(expected) for \(module(index)), got shape \(value.shape)")
                 }
                 tensors[variable.name] = documentLayout(tensor, variable: variable.name)
                 used.insert(name)
             }
-            if case .batchNormalization = layer.kind, let prefix = plan.moduleIndex[index] {
+            if case .batchNormalization = layer.kind, let prefix = prefixes[index] {
                 let name = "\(prefix).num_batches_tracked"
                 if let value = byName[name] {
                     guard value.shape.isEmpty else { throw DocumentError(name, "expected a scalar, got shape \(value.shape)") }
@@ -282,7 +288,7 @@ package enum TorchModules {
     /// not hold, are torch's defaults (eps 1e-5, momentum 0.1, i.e. Keras momentum 0.9).
     package static func inferArchitecture(
         entries: [(name: String, value: Value)], activations: [Activation]?
-    ) throws(DocumentError) -> ModelDocument.Architecture {
+    ) throws(DocumentError) -> (architecture: ModelDocument.Architecture, prefixes: [String?]) {
         let modules = try findModules(entries)
         guard !modules.isEmpty else { throw DocumentError("state dict", "holds no tensors, so there is no model to read") }
         let linears = modules.filter(\.isLinear)
@@ -320,7 +326,7 @@ package enum TorchModules {
                     epsilon: 1e-5, center: bias, scale: true))))
             }
         }
-        return ModelDocument.Architecture(inputWidth: chain[0].inputWidth, layers: layers)
+        return (ModelDocument.Architecture(inputWidth: chain[0].inputWidth, layers: layers), chain.map(\.prefix))
     }
 
     static func findModules(_ entries: [(name: String, value: Value)]) throws(DocumentError) -> [FoundModule] {

@@ -206,9 +206,11 @@ struct InspectReport {
             "metadata": .object(document.metadata.mapValues { .string($0) }),
             "training": .null,
         ]
+        // Always both keys: the model's torch nn.Sequential, or why torch cannot express it.
         switch ModelFiles.torchSequential(of: document) {
-        case .success(let sequential): result["torch_sequential"] = .string(sequential)
-        case .failure(let error): result["torch_sequential_error"] = .string("\(error.object): \(error.reason)")
+        case .success(let sequential): result["torch"] = .object(["sequential": .string(sequential), "not_expressible": .null])
+        case .failure(let error):
+            result["torch"] = .object(["sequential": .null, "not_expressible": .string("\(error.object): \(error.reason)")])
         }
         if let training = document.training {
             var hyperparameters: [String: JSONOutput] = [:]
