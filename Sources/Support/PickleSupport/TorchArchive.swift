@@ -299,6 +299,28 @@ package struct TorchArchive {
         }
     }
 
+    /// A storage's bytes in little-endian order (swapped from a big-endian file), for copying it whole.
+    package func storageBytes(_ storage: StorageReference) throws(TorchArchiveError) -> Data {
+        guard let entry = storageEntries[storage.key], let size = storage.dtype.elementSize else {
+            throw TorchArchiveError(file: file, object: "storage \"\(storage.key)\"",
+                                    reason: "not a storage of this archive's tree")
+        }
+        var bytes: Data
+        do {
+            bytes = Data(try zip.contents(of: entry, cap: Int(clamping: entry.uncompressedSize)))
+        } catch {
+            throw TorchArchiveError(file: file, object: "member \"\(entry.name)\"", reason: error.description)
+        }
+        if byteOrder == .big && size > 1 {
+            bytes.withUnsafeMutableBytes { raw in
+                for start in stride(from: 0, to: raw.count, by: size) {
+                    raw[start..<start + size].reverse()
+                }
+            }
+        }
+        return bytes
+    }
+
     /// The storage index of each element in row-major order.
     static func storageIndices(_ tensor: TensorReference) -> [Int] {
         let shape = tensor.shape.map { Int($0) }, strides = tensor.strides.map { Int($0) }

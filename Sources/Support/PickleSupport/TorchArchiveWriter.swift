@@ -39,10 +39,26 @@ package struct TorchArchiveWriter {
 
     /// Adds a storage of raw little-endian bytes under the next free key.
     package mutating func addStorage(dtype: TorchDType, littleEndianBytes: Data, elementCount: Int) -> StorageReference {
-        let reference = StorageReference(key: String(storages.count), dtype: dtype, location: "cpu",
+        var key = storages.count
+        while storages[String(key)] != nil { key += 1 }
+        let reference = StorageReference(key: String(key), dtype: dtype, location: "cpu",
                                          elementCount: Int64(elementCount))
         storages[reference.key] = (reference, littleEndianBytes)
         return reference
+    }
+
+    /// Adds a storage under its own key (rewriting a tree read from another archive keeps its tensors as they are).
+    package mutating func addStorage(_ reference: StorageReference, littleEndianBytes: Data) throws(PickleWriteFailure) {
+        guard let size = reference.dtype.elementSize,
+              Int64(littleEndianBytes.count) == reference.elementCount.multipliedReportingOverflow(by: Int64(size)).partialValue
+        else {
+            throw PickleWriteFailure("storage \"\(reference.key)\" of \(reference.elementCount) "
+                                     + "\(reference.dtype.qualifiedName) elements given \(littleEndianBytes.count) bytes")
+        }
+        guard storages[reference.key] == nil else {
+            throw PickleWriteFailure("storage \"\(reference.key)\" is added twice")
+        }
+        storages[reference.key] = (reference, littleEndianBytes)
     }
 
     /// The archive of `root`, whose tensors must refer to storages added to this writer.
