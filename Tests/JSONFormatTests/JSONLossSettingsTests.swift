@@ -14,7 +14,7 @@ struct JSONLossSettingsTests {
         try? Loss(.binaryCrossentropy, fromLogits: true, labelSmoothing: 1),
         try? Loss(.categoricalCrossentropy, fromLogits: true, labelSmoothing: 1.0 / 3),
         try? Loss(.sparseCategoricalCrossentropy, fromLogits: true), try? Loss(.huber, delta: 2.5),
-        try? Loss(.huber, delta: 1e-300),
+        try? Loss(.huber, delta: 1e-300), try? Loss(.smoothL1, beta: 0.5), Loss(.crossEntropy), Loss(.nllLoss),
     ].compactMap { $0 }
 
     @Test("a loss and its settings survive the round trip; the text is the name or the object", arguments: losses)
@@ -38,6 +38,10 @@ struct JSONLossSettingsTests {
         #expect(try decoded(#"{"name": "mse"}"#) == .meanSquaredError)
         #expect(try decoded(#"{"name": "huber_loss", "delta": 1}"#) == .huber)
         #expect(try decoded(#""kld""#) == .klDivergence)
+        // torch's names with torch's defaults; SmoothL1 with β = 1 is Huber.
+        #expect(try decoded(#""BCEWithLogitsLoss""#) == Loss(.binaryCrossentropy, fromLogits: true))
+        #expect(try decoded(#""CrossEntropyLoss""#) == Loss(.crossEntropy))
+        #expect(try decoded(#"{"name": "smooth_l1_loss", "beta": 1}"#) == .huber)
     }
 
     /// Each refused with the JSON path of the offending value and the reason; the schema refuses them too.
@@ -53,7 +57,12 @@ struct JSONLossSettingsTests {
         (#"{"name": "huber", "delta": 0}"#, "$.training.loss.delta", "loss huber delta must be a positive finite number, got 0.0"),
         (#"{"name": "huber", "delta": "2"}"#, "$.training.loss.delta", "expected a number"),
         (#"{"name": "bce", "from_logits": 1}"#, "$.training.loss.from_logits", "expected a boolean"),
-        (#"{"name": "huber", "gamma": 2}"#, "$.training.loss", "unknown key \"gamma\"; expected delta, from_logits, label_smoothing, name"),
+        (#"{"name": "huber", "gamma": 2}"#, "$.training.loss", "unknown key \"gamma\"; expected beta, delta, from_logits, label_smoothing, name"),
+        (#"{"name": "huber", "beta": 2}"#, "$.training.loss.beta", "beta does not apply to huber, whose settings are delta"),
+        (#"{"name": "smooth_l1_loss", "beta": -1}"#, "$.training.loss.beta",
+         "loss smooth_l1_loss beta must be a positive finite number, got -1.0"),
+        (#"{"name": "cross_entropy", "from_logits": true}"#, "$.training.loss.from_logits",
+         "from_logits does not apply to cross_entropy, which has no settings"),
         (#"{"from_logits": true}"#, "$.training.loss.name", "required key \"name\" is missing"),
         (#"{"name": "hingy"}"#, "$.training.loss.name", "unknown loss \"hingy\"; supported: half_squared_error"),
         (#"["mse"]"#, "$.training.loss", "expected a loss name or an object {\"name\": …, settings}"),

@@ -338,6 +338,33 @@ struct KerasWriterTests {
         #expect(!FileManager.default.fileExists(atPath: folder.path("x.keras")))
     }
 
+    /// torch's losses Keras has no form for, and torch's running-variance update, are refused naming them.
+    @Test(arguments: [Loss(.crossEntropy), Loss(.nllLoss), try Loss(.smoothL1, beta: 0.5)])
+    func refusesTorchOnlyLosses(loss: Loss) throws {
+        let model = try Model<Float>(inputWidth: 2, layers: [LayerSpec(3, .linear)], loss: loss,
+                                     optimizer: OptimizerConfig(.sgd), seed: 1)
+        let folder = try TemporaryFolder()
+        for format in [ModelFormat.keras, .kerasH5] {
+            let error = expectError(ModelFileError.self) {
+                try ModelFiles.save(ModelDocument(model: model), to: folder.path("x"), format: format)
+            }
+            #expect(error?.description.contains("the loss \(loss.description) has no Keras equivalent") == true,
+                    "\(error?.description ?? "")")
+        }
+    }
+
+    @Test func refusesTorchsRunningVarianceUpdate() throws {
+        let settings = BatchNormalizationSettings(momentum: 0.9, epsilon: 1e-5, unbiasedMovingVariance: true)
+        let model = try Model<Float>(inputWidth: 2, layers: [LayerSpec(3, .linear), LayerSpec(.batchNormalization(settings), name: "bn")],
+                                     loss: .meanSquaredError, optimizer: OptimizerConfig(.sgd), seed: 1)
+        let folder = try TemporaryFolder()
+        let error = expectError(ModelFileError.self) {
+            try ModelFiles.save(ModelDocument(model: model), to: folder.path("x.keras"), format: .keras)
+        }
+        #expect(error?.object == "layer \"bn\"" && error?.reason.contains("unbiased batch variance") == true,
+                "\(error?.description ?? "")")
+    }
+
     @Test func kerasLayout() throws {
         let document = try ModelFiles.load(kerasFolder.appendingPathComponent("adam_amsgrad_elu_tanh_linear.h5").path)
         let folder = try TemporaryFolder()
