@@ -132,6 +132,10 @@ let package = Package(
             dependencies: ["KerasFormat", "HDF5Support", "JSONSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
                            "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(
+            name: "TorchFormatTests",
+            dependencies: ["TorchFormat", "PickleSupport", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
+                           "TestSupport"]),
+        .testTarget(
             name: "SafetensorsFormatTests",
             dependencies: ["SafetensorsFormat", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
         .testTarget(

@@ -90,7 +90,11 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     func run() throws {
         let inputKind = try ModelFiles.detectKind(at: file)
         let format = try outputFormat(inputKind: inputKind)
-        let document = try IsolatedRead.load(file, options: activations.loadOptions)
+        // A torch checkpoint records neither its loss nor (from torch before 2.4) always its optimizer class.
+        var loadOptions = try activations.loadOptions
+        loadOptions.loss = try loss.value(over: nil)
+        loadOptions.optimizer = optimizer?.value
+        let document = try IsolatedRead.load(file, options: loadOptions)
         var notes: [String] = []
         var model = try makeModel(document, notes: &notes)
         let dataset = try DataFiles.load(
@@ -249,6 +253,7 @@ extension ModelFormat {
         case .hdf5: self = .h5
         case .zip: return nil
         case .safetensors: self = .safetensors
+        case .torch: self = .pt
         }
     }
 }

@@ -96,6 +96,7 @@ struct InspectReport {
         case .json: "mlpconv JSON"
         case .zip: "zip"
         case .safetensors: "safetensors"
+        case .torch: "PyTorch checkpoint (torch.save)"
         }
     }
 
