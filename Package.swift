@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "HDF5SupportTests", dependencies: ["HDF5Support", "CHDF5", "TestSupport"]),
         .testTarget(name: "JSONSupportTests", dependencies: ["JSONSupport", "TestSupport"]),
         .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip"]),
-        .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument"]),
+        .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument", "MLPCore"]),
         .testTarget(
             name: "JSONFormatTests",
             dependencies: ["JSONFormat", "JSONSupport", "FormatSupport", "MLPDocument", "MLPCore", "TestSupport"]),
