@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "JSONSupportTests", dependencies: ["JSONSupport", "TestSupport"]),
         .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip"]),
         .testTarget(name: "PickleSupportTests", dependencies: ["PickleSupport", "ZipSupport"]),
-        .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument"]),
+        .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument", "MLPCore"]),
         .testTarget(
             name: "JSONFormatTests",
             dependencies: ["JSONFormat", "JSONSupport", "FormatSupport", "MLPDocument", "MLPCore", "TestSupport"]),

@@ -171,7 +171,7 @@ struct HDF5ModelCodecBadInputTests {
             try $0.openGroup("training").setAttribute("loss", .string("mse"))
             try $0.openGroup("optimizer").setAttribute("name", .string("adafactor"))
         }
-        #expect(readError(path) == "model.h5: /optimizer@name: unknown optimizer \"adafactor\"; supported: sgd, adam, adamw, rmsprop, adagrad, nadam, adamax, lion, adadelta, ftrl, lamb")
+        #expect(readError(path) == "model.h5: /optimizer@name: unknown optimizer \"adafactor\"; supported: sgd, adam, adamw, rmsprop, adagrad, nadam, adamax, lion, adadelta, ftrl, lamb, torch_sgd, torch_adam, torch_adamw, torch_rmsprop, torch_adagrad, torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad")
         try tamper(path) {
             try $0.openGroup("optimizer").setAttribute("name", .string("adam"))
             try $0.openGroup("optimizer").setAttribute("rho", .double(0.9))

@@ -59,9 +59,34 @@ package enum KerasWriting {
         KerasConfig.snakeCase(config.kind.kerasClassName)
     }
 
+    /// The document as Keras can hold it: a torch optimizer becomes Keras's through the translation
+    /// (ModelDocument+OptimizerTranslation.swift), an approximate one noting the difference in the metadata under
+    /// `optimizerTranslationKey`. Refuses what Keras cannot load: an optimizer with no Keras translation, a loss it
+    /// does not have, an iteration count over int32.
+    package static func writable(_ document: ModelDocument, file: String) throws(ModelFileError) -> ModelDocument {
+        var document = document
+        if let optimizer = document.training?.optimizer, optimizer.config.kind.isTorch {
+            switch optimizer.translated(to: .keras) {
+            case .exact(let record):
+                document.training?.optimizer = record
+            case .approximate(let record, let difference):
+                document.training?.optimizer = record
+                document.metadata[optimizerTranslationKey] = "from \(optimizer.config.kind.name): \(difference)"
+            case .unavailable(let reason):
+                throw ModelFileError(file: file, reason: "the optimizer has no Keras translation: \(reason); convert with "
+                                     + "--drop-optimizer to leave the training state out")
+            }
+        }
+        try check(document, file: file)
+        return document
+    }
+
+    /// Where `writable` records how a torch optimizer's translation to Keras differs from the original.
+    package static let optimizerTranslationKey = "optimizer_translation"
+
     /// Refuses what Keras cannot load: a loss it does not have, torch's running-variance update, an iteration
     /// count over int32.
-    package static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
+    private static func check(_ document: ModelDocument, file: String) throws(ModelFileError) {
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
         for layer in document.architecture.layers {
             if case .batchNormalization(let bn) = layer.kind, bn.unbiasedMovingVariance {
@@ -226,7 +251,7 @@ package enum KerasWriting {
 /// Keras 3's legacy `.h5` layout (docs/keras-formats.md, the legacy .h5 layout), as Keras 3.15.1 (JAX) writes it.
 package enum KerasH5Writer {
     package static func write(_ document: ModelDocument, toPath path: String, file: String) throws(ModelFileError) {
-        try KerasWriting.check(document, file: file)
+        let document = try KerasWriting.writable(document, file: file)
         do throws(HDF5Error) {
             let h5 = try HDF5File.create(at: path)
             try writeContents(document, to: h5)
@@ -333,7 +358,7 @@ package enum KerasH5Writer {
 package enum KerasZipWriter {
     package static func write(_ document: ModelDocument, toPath path: String, file: String,
                       forceZip64: Bool = false) throws(ModelFileError) {
-        try KerasWriting.check(document, file: file)
+        let document = try KerasWriting.writable(document, file: file)
         // model.weights.h5 is built in memory (HDF5's core driver) and goes into the archive as bytes.
         let weightsBytes: Data
         do throws(HDF5Error) {

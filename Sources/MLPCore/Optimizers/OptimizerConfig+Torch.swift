@@ -49,7 +49,7 @@ extension OptimizerConfig {
 
     /// Keras's keys that torch's kinds refuse by name rather than as unknown, because a file or flag that sets
     /// them mixes the two conventions.
-    static let kerasOnlyKeys: Set<String> = ["clipnorm", "global_clipnorm", "clipvalue", "rho"]
+    public static let kerasOnlyKeys: Set<String> = ["clipnorm", "global_clipnorm", "clipvalue", "rho"]
 
     /// Sets one of torch's keys (`allowed` also holds the wrapper keys, which OptimizerConfig.swift sets and
     /// `validateTorch` refuses).

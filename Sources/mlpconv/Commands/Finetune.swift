@@ -201,6 +201,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             return schedule
         }
         if learningRate != nil || optimizer?.settings["learning_rate"] != nil { return nil }
+        if let schedule = stored.schedule, optimizer?.value.isTorch == true {
+            notes.append("the learning-rate schedule \(schedule.summary) is dropped: torch's optimizers follow none")
+            return nil
+        }
         if let schedule = stored.schedule, optimizer != nil {
             notes.append("the learning-rate schedule \(schedule.summary) is kept; it restarts from step 0 with the fresh state")
         }

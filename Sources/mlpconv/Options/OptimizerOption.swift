@@ -10,11 +10,17 @@ import MLPCore
 ///     --optimizer sgd:momentum=0.9,gradient_accumulation_steps=4
 ///     --optimizer adam:use_ema=true,ema_momentum=0.999,ema_overwrite_frequency=100
 ///     --optimizer adam:initial_scale=32768,dynamic_growth_steps=2000
+///     --optimizer torch_adam:amsgrad=true,weight_decay=0.01
+///
+/// The `torch_*` optimizers (torch.optim's rules) take torch's keys instead (`dampening`, `alpha`, `lr_decay`,
+/// `maximize`, torch's `weight_decay`, …); Keras's base settings given to them reach the core, which refuses them
+/// by name.
 struct OptimizerSpec: ExpressibleByArgument, Sendable {
     static let help = ArgumentHelp(
         "Optimizer (\(OptimizerKind.acceptedNames.joined(separator: ", "))), optionally NAME:KEY=VALUE,… with Keras's "
             + "config keys, e.g. adam:use_ema=true,gradient_accumulation_steps=4 or adam:initial_scale=32768 (a dynamic "
-            + "loss scale); values are numbers, true/false or none.",
+            + "loss scale), or torch's keys for the torch_* optimizers, e.g. torch_sgd:momentum=0.9,dampening=0.1; "
+            + "values are numbers, true/false or none.",
         valueName: "optimizer")
 
     let value: OptimizerKind
@@ -37,7 +43,9 @@ struct OptimizerSpec: ExpressibleByArgument, Sendable {
         guard let kind = OptimizerKind(name: parts[0]) else {
             throw ValidationError("unknown optimizer \"\(parts[0])\"; supported: \(OptimizerKind.acceptedNames.joined(separator: ", "))")
         }
-        let allowed = Set(OptimizerConfig(kind).hyperparameters.map(\.key)).union(OptimizerConfig.wrapperKeys)
+        let allowed = Set(OptimizerConfig(kind).hyperparameters.map(\.key))
+            .union(kind.isTorch ? OptimizerConfig.kerasOnlyKeys : [])
+            .union(OptimizerConfig.wrapperKeys)
         var settings: [String: Hyperparameter] = [:]
         for item in parts.count > 1 ? parts[1].split(separator: ",", omittingEmptySubsequences: false) : [] {
             let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
