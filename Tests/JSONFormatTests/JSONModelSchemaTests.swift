@@ -62,6 +62,10 @@ struct JSONModelSchemaTests {
         #expect(try training.object(at: "loss").value(at: "oneOf").array().map { try $0.value(at: "$ref").string() }
                 == ["#/$defs/loss_name", "#/$defs/loss"])
         #expect(try strings(definition("loss_name", in: schema).value(at: "enum")) == Loss.acceptedNames)
+        // The object form names a kind: torch's class names stand for a kind with settings and are plain names only.
+        #expect(try strings(definition("loss_kind_name", in: schema).value(at: "enum")) == LossKind.acceptedNames)
+        #expect(try definition("loss", in: schema).object(at: "properties").object(at: "name").value(at: "$ref").string()
+                == "#/$defs/loss_kind_name")
         // Each loss setting is allowed for exactly the names (aliases included) whose loss has it.
         for rule in try definition("loss", in: schema).value(at: "allOf").array() {
             let setting = try strings(rule.object(at: "if").value(at: "required"))

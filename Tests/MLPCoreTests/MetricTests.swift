@@ -61,7 +61,8 @@ struct MetricTests {
                                           optimizer: OptimizerConfig(.sgd), seed: 3)
         let oneHot = try Dataset<Float>(features: [0, 1], featureWidth: 2, targets: [0, 1, 0], targetWidth: 3)
         #expect(throws: TrainingError.invalidOption("metric sparse_categorical_accuracy (sparse_categorical_accuracy) needs class "
-                                                   + "labels as targets, which only the sparse_categorical_crossentropy loss takes; "
+                                                   + "labels as targets, which only sparse_categorical_crossentropy, "
+                                                   + "nll_loss and cross_entropy on a label column take; "
                                                    + "the loss is categorical_crossentropy")) {
             try regression.evaluate(oneHot, metrics: [try Metric(.sparseCategoricalAccuracy)])
         }

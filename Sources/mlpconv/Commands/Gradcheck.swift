@@ -143,10 +143,10 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         for _ in 0..<samples {
             for _ in 0..<network.inputWidth { features.append(2 * random.nextUnitDouble() - 1) }
             switch loss.kind {
-            case .categoricalCrossentropy, .categoricalHinge:
+            case .categoricalCrossentropy, .categoricalHinge, .crossEntropy:
                 let label = random.nextInt(below: classes)
                 targets += (0..<classes).map { $0 == label ? 1 : 0 }
-            case .sparseCategoricalCrossentropy, .nllLoss, .crossEntropy:
+            case .sparseCategoricalCrossentropy, .nllLoss:
                 targets.append(Double(random.nextInt(below: classes)))
             case .binaryCrossentropy, .klDivergence:
                 // Strictly inside (0, 1): the midpoint of one of 2^53 equal cells.
