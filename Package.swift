@@ -71,7 +71,7 @@ let package = Package(
             path: "Sources/Formats/KerasFormat"),
         .target(
             name: "SafetensorsFormat",
-            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
+            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport"],
             path: "Sources/Formats/SafetensorsFormat"),
 
         // MARK: The façade: the one place that detects a file's format and picks its codec
