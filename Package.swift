@@ -73,7 +73,7 @@ let package = Package(
             path: "Sources/Formats/KerasFormat"),
         .target(
             name: "SafetensorsFormat",
-            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
+            dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport"],
             path: "Sources/Formats/SafetensorsFormat"),
         .target(
             name: "TorchFormat",

@@ -119,6 +119,40 @@ struct SafetensorsBadInputTests {
     }
 }
 
+extension SafetensorsBadInputTests {
+    /// The same over a file mlpconv wrote, whose header carries the architecture and training texts, with its
+    /// optimizer file beside it: a mutant of the tensor bytes loads without its training record (the digest no
+    /// longer matches), a mutant of the texts loads or is refused naming the file.
+    @Test("mutants of an mlpconv-written file load or fail with one error naming the file") func mlpconvMutants() throws {
+        let folder = try TemporaryFolder()
+        let source = folder.path("source.safetensors")
+        let document = try SafetensorsRoundTripTests.trainedDocument()
+        try ModelFiles.save(document, to: source, format: .safetensors)
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: source)))
+        let optimizer = try Data(contentsOf: URL(fileURLWithPath: folder.path("source.optimizer.safetensors")))
+        var random = RandomGenerator(seed: 13)
+        var loaded = 0, withTraining = 0, refused = 0
+        for index in 0..<400 {
+            var bytes = original
+            let position = random.nextInt(below: bytes.count)
+            bytes[position] ^= UInt8(1 << random.nextInt(below: 8))
+            let path = try folder.write("m\(index).safetensors", bytes)
+            try optimizer.write(to: URL(fileURLWithPath: folder.path("m\(index).optimizer.safetensors")))
+            do {
+                let mutant = try ModelFiles.load(path)
+                loaded += 1
+                if mutant.training != nil { withTraining += 1 }
+            } catch {
+                #expect(error.file == path || error.file == folder.path("m\(index).optimizer.safetensors"))
+                #expect(!error.description.contains("\n"))
+                refused += 1
+            }
+        }
+        print("safetensors mlpconv mutants: \(loaded) loaded (\(withTraining) with their training record), \(refused) refused")
+        #expect(loaded + refused == 400 && refused > 50 && loaded > 50)
+    }
+}
+
 /// A float32 tensor of zeros for hand-made state dicts, written with the container writer.
 struct SafetensorsContainerItem {
     var name: String

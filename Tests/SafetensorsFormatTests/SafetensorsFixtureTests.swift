@@ -4,6 +4,7 @@ import MLPDocument
 import MLPModelFiles
 @testable import SafetensorsFormat
 import Testing
+import TestSupport
 
 /// `fixtures/safetensors/expected.json`, written by fixtures/generate/generate_safetensors.py with torch and
 /// safetensors.torch.save_file.
@@ -77,6 +78,13 @@ struct SafetensorsFixtureTests {
         default: #expect(document.metadata["safetensors_dtype"] == nil)
         }
         #expect(document.metadata["source_format"] == "safetensors")
+        if ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"] != nil {
+            // Written back by mlpconv (every activation's module, the normalizations), for torch to load strictly.
+            let folder = try TemporaryFolder()
+            let written = folder.path("w.safetensors")
+            try ModelFiles.save(document, to: written, format: .safetensors)
+            try exportForTorchInterop(written, document: document, name: "fixture-" + file.replacingOccurrences(of: ".safetensors", with: ""))
+        }
     }
 
     @Test("without --activations the error says they are needed and shows the flag")

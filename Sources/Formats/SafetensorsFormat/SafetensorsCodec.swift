@@ -1,4 +1,3 @@
-import FileSupport
 import Foundation
 import FormatSupport
 import JSONSupport
@@ -56,16 +55,12 @@ package enum SafetensorsCodec {
     /// Reads `path` and, when the file records a training state, its sibling optimizer file.
     package static func read(path: String, limits: LoadLimits, options: LoadOptions) throws(ModelFileError) -> ModelDocument {
         let bytes = [UInt8](try ModelFileBytes.read(path, limits: limits))
-        let siblingPath = optimizerPath(of: path)
-        let sibling = FileManager.default.fileExists(atPath: siblingPath)
-            ? [UInt8](try ModelFileBytes.read(siblingPath, limits: limits)) : nil
-        return try decode(bytes, file: path, limits: limits, options: options,
-                          optimizer: sibling.map { (siblingPath, $0) })
+        return try decode(bytes, file: path, limits: limits, options: options, optimizerPath: optimizerPath(of: path))
     }
 
+    /// `optimizerPath`: where the sibling is, read only when the file records a training state.
     package static func decode(
-        _ bytes: [UInt8], file: String, limits: LoadLimits, options: LoadOptions = LoadOptions(),
-        optimizer sibling: (file: String, bytes: [UInt8])? = nil
+        _ bytes: [UInt8], file: String, limits: LoadLimits, options: LoadOptions = LoadOptions(), optimizerPath: String? = nil
     ) throws(ModelFileError) -> ModelDocument {
         let (container, entries, converted) = try tensors(bytes, file: file, limits: limits)
         let stored = container.metadata ?? [:]
@@ -73,6 +68,10 @@ package enum SafetensorsCodec {
         if let architectureText = stored[Key.architecture] {
             document = try mlpconvDocument(stored, architectureText: architectureText, entries: entries, file: file)
             if stored[Key.optimizer] != nil {
+                var sibling: (file: String, bytes: [UInt8])?
+                if let optimizerPath, FileManager.default.fileExists(atPath: optimizerPath) {
+                    sibling = (optimizerPath, [UInt8](try ModelFileBytes.read(optimizerPath, limits: limits)))
+                }
                 let digest = digestText(bytes[container.dataStart...])
                 switch try training(stored, document: document, file: file, sibling: sibling, digest: digest, limits: limits) {
                 case .read(let record): document.training = record
