@@ -42,11 +42,14 @@ extension ModelFiles {
     }
 
     /// Writes `document` to `path` atomically: the previous file at `path`, if any, stays intact unless the
-    /// complete new file has been written and flushed.
+    /// complete new file has been written and flushed. An optimizer the format's family has no rule for is
+    /// translated or left out first (`prepared(_:for:)`); the returned notes say how, one line each.
+    @discardableResult
     public static func save(
         _ document: ModelDocument, to path: String, format: ModelFormat, options: SaveOptions = SaveOptions()
-    ) throws(ModelFileError) {
+    ) throws(ModelFileError) -> [String] {
         do { try document.validate() } catch { throw ModelFileError(file: path, error) }
+        let (document, notes) = prepared(document, for: format)
         let failure = modelFileFailure(path)
         try AtomicFile.replace(path, failure: failure) { temporaryPath throws(ModelFileError) in
             switch format {
@@ -75,5 +78,6 @@ extension ModelFiles {
                 }
             }
         }
+        return notes
     }
 }
