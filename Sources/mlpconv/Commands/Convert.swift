@@ -51,17 +51,20 @@ struct Convert: ParsableCommand, JSONFlagHelp {
         if let dtype { document = document.converted(to: dtype) }
         if dropOptimizer { document.training = nil }
         document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"
-        try ModelFiles.save(document, to: output, format: format, options: SaveOptions(jsonTensors: jsonTensors, compress: compress))
+        let notes = try ModelFiles.save(document, to: output, format: format,
+                                        options: SaveOptions(jsonTensors: jsonTensors, compress: compress))
+        let written = ModelFiles.prepared(document, for: format).document
 
         let bytes = FileStatus.size(of: output) ?? 0
         if style.json {
             printJSON([
                 "input": .string(input), "input_format": .string(inputKind.rawValue), "output": .string(output),
                 "format": .string(format.rawValue), "bytes": .int(bytes), "parameters": .int(document.parameterCount),
-                "training_state": .bool(document.training != nil),
+                "training_state": .bool(written.training != nil), "notes": .array(notes.map { .string($0) }),
             ])
         } else {
-            let state = document.training != nil ? "with optimizer and training state"
+            for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) }
+            let state = written.training != nil ? "with optimizer and training state"
                 : document.metadata["keras_training_state"] != nil ? "no training state: the Keras file's was not read (see inspect)"
                 : "no training state"
             print("wrote \(output) (\(format.rawValue), \(formatBytes(bytes)), \(document.parameterCount.formatted()) parameters, \(state)) from \(input) (\(inputKind.rawValue))")

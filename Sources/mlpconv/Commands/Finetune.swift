@@ -120,7 +120,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             }
         }
         let elapsed = ContinuousClock.now - start
-        try save(model, document: document, format: format)
+        let saveNotes = try save(model, document: document, format: format)
+        if !quiet { for note in saveNotes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
         let after = try model.evaluate(dataset, metrics: compiled?.computed)
         if let plot { try LossPlot(history: model.training.history, title: URL(fileURLWithPath: output).lastPathComponent).write(to: plot) }
         printSummary(model: model, before: before, after: after, seconds: elapsed.seconds, samples: trainedSamples,
@@ -211,13 +212,15 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         return stored.schedule
     }
 
-    private func save(_ model: Model<Float>, document: ModelDocument, format: ModelFormat) throws {
+    /// Returns how the output format's family holds the optimizer (ModelFiles.prepared), one note per line.
+    @discardableResult
+    private func save(_ model: Model<Float>, document: ModelDocument, format: ModelFormat) throws -> [String] {
         var trained = ModelDocument(model: model, inputShape: document.architecture.inputShape, metadata: document.metadata)
         trained.metadata["trained_by"] = "mlpconv \(MLPConvVersion.string)"
         trained.metadata["trained_at"] = ISO8601DateFormatter().string(from: Date())
         // Weights keep the precision they were stored in.
         if let dtype = document.variableTensors.first?.dtype, dtype != .float32 { trained = trained.converted(to: dtype) }
-        try ModelFiles.save(trained, to: output, format: format)
+        return try ModelFiles.save(trained, to: output, format: format)
     }
 
     private func printSummary(model: Model<Float>, before: [String: Double], after: [String: Double], seconds: Double, samples: Int,
