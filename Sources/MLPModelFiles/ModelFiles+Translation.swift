@@ -22,6 +22,22 @@ extension ModelFiles {
     /// detail — or, when the other family has no such optimizer, left out with the training state. `notes` says
     /// what happened, one line each, for the user.
     public static func prepared(_ document: ModelDocument, for format: ModelFormat) -> (document: ModelDocument, notes: [String]) {
+        var notes: [String] = []
+        if format == .pt || format == .safetensors {
+            let keras = document.architecture.layers.filter {
+                if case .batchNormalization(let settings) = $0.kind { !settings.unbiasedMovingVariance } else { false }
+            }
+            if let first = keras.first {
+                notes.append("layer \"\(first.name)\"\(keras.count > 1 ? " and \(keras.count - 1) more" : ""): torch's BatchNorm1d "
+                    + "updates running_var with the unbiased batch variance, Keras's with the biased one; predictions are the "
+                    + "same, training in torch differs slightly (mlpconv keeps Keras's rule)")
+            }
+        }
+        let (translated, optimizerNotes) = preparedOptimizer(document, for: format)
+        return (translated, notes + optimizerNotes)
+    }
+
+    private static func preparedOptimizer(_ document: ModelDocument, for format: ModelFormat) -> (document: ModelDocument, notes: [String]) {
         guard let family = format.optimizerFamily, let optimizer = document.training?.optimizer else { return (document, []) }
         var document = document
         let source = optimizer.config.kind.name

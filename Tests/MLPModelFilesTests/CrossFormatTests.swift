@@ -67,6 +67,26 @@ struct CrossFormatTests {
         }
     }
 
+    /// JSON → torch checkpoint → JSON: the document as the checkpoint holds it — its optimizer carried over to
+    /// torch.optim's rule when it was Keras's (`ModelFiles.prepared`), bit for bit; refused as safetensors refuses
+    /// what torch cannot express.
+    @Test("random models survive JSON → .pt → JSON", arguments: 0..<200)
+    func randomModelsThroughTorchCheckpoints(seed: Int) throws {
+        var generator = RandomDocuments(seed: UInt64(seed))
+        let original = try generator.document()
+        let folder = try TemporaryFolder()
+        let checkpoint = folder.path("b.pt")
+        switch ModelFiles.torchSequential(of: original) {
+        case .failure(let reason):
+            #expect(saveError(original, to: checkpoint, format: .pt)
+                == "\(checkpoint): \(reason.object): cannot be written as a torch model: \(reason.reason)", "seed \(seed)")
+            #expect(!FileManager.default.fileExists(atPath: checkpoint))
+        case .success:
+            try ModelFiles.save(original, to: checkpoint, format: .pt)
+            #expect(try ModelFiles.load(checkpoint) == ModelFiles.prepared(original, for: .pt).document, "seed \(seed)")
+        }
+    }
+
     /// Every layer kind with state beyond its weights: dropout draws masks from the model's generator, batch
     /// normalization updates moving statistics, constraints project after each step.
     static let layered: [LayerSpec] = [
@@ -84,15 +104,24 @@ struct CrossFormatTests {
         try checkResume(format: format, encoding: encoding, layers: [LayerSpec(8, .relu), LayerSpec(3, .softmax)])
     }
 
+    /// A torch checkpoint holds torch.optim's optimizers and resumes them exactly, every layer kind included.
+    @Test("resuming through a torch checkpoint is bit-identical", arguments: [OptimizerKind.torchAdam, .torchSGD, .torchRMSprop, .torchAdagrad])
+    func resumingThroughATorchCheckpointIsBitIdentical(kind: OptimizerKind) throws {
+        var config = OptimizerConfig(kind, learningRate: 0.01)
+        config.momentum = kind == .torchSGD || kind == .torchRMSprop ? 0.9 : 0
+        config.centered = kind == .torchRMSprop
+        config.amsgrad = kind == .torchAdam
+        try checkResume(format: .pt, encoding: .base64, layers: Self.layered, config: config)
+    }
+
     @Test("resuming a model with dropout, normalization, regularizers and constraints is bit-identical too",
           arguments: [ModelFormat.json, .h5, .safetensors])
     func resumingEveryLayerKindIsBitIdentical(format: ModelFormat) throws {
         try checkResume(format: format, encoding: .base64, layers: Self.layered)
     }
 
-    private func checkResume(format: ModelFormat, encoding: JSONTensorEncoding, layers: [LayerSpec]) throws {
-        var config = OptimizerConfig(.adam, learningRate: 0.01)
-        config.amsgrad = true
+    private func checkResume(format: ModelFormat, encoding: JSONTensorEncoding, layers: [LayerSpec],
+                             config: OptimizerConfig = { var adam = OptimizerConfig(.adam, learningRate: 0.01); adam.amsgrad = true; return adam }()) throws {
         let data = try classificationData()
         let options = FitOptions(epochs: 1, batchSize: 16, validationSplit: 0.2)
         func fresh() throws -> Model<Float> {

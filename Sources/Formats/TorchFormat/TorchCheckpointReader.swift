@@ -36,7 +36,12 @@ package enum TorchCheckpointReader {
         let nameLength = Int(head[26]) | Int(head[27]) << 8
         guard nameLength > 0, 30 + nameLength <= head.count else { return false }
         let name = String(decoding: head[30..<30 + nameLength], as: UTF8.self)
-        return name.hasSuffix("/data.pkl") || name == "data.pkl"
+        // A damaged archive may start with another of torch's members; its reader then says what is missing.
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 2 else { return name == "data.pkl" }
+        let member = parts.dropFirst().joined(separator: "/")
+        return ["data.pkl", "byteorder", "version", ".format_version", ".storage_alignment", ".data/version",
+                ".data/serialization_id"].contains(member) || (parts.count == 3 && parts[1] == "data")
     }
 
     package static func read(path: String, limits: LoadLimits, options: LoadOptions) throws(ModelFileError) -> ModelDocument {
@@ -97,6 +102,11 @@ package enum TorchCheckpointReader {
                 continue
             }
             metadata["torch.\(key)"] = scalarText(entry.value) ?? "(\(describe(entry.value)), not read)"
+        }
+        if strings[TorchCheckpointRecord.Key.training] != nil {
+            // mlpconv wrote these from its record, which holds them exactly.
+            metadata["torch.epoch"] = nil
+            metadata["torch.loss"] = nil
         }
 
         let record = try TorchCheckpointRecord.read(strings, file: file)

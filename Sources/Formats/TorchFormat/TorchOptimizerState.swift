@@ -183,7 +183,7 @@ enum TorchOptimizerState {
                 + "Adagrad); its param_groups keys are \(keys.sorted().joined(separator: ", "))"))
         }
         if let hint, hint.isTorch, hint != recognized {
-            throw ModelFileError(file: file, object: object, reason: "the state is torch.optim.\(className(recognized) ?? "") 's, "
+            throw ModelFileError(file: file, object: object, reason: "the state is torch.optim.\(className(recognized) ?? "")'s, "
                 + "not \(hint.name) as --optimizer says")
         }
         return .success(recognized)
