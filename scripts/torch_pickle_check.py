@@ -2,7 +2,7 @@
 torch.load(weights_only=True) and compares each with the JSON description written next to it.
 
     MLPCONV_INTEROP_DIR=/tmp/interop swift test --skip-build --filter PickleSupportTests.InteropTests
-    MLPCONV_INTEROP_DIR=/tmp/interop /work/venv/bin/python scripts/torch_pickle_check.py
+    MLPCONV_INTEROP_DIR=/tmp/interop python3 scripts/torch_pickle_check.py
 
 Floats are compared by value (the descriptions hold them as hex floats); exits non-zero on any difference.
 """

@@ -184,7 +184,7 @@ struct SafetensorsRoundTripTests {
 }
 
 /// Copies a written safetensors file (and its optimizer file) into `MLPCONV_INTEROP_DIR/torch`, with the
-/// expectations /work/interop-contract.md describes, for scripts/torch_interop_check.py.
+/// expectations described at the top of scripts/torch_interop_check.py, which CI runs on them.
 func exportForTorchInterop(_ path: String, document: ModelDocument, name: String) throws {
     guard let root = ProcessInfo.processInfo.environment["MLPCONV_INTEROP_DIR"], !root.isEmpty else { return }
     let folder = URL(fileURLWithPath: root).appendingPathComponent("torch")

@@ -60,7 +60,7 @@ struct ConvertTests {
         let (h5, _) = try sampleModelFile(scratch)
         let unknownExtension = try mlpconv(["convert", h5, scratch.path("out.bin")])
         #expect(unknownExtension.status == 2)
-        #expect(unknownExtension.stderr == "mlpconv: \(scratch.path("out.bin")): cannot tell the output format from the extension; use --to json, h5, keras or keras-h5\n")
+        #expect(unknownExtension.stderr == "mlpconv: \(scratch.path("out.bin")): cannot tell the output format from the extension; use --to json, h5, keras, keras-h5, safetensors or pt\n")
         let missing = try mlpconv(["convert", scratch.path("nope.h5"), scratch.path("out.json")])
         #expect(missing.status == 2)
         #expect(missing.stderr == "mlpconv: \(scratch.path("nope.h5")): no such file\n")

@@ -9,7 +9,8 @@ struct Convert: ParsableCommand, JSONFlagHelp {
         abstract: "Convert a model file to another format, losslessly unless a flag asks otherwise.",
         discussion: """
             The input format is detected from the file's content. The output format is taken from --to, or else \
-            from OUTPUT's extension (.json → json, .h5/.hdf5 → h5, .keras → keras). Use --to keras-h5 for Keras's \
+            from OUTPUT's extension (.json → json, .h5/.hdf5 → h5, .keras → keras, .safetensors → safetensors, \
+            .pt/.pth → pt, a torch.save checkpoint). Use --to keras-h5 for Keras's \
             legacy .h5 layout. The output is written atomically: an existing \
             file is replaced only once the new one is complete, and only with --force.
             """)
@@ -20,7 +21,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
     @Argument(help: "The file to write.")
     var output: String
 
-    @Option(help: "Output format: json, h5, keras or keras-h5 (default: from OUTPUT's extension).")
+    @Option(help: "Output format: json, h5, keras, keras-h5, safetensors or pt (default: from OUTPUT's extension).")
     var to: ModelFormat?
 
     @Option(help: "Store every tensor as float32 or float64 (default: keep each tensor's dtype).")
@@ -43,7 +44,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
 
     func run() throws {
         guard let format = to ?? ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
-            throw CommandError("\(output): cannot tell the output format from the extension; use --to json, h5, keras or keras-h5")
+            throw CommandError("\(output): cannot tell the output format from the extension; use --to json, h5, keras, keras-h5, safetensors or pt")
         }
         try overwrite.check(output)
         let inputKind = try ModelFiles.detectKind(at: input)

@@ -131,7 +131,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     private func outputFormat(inputKind: ModelFileKind) throws -> ModelFormat {
         if let format = ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) { return format }
         if output == file, let format = ModelFormat(kind: inputKind) { return format }
-        throw CommandError("\(output): cannot tell the format from the extension; use .json or .h5")
+        throw CommandError("\(output): cannot tell the format from the extension; use .json, .h5, .keras, .safetensors or .pt")
     }
 
     /// The stored model with the overrides applied; `notes` says what changed from the stored state.

@@ -66,7 +66,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
 
     func run() throws {
         guard let format = ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
-            throw CommandError("\(output): cannot tell the format from the extension; use .json or .h5")
+            throw CommandError("\(output): cannot tell the format from the extension; use .json, .h5, .keras, .safetensors or .pt")
         }
         try overwrite.check(output)
         // The activation the outputs leave through: the last Dense layer's or a later Activation layer's.
