@@ -92,7 +92,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         let format = try outputFormat(inputKind: inputKind)
         // A torch checkpoint records neither its loss nor (from torch before 2.4) always its optimizer class.
         var loadOptions = try activations.loadOptions
-        loadOptions.loss = try loss.value(over: nil)
+        if loss.loss != nil { loadOptions.loss = try loss.value(over: nil) }
         loadOptions.optimizer = optimizer?.value
         let document = try IsolatedRead.load(file, options: loadOptions)
         var notes: [String] = []
