@@ -168,8 +168,8 @@ enum TorchOptimizerState {
                 } else if case .some(let decay) = settings["weight_decay"], number(decay) == 0 {
                     recognized = .torchAdam
                 } else {
-                    throw ModelFileError(file: file, object: object, reason: "cannot tell Adam from AdamW (this torch wrote no "
-                        + "decoupled_weight_decay and the weight decay is not 0); give --optimizer torch_adam or --optimizer torch_adamw")
+                    return .failure(Reason(text: "cannot tell Adam from AdamW (this torch wrote no decoupled_weight_decay and "
+                        + "the weight decay is not 0); give --optimizer torch_adam or --optimizer torch_adamw"))
                 }
             }
         } else if keys.isSuperset(of: ["alpha", "centered"]) {
