@@ -33,8 +33,6 @@ package struct TorchSequential: Sendable, Equatable {
     /// The object of every error: the definition is given with `--sequential` (`LoadOptions.sequential`).
     package static let object = "--sequential"
 
-    package init(entries: [Entry]) { self.entries = entries }
-
     package init(parsing text: String) throws(DocumentError) {
         let scalars = Array(text.unicodeScalars)
         guard scalars.count <= Self.maxLength else {
@@ -344,6 +342,8 @@ extension TorchSequential {
         mutating func module() throws(DocumentError) -> Module {
             let (name, offset) = try moduleName()
             let site = "\(name) at \(location(offset))"
+            // Before its arguments, which for other modules may be anything.
+            guard TorchSequential.parameters(of: name) != nil else { throw TorchSequential.unsupported(name, site: site) }
             guard token.kind == .symbol("(") else { throw error("expected '(' after \(name)") }
             try advance()
             var positional: [Value] = []
@@ -423,15 +423,17 @@ extension TorchSequential {
         }
     }
 
+    static func unsupported(_ name: String, site: String) -> DocumentError {
+        let why = name.hasPrefix("Conv") || name.hasPrefix("MaxPool") || name.hasPrefix("AvgPool")
+            ? "mlpconv's models are multilayer perceptrons, without convolutions or pooling"
+            : name == "Sequential" || name == "ModuleList" || name == "ModuleDict" ? "nested containers are not supported; give one flat Sequential"
+            : "not a module mlpconv reads; supported: " + supportedModules.joined(separator: ", ")
+        return DocumentError(object, "\(site): \(why)")
+    }
+
     static func module(_ name: String, positional: [Value], keywords: [(name: String, value: Value)],
                        site: String) throws(DocumentError) -> Module {
-        guard let (names, keywordOnly) = parameters(of: name) else {
-            let why = name.hasPrefix("Conv") || name.hasPrefix("MaxPool") || name.hasPrefix("AvgPool")
-                ? "mlpconv's models are multilayer perceptrons, without convolutions or pooling"
-                : name == "Sequential" || name == "ModuleList" || name == "ModuleDict" ? "nested containers are not supported; give one flat Sequential"
-                : "not a module mlpconv reads; supported: " + supportedModules.joined(separator: ", ")
-            throw DocumentError(object, "\(site): \(why)")
-        }
+        guard let (names, keywordOnly) = parameters(of: name) else { throw unsupported(name, site: site) }
         var arguments = Arguments(module: name, site: site)
         guard positional.count <= names.count else {
             throw arguments.refuse("\(name) takes at most \(names.count) positional argument\(names.count == 1 ? "" : "s"), got \(positional.count)")
