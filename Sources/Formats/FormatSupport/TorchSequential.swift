@@ -200,7 +200,6 @@ extension TorchSequential {
         let scalars: [Unicode.Scalar]
         var position = 0
         var token = Token(kind: .end, offset: 0)
-        var started = false
 
         init(scalars: [Unicode.Scalar]) { self.scalars = scalars }
 
