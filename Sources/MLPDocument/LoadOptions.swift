@@ -13,10 +13,16 @@ public struct LoadOptions: Sendable, Equatable {
     /// The optimizer class when a torch checkpoint cannot tell it (Adam or AdamW from torch before 2.4, with
     /// weight decay); a file that can tell must agree.
     public var optimizer: OptimizerKind?
+    /// The model's torch definition, for a state dict that does not record mlpconv's architecture: the expression
+    /// that builds its `nn.Sequential` or what `print(model)` shows (docs/torch-formats.md). The tensors must then
+    /// be exactly the Sequential's. Not together with `activations`; files that record their architecture ignore it.
+    public var sequential: String?
 
-    public init(activations: [Activation]? = nil, loss: Loss? = nil, optimizer: OptimizerKind? = nil) {
+    public init(activations: [Activation]? = nil, loss: Loss? = nil, optimizer: OptimizerKind? = nil,
+                sequential: String? = nil) {
         self.activations = activations
         self.loss = loss
         self.optimizer = optimizer
+        self.sequential = sequential
     }
 }

@@ -12,6 +12,8 @@ struct SafetensorsExpectations: Decodable {
     struct Model: Decodable {
         var file: String
         var activations: String
+        /// What `print(model)` shows, for `--sequential`.
+        var sequential: String
         var stored_dtype: String
         var compute_dtype: String
         var tensors: [String: [Int]]
@@ -40,6 +42,27 @@ struct SafetensorsFixtureTests {
         let expectations = try SafetensorsExpectations.load()
         #expect(expectations.models.count == 8)
         #expect(expectations.torch.hasPrefix("2.15.0") && expectations.safetensors == "0.8.0")
+    }
+
+    /// Each file, read with what `print(model)` showed, predicts what torch predicted (≤ 1e-6 absolute; 1e-12 in
+    /// float64), and has exactly the architecture that reading it with its activations infers.
+    @Test("torch-written files load with their print(model) Sequential", arguments: models.map(\.file))
+    func predictsAsTorchWithSequential(file: String) throws {
+        let model = try #require(Self.models.first { $0.file == file })
+        let document = try ModelFiles.load(SafetensorsExpectations.path(file), options: LoadOptions(sequential: model.sequential))
+        let activations = try ModelFiles.activations(list: model.activations).get()
+        let inferred = try ModelFiles.load(SafetensorsExpectations.path(file), options: LoadOptions(activations: activations))
+        // The inferred chain leaves Dropout out (it has no tensors); the definition keeps it.
+        #expect(document.architecture.layers.filter { $0.kind.typeName != "dropout" }.map(\.kind)
+                == inferred.architecture.layers.map(\.kind), "\(file)")
+        #expect(document.weights.filter { !$0.tensors.isEmpty } == inferred.weights.filter { !$0.tensors.isEmpty })
+        let inputs = model.inputs.flatMap { $0 }, expected = model.outputs.flatMap { $0 }
+        let outputs = model.compute_dtype == "float64"
+            ? try document.network(as: Double.self).predict(inputs)
+            : try document.network(as: Float.self).predict(inputs.map { Float($0) }).map { Double($0) }
+        let worst = zip(outputs, expected).map { abs($0 - $1) }.max() ?? .infinity
+        print("safetensors fixture \(file) by its Sequential: largest difference from torch \(worst)")
+        #expect(outputs.count == expected.count && worst <= (model.compute_dtype == "float64" ? 1e-12 : 1e-6), "\(file): \(worst)")
     }
 
     /// Each file, read with its activations, predicts what torch predicted (≤ 1e-6 absolute), in the dtype the
@@ -92,7 +115,8 @@ struct SafetensorsFixtureTests {
         let path = SafetensorsExpectations.path("relu_softmax.safetensors")
         let error = try #require(throws: ModelFileError.self) { try ModelFiles.load(path) }
         #expect(error.description == "\(path): state dict: the file has no mlpconv metadata, so its activations are unknown; "
-            + "pass them, one per Linear layer (3 here), with --activations, e.g. --activations relu,relu,linear")
+            + "pass the model's definition with --sequential \"Sequential(…)\" (as print(model) shows it or the code builds it), "
+            + "or one activation per Linear layer (3 here) with --activations, e.g. --activations relu,relu,linear")
         let wrongCount = try #require(throws: ModelFileError.self) {
             try ModelFiles.load(path, options: LoadOptions(activations: [.relu]))
         }

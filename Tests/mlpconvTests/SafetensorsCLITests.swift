@@ -63,7 +63,8 @@ struct SafetensorsCLITests {
         let missing = try mlpconv(["predict", model, "--data", data])
         #expect(missing.status == 2)
         #expect(missing.stderr == "mlpconv: \(model): state dict: the file has no mlpconv metadata, so its activations are unknown; "
-            + "pass them, one per Linear layer (3 here), with --activations, e.g. --activations relu,relu,linear\n")
+            + "pass the model's definition with --sequential \"Sequential(…)\" (as print(model) shows it or the code builds it), "
+            + "or one activation per Linear layer (3 here) with --activations, e.g. --activations relu,relu,linear\n")
 
         let predicted = try mlpconv(["predict", model, "--data", data, "--activations", "ReLU,relu,Softmax(dim=-1)", "--json"])
         #expect(predicted.status == 0, "\(predicted.stderr)")

@@ -205,17 +205,27 @@ package enum TorchModules {
     }
 
     /// A document's layers and weights from a state dict. With `architecture` (what an mlpconv-written file
-    /// records), the entries must be exactly the ones its Sequential has; without, the layer chain is inferred from
-    /// the tensors (see `inferArchitecture`) and `activations` supplies one activation per Linear layer.
+    /// records), the entries must be exactly the ones its Sequential has, and `activations` and `sequential` are
+    /// ignored. Without, `sequential` (the model's definition, see `TorchSequential`) is the architecture the
+    /// entries must match exactly, under its module names; or else the layer chain is inferred from the tensors (see
+    /// `inferArchitecture`) and `activations` supplies one activation per Linear layer. Giving both is an error.
     package static func document(
-        entries: [(name: String, value: Value)], architecture: ModelDocument.Architecture?, activations: [Activation]?
+        entries: [(name: String, value: Value)], architecture: ModelDocument.Architecture?, activations: [Activation]?,
+        sequential: String? = nil
     ) throws(DocumentError) -> (architecture: ModelDocument.Architecture, weights: [ModelDocument.LayerWeights]) {
         let resolved: ModelDocument.Architecture
-        // Each layer's module prefix: the Sequential index mlpconv gives it, or the file's own name when inferred.
+        // Each layer's module prefix: the Sequential index mlpconv gives it, the definition's module name, or the
+        // file's own name when inferred.
         let prefixes: [String?]
         if let architecture {
             resolved = architecture
             prefixes = try plan(of: architecture).moduleIndex.map { $0.map(String.init) }
+        } else if let sequential {
+            guard activations == nil else {
+                throw DocumentError(TorchSequential.object, "give the activations (--activations) or the whole definition "
+                    + "(--sequential), not both")
+            }
+            (resolved, prefixes) = try TorchSequential(parsing: sequential).architecture()
         } else {
             (resolved, prefixes) = try inferArchitecture(entries: entries, activations: activations)
         }
@@ -250,7 +260,7 @@ package enum TorchModules {
             weights.append(ModelDocument.LayerWeights(tensors: tensors))
         }
         if let extra = entries.first(where: { !used.contains($0.name) }) {
-            throw DocumentError(extra.name, "unexpected: \(plan.sequential) has no such tensor")
+            throw DocumentError(extra.name, "unexpected: \(sequential == nil || architecture != nil ? plan.sequential : "the Sequential given") has no such tensor")
         }
         return (resolved, weights)
     }
@@ -285,7 +295,7 @@ package enum TorchModules {
     /// `weight` `[n]` with an optional `bias` is LayerNorm). The order follows the chain of widths from the Linear
     /// whose input no other Linear produces, taking at each step the first module in numeric-aware name order
     /// (`2` before `10`) that accepts the current width. The BatchNorm and LayerNorm settings, which a state dict does
-    /// not hold, are torch's defaults (eps 1e-5, momentum 0.1, i.e. Keras momentum 0.9).
+    /// not hold, are torch's defaults (eps 1e-5, momentum 0.1, i.e. Keras momentum 0.9, running_var unbiased).
     package static func inferArchitecture(
         entries: [(name: String, value: Value)], activations: [Activation]?
     ) throws(DocumentError) -> (architecture: ModelDocument.Architecture, prefixes: [String?]) {
@@ -297,7 +307,8 @@ package enum TorchModules {
         }
         guard let activations else {
             throw DocumentError("state dict", "the file has no mlpconv metadata, so its activations are unknown; "
-                + "pass them, one per Linear layer (\(linears.count) here), with --activations, e.g. --activations "
+                + "pass the model's definition with --sequential \"Sequential(…)\" (as print(model) shows it or the code builds it), "
+                + "or one activation per Linear layer (\(linears.count) here) with --activations, e.g. --activations "
                 + (Array(repeating: "relu", count: linears.count - 1) + ["linear"]).joined(separator: ","))
         }
         guard activations.count == linears.count else {
@@ -319,8 +330,9 @@ package enum TorchModules {
                 let activation = activationIterator.next() ?? .linear
                 layers.append(.init(name: name("dense"), kind: .dense(DenseSettings(units: outputs, activation: activation, useBias: bias))))
             case .batchNorm(_, let affine):
+                // torch's BatchNorm1d updates running_var with the unbiased batch variance.
                 layers.append(.init(name: name("batch_normalization"), kind: .batchNormalization(BatchNormalizationSettings(
-                    momentum: 0.9, epsilon: 1e-5, center: affine, scale: affine))))
+                    momentum: 0.9, epsilon: 1e-5, center: affine, scale: affine, unbiasedMovingVariance: true))))
             case .layerNorm(_, let bias):
                 layers.append(.init(name: name("layer_normalization"), kind: .layerNormalization(LayerNormalizationSettings(
                     epsilon: 1e-5, center: bias, scale: true))))

@@ -16,7 +16,8 @@ import MLPDocument
 /// - a tensor over `LoadLimits.maxTensorBytes`, or all of them over `maxTotalBytes`;
 /// - `mlpconv.*` texts that do not parse (the native JSON schema's forms), a newer `mlpconv.format_version`;
 /// - tensors that are not exactly the recorded architecture's (names, shapes), or — without an architecture —
-///   tensors that do not form one chain of Linear/BatchNorm1d/LayerNorm modules, or no `LoadOptions.activations`;
+///   tensors that do not form one chain of Linear/BatchNorm1d/LayerNorm modules, or no `LoadOptions.activations`,
+///   or tensors that are not exactly those of the `LoadOptions.sequential` definition;
 /// - a sibling whose step and digest match but whose tensors are not exactly the optimizer's slots.
 /// A missing sibling, or one written for other weights or another step, is ignored: the model loads without its
 /// training record, and `safetensors_training_state` says why.
@@ -81,7 +82,8 @@ package enum SafetensorsCodec {
         } else {
             do {
                 let (architecture, weights) = try TorchModules.document(entries: entries, architecture: nil,
-                                                                        activations: options.activations)
+                                                                        activations: options.activations,
+                                                                        sequential: options.sequential)
                 document = ModelDocument(architecture: architecture, weights: weights)
             } catch {
                 throw ModelFileError(file: file, error)

@@ -14,7 +14,7 @@ import PickleSupport
 /// - a root that is neither a dict of tensors nor a dict holding one under a model key;
 /// - a model entry that is not a float tensor (BatchNorm's `num_batches_tracked` is an int64 scalar);
 /// - tensors that do not form the recorded (`mlpconv_architecture`) or an inferable layer chain, or no
-///   `LoadOptions.activations` for a file without an architecture;
+///   `LoadOptions.activations`/`LoadOptions.sequential` for a file without an architecture;
 /// - an optimizer state with several param groups, params that are not the model's parameters in order, slots
 ///   missing or of the wrong shape, per-parameter steps that differ, or a class the file cannot tell without
 ///   `LoadOptions.optimizer` (Adam vs AdamW from torch before 2.4 with weight decay).
@@ -113,10 +113,12 @@ package enum TorchCheckpointReader {
         var document: ModelDocument
         do {
             let (architecture, weights) = try TorchModules.document(
-                entries: entries, architecture: record?.architecture, activations: options.activations)
+                entries: entries, architecture: record?.architecture, activations: options.activations, sequential: options.sequential)
             document = ModelDocument(architecture: architecture, weights: weights)
         } catch {
-            throw ModelFileError(file: file, object: error.object.hasPrefix("[") ? error.object : "\(modelPath)[\"\(error.object)\"]",
+            // Tensor names are within the model entry; the definition's errors are not.
+            let isTensor = !error.object.hasPrefix("[") && error.object != TorchSequential.object
+            throw ModelFileError(file: file, object: isTensor ? "\(modelPath)[\"\(error.object)\"]" : error.object,
                                  reason: error.reason)
         }
         if let record { document.metadata.merge(record.metadata) { _, new in new } }
