@@ -19,8 +19,9 @@ extension ModelFiles {
 
     /// The document as `format` holds its training state: an optimizer of the other family is translated
     /// (ModelDocument+OptimizerTranslation.swift) — exactly, or keeping the state under a rule that differs in a
-    /// detail — or, when the other family has no such optimizer, left out with the training state. `notes` says
-    /// what happened, one line each, for the user.
+    /// detail — or, when the other family has no such optimizer, left out with the training state; a BatchNorm's
+    /// running-variance rule the format cannot hold becomes the format's (Keras's), a Keras-rule BatchNorm written for
+    /// torch is noted. `notes` says what happened, one line each, for the user.
     public static func prepared(_ document: ModelDocument, for format: ModelFormat) -> (document: ModelDocument, notes: [String]) {
         var notes: [String] = []
         if format == .pt || format == .safetensors {
@@ -31,6 +32,23 @@ extension ModelFiles {
                 notes.append("layer \"\(first.name)\"\(keras.count > 1 ? " and \(keras.count - 1) more" : ""): torch's BatchNorm1d "
                     + "updates running_var with the unbiased batch variance, Keras's with the biased one; predictions are the "
                     + "same, training in torch differs slightly (mlpconv keeps Keras's rule)")
+            }
+        }
+        var document = document
+        if format == .keras || format == .kerasH5 {
+            // Keras has no place for torch's rule; its predictions do not depend on it.
+            var changed: [String] = []
+            for index in document.architecture.layers.indices {
+                if case .batchNormalization(var settings) = document.architecture.layers[index].kind, settings.unbiasedMovingVariance {
+                    settings.unbiasedMovingVariance = false
+                    document.architecture.layers[index].kind = .batchNormalization(settings)
+                    changed.append(document.architecture.layers[index].name)
+                }
+            }
+            if let first = changed.first {
+                notes.append("layer \"\(first)\"\(changed.count > 1 ? " and \(changed.count - 1) more" : ""): Keras's "
+                    + "BatchNormalization updates its moving variance with the biased batch variance, torch's BatchNorm1d with "
+                    + "the unbiased one; predictions are the same, training continues with Keras's rule")
             }
         }
         let (translated, optimizerNotes) = preparedOptimizer(document, for: format)
