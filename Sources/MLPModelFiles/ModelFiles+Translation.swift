@@ -45,6 +45,14 @@ extension ModelFiles {
                     changed.append(document.architecture.layers[index].name)
                 }
             }
+            // torch's CrossEntropyLoss on class indices is Keras's sparse cross-entropy on logits (on probabilities,
+            // the categorical one: the document cannot tell which targets it was trained on, so say so).
+            if let loss = document.training?.loss, loss.kind == .crossEntropy,
+               let sparse = try? Loss(.sparseCategoricalCrossentropy, fromLogits: true) {
+                document.training?.loss = sparse
+                notes.append("loss cross_entropy (torch's CrossEntropyLoss) written as Keras's sparse_categorical_crossentropy "
+                    + "with from_logits, which takes class labels (for probability targets, finetune with --loss categorical_crossentropy --from-logits)")
+            }
             if let first = changed.first {
                 notes.append("layer \"\(first)\"\(changed.count > 1 ? " and \(changed.count - 1) more" : ""): Keras's "
                     + "BatchNormalization updates its moving variance with the biased batch variance, torch's BatchNorm1d with "

@@ -76,6 +76,24 @@ struct TorchCheckpointCLITests {
         #expect(back.status == 0 && back.stderr.contains("optimizer torch_adam carried over to adam, state kept"), "\(back.stderr)")
     }
 
+    /// torch → Keras: the loss given for the torch checkpoint becomes Keras's form of it, the optimizer Keras's.
+    @Test func torchToKerasWithTheLossGiven() throws {
+        let scratch = try Scratch()
+        let output = scratch.path("from-torch.keras")
+        let run = try mlpconv(["convert", torchFixtures.appendingPathComponent("torch/adam_gelu_ce.pt").path, output,
+                               "--activations", "gelu,gelu,linear", "--loss", "CrossEntropyLoss"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("loss cross_entropy (torch's CrossEntropyLoss) written as Keras's sparse_categorical_crossentropy with from_logits"))
+        #expect(run.stderr.contains("optimizer torch_adam carried over to adam, state kept"))
+        let keras = try ModelFiles.load(output)
+        #expect(keras.training?.loss == (try Loss(.sparseCategoricalCrossentropy, fromLogits: true)))
+        #expect(keras.training?.optimizer.config.kind == .adam && keras.training?.optimizer.iterations == 6)
+        // Without --loss the state cannot be kept: the output says so.
+        let plain = try mlpconv(["convert", torchFixtures.appendingPathComponent("torch/adam_gelu_ce.pt").path,
+                                 scratch.path("plain.keras"), "--activations", "gelu,gelu,linear"])
+        #expect(plain.status == 0 && plain.stdout.contains("no training state"), "\(plain.stdout)")
+    }
+
     @Test func hostileCheckpointsExitWithTwoAndAReason() throws {
         let path = torchFixtures.appendingPathComponent("torch/bad/pickle_os_system.pt").path
         for command in [["inspect"], ["predict", "--data", digitsCSV], ["convert", "--to", "json"]] {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MLPCore
 import MLPDocument
 import MLPModelFiles
 internal import FileSupport
@@ -36,6 +37,16 @@ struct Convert: ParsableCommand, JSONFlagHelp {
     @Flag(name: .customLong("drop-optimizer"), help: "Leave out the optimizer and training state (loss, history): architecture, weights and metadata only.")
     var dropOptimizer = false
 
+    @Option(name: .customLong("loss"), help: ArgumentHelp(
+        "For a torch checkpoint mlpconv did not write: the loss it was trained with (torch records none), so that its "
+            + "optimizer state is kept (CrossEntropyLoss, MSELoss, …).", valueName: "name"))
+    var torchLoss: LossArgument?
+
+    @Option(name: .customLong("optimizer"), help: ArgumentHelp(
+        "For a torch checkpoint that cannot tell Adam from AdamW (torch before 2.4, with weight decay): torch_adam or torch_adamw.",
+        valueName: "kind"))
+    var optimizerKind: String?
+
     @OptionGroup var overwrite: ForceFlag
 
     @OptionGroup var style: JSONFlag<Convert>
@@ -48,7 +59,15 @@ struct Convert: ParsableCommand, JSONFlagHelp {
         }
         try overwrite.check(output)
         let inputKind = try ModelFiles.detectKind(at: input)
-        var document = try IsolatedRead.load(input, options: activations.loadOptions)
+        var loadOptions = try activations.loadOptions
+        loadOptions.loss = torchLoss?.loss
+        if let optimizerKind {
+            guard let kind = OptimizerKind(name: optimizerKind) else {
+                throw CommandError("--optimizer: unknown optimizer \"\(optimizerKind)\"; supported: \(OptimizerKind.acceptedNames.joined(separator: ", "))")
+            }
+            loadOptions.optimizer = kind
+        }
+        var document = try IsolatedRead.load(input, options: loadOptions)
         if let dtype { document = document.converted(to: dtype) }
         if dropOptimizer { document.training = nil }
         document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"
@@ -67,6 +86,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
             for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) }
             let state = written.training != nil ? "with optimizer and training state"
                 : document.metadata["keras_training_state"] != nil ? "no training state: the Keras file's was not read (see inspect)"
+                : document.metadata["torch_training_state"] != nil ? "no training state: the checkpoint's optimizer state was not read (see inspect; --loss keeps it)"
                 : "no training state"
             print("wrote \(output) (\(format.rawValue), \(formatBytes(bytes)), \(document.parameterCount.formatted()) parameters, \(state)) from \(input) (\(inputKind.rawValue))")
         }
