@@ -338,8 +338,9 @@ struct KerasWriterTests {
         #expect(!FileManager.default.fileExists(atPath: folder.path("x.keras")))
     }
 
-    /// torch's losses Keras has no form for, and torch's running-variance update, are refused naming them.
-    @Test(arguments: [Loss(.crossEntropy), Loss(.nllLoss), try Loss(.smoothL1, beta: 0.5)])
+    /// torch's losses Keras has no form for are refused naming them; CrossEntropyLoss, which Keras has as the
+    /// sparse cross-entropy on logits, is written as that, with a note.
+    @Test(arguments: [Loss(.nllLoss), try Loss(.smoothL1, beta: 0.5)])
     func refusesTorchOnlyLosses(loss: Loss) throws {
         let model = try Model<Float>(inputWidth: 2, layers: [LayerSpec(3, .linear)], loss: loss,
                                      optimizer: OptimizerConfig(.sgd), seed: 1)
@@ -353,16 +354,32 @@ struct KerasWriterTests {
         }
     }
 
+    @Test func crossEntropyIsWrittenAsKerasSparseCrossEntropyOnLogits() throws {
+        let model = try Model<Float>(inputWidth: 2, layers: [LayerSpec(3, .linear)], loss: Loss(.crossEntropy),
+                                     optimizer: OptimizerConfig(.sgd), seed: 1)
+        let folder = try TemporaryFolder()
+        let notes = try ModelFiles.save(ModelDocument(model: model), to: folder.path("x.keras"), format: .keras)
+        #expect(notes.count == 1 && notes[0].hasPrefix("loss cross_entropy (torch's CrossEntropyLoss) written as Keras's sparse_categorical_crossentropy"))
+        #expect(try ModelFiles.load(folder.path("x.keras")).training?.loss == (try Loss(.sparseCategoricalCrossentropy, fromLogits: true)))
+    }
+
+    /// The Keras writers refuse torch's running-variance update, which Keras cannot hold; the façade, converting,
+    /// gives the layer Keras's rule and says so (predictions do not depend on it).
     @Test func refusesTorchsRunningVarianceUpdate() throws {
         let settings = BatchNormalizationSettings(momentum: 0.9, epsilon: 1e-5, unbiasedMovingVariance: true)
         let model = try Model<Float>(inputWidth: 2, layers: [LayerSpec(3, .linear), LayerSpec(.batchNormalization(settings), name: "bn")],
                                      loss: .meanSquaredError, optimizer: OptimizerConfig(.sgd), seed: 1)
         let folder = try TemporaryFolder()
+        let path = folder.path("x.keras")
         let error = expectError(ModelFileError.self) {
-            try ModelFiles.save(ModelDocument(model: model), to: folder.path("x.keras"), format: .keras)
+            try KerasZipWriter.write(ModelDocument(model: model), toPath: path, file: path)
         }
         #expect(error?.object == "layer \"bn\"" && error?.reason.contains("unbiased batch variance") == true,
                 "\(error?.description ?? "")")
+        let notes = try ModelFiles.save(ModelDocument(model: model), to: path, format: .keras)
+        #expect(notes.first?.hasPrefix("layer \"bn\": Keras's BatchNormalization updates its moving variance with the biased") == true, "\(notes)")
+        let written = try ModelFiles.load(path)
+        #expect(written.architecture.layers[1].kind == .batchNormalization(BatchNormalizationSettings(momentum: 0.9, epsilon: 1e-5)))
     }
 
     @Test func kerasLayout() throws {
