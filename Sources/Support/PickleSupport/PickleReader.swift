@@ -155,7 +155,7 @@ private struct Machine {
         return stack
     }
 
-    mutating func makeTuple(_ items: [Item]) throws(PickleFailure) -> Item {
+    func makeTuple(_ items: [Item]) -> Item {
         .tuple(items, depth: 1 + (items.map(\.depth).max() ?? 0))
     }
 
@@ -217,13 +217,13 @@ private struct Machine {
                 metastack.append(stack)
                 stack = []
             case 0x74:  // TUPLE
-                try push(try makeTuple(try popMark("TUPLE")))
+                try push(makeTuple(try popMark("TUPLE")))
             case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
                 let count = Int(opcode - 0x84)
                 guard stack.count >= count else { throw fail("TUPLE\(count) with \(stack.count) items on the stack") }
                 let items = Array(stack.suffix(count))
                 stack.removeLast(count)
-                try push(try makeTuple(items))
+                try push(makeTuple(items))
             case 0x4E: try push(.value(.none))  // NONE
             case 0x89: try push(.value(.bool(false)))  // NEWFALSE
             case 0x88: try push(.value(.bool(true)))  // NEWTRUE
