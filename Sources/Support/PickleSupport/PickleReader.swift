@@ -88,11 +88,15 @@ private struct Machine {
     var memo: [UInt32: Item] = [:]
     var containers: [Container] = []
     var storages: [String: StorageReference] = [:]
-    var valuesMade = 0
+    /// Values dict keys and set elements may add up to over the whole pickle: a key that is a tuple of shared
+    /// tuples is a tree as large as the values budget allows, and hashing it again for every SETITEM would take
+    /// time quadratic in the stream.
+    var keyBudget: Int
 
     init(bytes: [UInt8], limits: PickleLimits) {
         self.bytes = bytes
         self.limits = limits
+        self.keyBudget = limits.maxValues
     }
 
     func fail(_ reason: String) -> PickleFailure { PickleFailure(offset: opcodeOffset, reason: reason) }
@@ -316,7 +320,11 @@ private struct Machine {
     }
 
     /// The value of an item that Python could hash: not a list, dict or set, nor a tuple holding one.
-    func hashable(_ item: Item, _ what: String) throws(PickleFailure) -> PickleValue {
+    mutating func hashable(_ item: Item, _ what: String) throws(PickleFailure) -> PickleValue {
+        keyBudget -= 1
+        guard keyBudget >= 0 else {
+            throw fail("dict keys and set elements add up to more than \(limits.maxValues) values")
+        }
         switch item {
         case .value(let value): return value
         case .tuple(let items, _):
