@@ -26,7 +26,7 @@ struct BadFileTests {
              reason: "offset 3, size [2] and stride [1] reach element 4, past the storage's 4 elements"),
         Case(name: "negative-stride", object: "tensor [\"t\"]", reason: "negative stride -1 in [-1]"),
         Case(name: "huge-size", object: "tensor [\"t\"]",
-             reason: "size [1099511627776, 1099511627776] is more than the limit of 17179869184 elements"),
+             reason: "size [1099511627776, 1099511627776] is more than the limit of 16777216 elements"),
         Case(name: "missing-data-pkl", object: "", reason: "no <name>/data.pkl member: not a torch.save archive"),
         Case(name: "dotdot-member", object: "member \"../evil\"", reason: "its path leaves the archive"),
     ]
@@ -49,6 +49,29 @@ struct BadFileTests {
         #expect(throws: TorchArchiveError(file: "x.pt", object: "",
                                           reason: "not a torch.save file (neither a zip archive nor the legacy format)")) {
             try TorchArchive(data: Data("hello".utf8), file: "x.pt")
+        }
+    }
+
+    @Test func aReferenceThatDisagreesWithTheCheckedStorageIsRefused() throws {
+        var writer = TorchArchiveWriter()
+        let tensor = writer.addTensor(.float([1, 2]), shape: [2])
+        let archive = try TorchArchive(data: try writer.archive(.tensor(tensor)), file: "small.pt")
+        var forged = tensor
+        forged.storage.elementCount = 1 << 20
+        forged.shape = [1 << 20]
+        #expect(throws: TorchArchiveError(file: "small.pt", object: "tensor forged",
+                                          reason: "its storage \"0\" is not one of this archive's tree")) {
+            try archive.tensor(forged, at: "forged")
+        }
+    }
+
+    @Test func aZeroStrideViewPastTheElementLimitIsRefused() throws {
+        var writer = TorchArchiveWriter()
+        let storage = writer.addStorage(dtype: .float32, littleEndianBytes: Data(count: 4), elementCount: 1)
+        let view = TensorReference(storage: storage, storageOffset: 0, shape: [1 << 13, 1 << 12], strides: [0, 0])
+        #expect(throws: TorchArchiveError(file: "broadcast.pt", object: "tensor (root)",
+                                          reason: "size [8192, 4096] is more than the limit of 16777216 elements")) {
+            try TorchArchive(data: try writer.archive(.tensor(view)), file: "broadcast.pt")
         }
     }
 

@@ -69,6 +69,12 @@ struct PickleReaderTests {
         for level in 1...40 { laughs += [0x68, UInt8(level - 1), 0x68, UInt8(level - 1), 0x86, 0x71, UInt8(level)] }
         laughs.append(0x2E)
         #expect(refusal(laughs)?.reason == "the pickle describes more than \(laughs.count + 4096) values (shared objects copied out)")
+        // A dict key that is a tuple of shared tuples, 60 levels: hashing it would visit 2^60 values.
+        var key: [UInt8] = [0x80, 2, 0x7D, 0x4E, 0x85]
+        for level in 0..<60 { key += [0x71, UInt8(level), 0x68, UInt8(level), 0x86] }
+        key += [0x4E, 0x73, 0x2E]
+        #expect(refusal(key) == PickleFailure(offset: 306, reason: "dict keys and set elements add up to more than "
+                                                  + "\(key.count + 4096) values"))
         #expect(refusal([0x80, 2, 0x8A, 9] + [UInt8](repeating: 1, count: 9) + [0x2E])
                 == PickleFailure(offset: 2, reason: "LONG1 integer of 9 bytes is wider than 64 bits"))
         #expect(refusal([0x80, 2, 0x68, 3, 0x2E]) == PickleFailure(offset: 2, reason: "memo entry 3 was never stored"))

@@ -88,11 +88,15 @@ private struct Machine {
     var memo: [UInt32: Item] = [:]
     var containers: [Container] = []
     var storages: [String: StorageReference] = [:]
-    var valuesMade = 0
+    /// Values dict keys and set elements may add up to over the whole pickle: a key that is a tuple of shared
+    /// tuples is a tree as large as the values budget allows, and hashing it again for every SETITEM would take
+    /// time quadratic in the stream.
+    var keyBudget: Int
 
     init(bytes: [UInt8], limits: PickleLimits) {
         self.bytes = bytes
         self.limits = limits
+        self.keyBudget = limits.maxValues
     }
 
     func fail(_ reason: String) -> PickleFailure { PickleFailure(offset: opcodeOffset, reason: reason) }
@@ -155,7 +159,7 @@ private struct Machine {
         return stack
     }
 
-    mutating func makeTuple(_ items: [Item]) throws(PickleFailure) -> Item {
+    func makeTuple(_ items: [Item]) -> Item {
         .tuple(items, depth: 1 + (items.map(\.depth).max() ?? 0))
     }
 
@@ -217,13 +221,13 @@ private struct Machine {
                 metastack.append(stack)
                 stack = []
             case 0x74:  // TUPLE
-                try push(try makeTuple(try popMark("TUPLE")))
+                try push(makeTuple(try popMark("TUPLE")))
             case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
                 let count = Int(opcode - 0x84)
                 guard stack.count >= count else { throw fail("TUPLE\(count) with \(stack.count) items on the stack") }
                 let items = Array(stack.suffix(count))
                 stack.removeLast(count)
-                try push(try makeTuple(items))
+                try push(makeTuple(items))
             case 0x4E: try push(.value(.none))  // NONE
             case 0x89: try push(.value(.bool(false)))  // NEWFALSE
             case 0x88: try push(.value(.bool(true)))  // NEWTRUE
@@ -316,7 +320,11 @@ private struct Machine {
     }
 
     /// The value of an item that Python could hash: not a list, dict or set, nor a tuple holding one.
-    func hashable(_ item: Item, _ what: String) throws(PickleFailure) -> PickleValue {
+    mutating func hashable(_ item: Item, _ what: String) throws(PickleFailure) -> PickleValue {
+        keyBudget -= 1
+        guard keyBudget >= 0 else {
+            throw fail("dict keys and set elements add up to more than \(limits.maxValues) values")
+        }
         switch item {
         case .value(let value): return value
         case .tuple(let items, _):

@@ -23,15 +23,15 @@ package struct TorchArchiveLimits: Sendable {
     package var maxEntries: Int
     package var maxPickleBytes: Int
     /// Elements one tensor may expand to: a view with zero strides can describe far more elements than its
-    /// storage holds.
-    package var maxTensorElements: Int
+    /// storage holds. Nil: the file's size in bytes, and at least 2^24.
+    package var maxTensorElements: Int?
 
     package init(maxFileBytes: Int = 1 << 34, maxEntries: Int = 1 << 20, maxPickleBytes: Int = 1 << 28,
                  maxTensorElements: Int? = nil) {
         self.maxFileBytes = maxFileBytes
         self.maxEntries = maxEntries
         self.maxPickleBytes = maxPickleBytes
-        self.maxTensorElements = maxTensorElements ?? maxFileBytes
+        self.maxTensorElements = maxTensorElements
     }
 }
 
@@ -76,8 +76,9 @@ package struct TorchArchive {
     package let root: PickleValue
     package let byteOrder: ByteOrder
     private let zip: ZipReader
-    private let storageEntries: [String: ZipReader.Entry]
-    private let limits: TorchArchiveLimits
+    /// Each storage of the tree, as checked against its member when the archive was opened.
+    private let storages: [String: (reference: StorageReference, entry: ZipReader.Entry)]
+    private let maxTensorElements: Int
 
     /// The first bytes of the legacy (pre-zip) format: PROTO 2 and the pickled magic number 0x1950a86a20f9469cfc6c.
     package static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
@@ -103,6 +104,7 @@ package struct TorchArchive {
         guard ZipSignature.starts(data.prefix(4)) else {
             throw failure("", "not a torch.save file (neither a zip archive nor the legacy format)")
         }
+        let maxTensorElements = limits.maxTensorElements ?? max(data.count, 1 << 24)
         let zip: ZipReader
         do {
             zip = try ZipReader(data, maxEntries: limits.maxEntries)
@@ -166,7 +168,7 @@ package struct TorchArchive {
             throw failure("\(pickle.name) byte \(error.offset)", error.reason)
         }
 
-        var storageEntries: [String: ZipReader.Entry] = [:]
+        var storages: [String: (reference: StorageReference, entry: ZipReader.Entry)] = [:]
         for (path, tensor) in Self.tensors(in: root) {
             let storage = tensor.storage
             let object = "tensor \(path)"
@@ -183,13 +185,13 @@ package struct TorchArchive {
                 throw failure(object, "storage \"\(storage.key)\" declares \(storage.elementCount) elements of "
                               + "\(elementSize) bytes, but member \(name) holds \(entry.uncompressedSize) bytes")
             }
-            if let reason = Self.geometryProblem(tensor, maxElements: limits.maxTensorElements) {
+            if let reason = Self.geometryProblem(tensor, maxElements: maxTensorElements) {
                 throw failure(object, reason)
             }
-            storageEntries[storage.key] = entry
+            storages[storage.key] = (storage, entry)
         }
         (self.file, self.prefix, self.root, self.byteOrder) = (file, prefix, root, byteOrder)
-        (self.zip, self.storageEntries, self.limits) = (zip, storageEntries, limits)
+        (self.zip, self.storages, self.maxTensorElements) = (zip, storages, maxTensorElements)
     }
 
     /// Every tensor in a value tree with its path (`["state_dict"]["0.weight"]`, `[2]`), in tree order.
@@ -260,10 +262,10 @@ package struct TorchArchive {
     package func tensor(_ tensor: TensorReference, at path: String) throws(TorchArchiveError) -> TorchTensor {
         let object = "tensor \(path)"
         let storage = tensor.storage
-        guard let entry = storageEntries[storage.key] else {
-            throw TorchArchiveError(file: file, object: object, reason: "its storage \"\(storage.key)\" is not in this archive's tree")
+        guard let (checked, entry) = storages[storage.key], checked == storage else {
+            throw TorchArchiveError(file: file, object: object, reason: "its storage \"\(storage.key)\" is not one of this archive's tree")
         }
-        if let reason = Self.geometryProblem(tensor, maxElements: limits.maxTensorElements) {
+        if let reason = Self.geometryProblem(tensor, maxElements: maxTensorElements) {
             throw TorchArchiveError(file: file, object: object, reason: reason)
         }
         guard [.float32, .float64, .float16, .bfloat16, .int64].contains(storage.dtype) else {
@@ -301,7 +303,7 @@ package struct TorchArchive {
 
     /// A storage's bytes in little-endian order (swapped from a big-endian file), for copying it whole.
     package func storageBytes(_ storage: StorageReference) throws(TorchArchiveError) -> Data {
-        guard let entry = storageEntries[storage.key], let size = storage.dtype.elementSize else {
+        guard let (checked, entry) = storages[storage.key], checked == storage, let size = storage.dtype.elementSize else {
             throw TorchArchiveError(file: file, object: "storage \"\(storage.key)\"",
                                     reason: "not a storage of this archive's tree")
         }
