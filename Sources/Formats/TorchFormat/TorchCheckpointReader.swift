@@ -47,8 +47,9 @@ package enum TorchCheckpointReader {
     package static func read(path: String, limits: LoadLimits, options: LoadOptions) throws(ModelFileError) -> ModelDocument {
         let archive: TorchArchive
         do {
-            archive = try TorchArchive(contentsOf: path, limits: TorchArchiveLimits(
-                maxFileBytes: limits.maxFileBytes, maxTensorElements: limits.maxTensorBytes / 2))
+            // A tensor's elements are bounded by the file's size (PickleSupport's default): only a zero-stride view
+            // could claim more, and none of the tensors a model holds is one.
+            archive = try TorchArchive(contentsOf: path, limits: TorchArchiveLimits(maxFileBytes: limits.maxFileBytes))
         } catch {
             throw ModelFileError(file: path, object: error.object.isEmpty ? nil : error.object, reason: error.reason)
         }
