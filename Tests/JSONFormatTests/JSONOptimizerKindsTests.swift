@@ -6,7 +6,7 @@ import MLPDocument
 import TestSupport
 
 /// A small model trained a few steps with `config`, as a document: real slots and scalars, in `T`.
-private func trainedDocument<T: MLPScalar>(_ config: OptimizerConfig, as _: T.Type = Float.self) throws -> ModelDocument {
+func trainedDocument<T: MLPScalar>(_ config: OptimizerConfig, as _: T.Type = Float.self) throws -> ModelDocument {
     var model = try Model<T>(inputWidth: 3, layers: [LayerSpec(4, .tanh), LayerSpec(2, .sigmoid)],
                              loss: .binaryCrossentropy, optimizer: config, seed: 21)
     let data = try Dataset<T>(features: [0.1, 0.2, 0.3, -1, 0, 1, 2, 2, 2], featureWidth: 3,

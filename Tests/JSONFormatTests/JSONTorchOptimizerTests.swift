@@ -15,12 +15,7 @@ func torchOptimizerDocument<T: MLPScalar>(_ kind: OptimizerKind, as _: T.Type = 
     default: (config.learningRateDecay, config.initialAccumulatorValue) = (0.01, 0.1)
     }
     (config.torchWeightDecay, config.maximize) = (0.001, kind == .torchRMSprop)
-    var model = try Model<T>(inputWidth: 3, layers: [LayerSpec(4, .tanh), LayerSpec(2, .sigmoid)],
-                             loss: .binaryCrossentropy, optimizer: config, seed: 21)
-    let data = try Dataset<T>(features: [0.1, 0.2, 0.3, -1, 0, 1, 2, 2, 2], featureWidth: 3,
-                              targets: [1, 0, 0, 1, 1, 1], targetWidth: 2)
-    _ = try model.fit(data, options: FitOptions(epochs: 2, batchSize: 2))
-    return ModelDocument(model: model)
+    return try trainedDocument(config, as: T.self)
 }
 
 struct JSONTorchOptimizerTests {

@@ -37,17 +37,27 @@ func applyCopies(_ gradients: [[Float]], _ optimizer: inout Optimizer<Float>, _ 
 /// and restoring it into a new optimizer: state and weights must be the same bits.
 func expectResumeIsExact(_ testCase: MoreOptimizerUpdateCase, config: OptimizerConfig, split: Int,
                          sourceLocation: SourceLocation = #_sourceLocation) throws {
-    var straight = try linearNetwork(shapes: testCase.shapes, values: testCase.initial)
-    var resumed = straight
+    try expectResumeIsExact(testCase.name, network: try linearNetwork(shapes: testCase.shapes, values: testCase.initial),
+                            steps: testCase.gradients.count, config: config, split: split, sourceLocation: sourceLocation) {
+        applyCopies(testCase.gradients[$0], &$1, &$2)
+    }
+}
+
+/// The same check for any network and any way of applying step `k`'s gradients.
+func expectResumeIsExact(_ name: String, network: Network<Float>, steps: Int, config: OptimizerConfig, split: Int,
+                         sourceLocation: SourceLocation = #_sourceLocation,
+                         apply: (Int, inout Optimizer<Float>, inout Network<Float>) -> Void) throws {
+    var straight = network
+    var resumed = network
     var first = try Optimizer(config: config, network: straight)
-    for gradients in testCase.gradients { applyCopies(gradients, &first, &straight) }
+    for step in 0..<steps { apply(step, &first, &straight) }
     var second = try Optimizer(config: config, network: resumed)
-    for gradients in testCase.gradients.prefix(split) { applyCopies(gradients, &second, &resumed) }
+    for step in 0..<split { apply(step, &second, &resumed) }
     var restored = try Optimizer(config: config, state: second.state, network: resumed)
-    for gradients in testCase.gradients.dropFirst(split) { applyCopies(gradients, &restored, &resumed) }
-    #expect(restored.state == first.state, "\(testCase.name)", sourceLocation: sourceLocation)
+    for step in split..<steps { apply(step, &restored, &resumed) }
+    #expect(restored.state == first.state, "\(name) split \(split)", sourceLocation: sourceLocation)
     for parameter in straight.parameters {
-        #expect(straight[parameter].map(\.bitPattern) == resumed[parameter].map(\.bitPattern), "\(testCase.name)",
+        #expect(straight[parameter].map(\.bitPattern) == resumed[parameter].map(\.bitPattern), "\(name) split \(split)",
                 sourceLocation: sourceLocation)
     }
 }

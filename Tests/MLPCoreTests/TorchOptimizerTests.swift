@@ -212,17 +212,9 @@ struct TorchOptimizerTests {
     func resumeIsExact(testCase: TorchOptimizerCase) throws {
         let config = try optimizerConfig(testCase.optimizer)
         for split in [1, 3] {
-            var straight: Network<Float> = try torchCaseNetwork(testCase, as: Float.self)
-            var resumed = straight
-            var first = try Optimizer(config: config, network: straight)
-            for gradients in testCase.gradients { applyCopies(gradients, &first, &straight) }
-            var second = try Optimizer(config: config, network: resumed)
-            for gradients in testCase.gradients.prefix(split) { applyCopies(gradients, &second, &resumed) }
-            var restored = try Optimizer(config: config, state: second.state, network: resumed)
-            for gradients in testCase.gradients.dropFirst(split) { applyCopies(gradients, &restored, &resumed) }
-            #expect(restored.state == first.state, "\(testCase.name) split \(split)")
-            for parameter in straight.parameters {
-                #expect(straight[parameter].map(\.bitPattern) == resumed[parameter].map(\.bitPattern), "\(testCase.name)")
+            try expectResumeIsExact(testCase.name, network: try torchCaseNetwork(testCase, as: Float.self),
+                                    steps: testCase.gradients.count, config: config, split: split) {
+                applyCopies(testCase.gradients[$0], &$1, &$2)
             }
         }
     }

@@ -79,6 +79,24 @@ package enum DocumentJSON {
         return Int(found)
     }
 
+    /// Parses a JSON text a format keeps inside its own container (safetensors' `__metadata__` strings, a torch
+    /// checkpoint's mlpconv entries) and hands its root to `body`; errors name `object` and the path inside the text.
+    package static func parse(
+        text: String, file: String, object: String, _ body: (JSONValue) throws(JSONError) -> Void
+    ) throws(ModelFileError) {
+        do {
+            let bytes = Array(text.utf8)
+            let document = try bytes.withUnsafeBytes { raw in
+                Result { () throws(JSONError) in
+                    try JSONDocument.parse(raw, file: file, limits: JSONLimits(maxBytes: 64 << 20, maxDepth: 8))
+                }
+            }.get()
+            try body(document.root)
+        } catch {
+            throw ModelFileError(file: file, object: "\(object) \(error.path)", reason: error.reason)
+        }
+    }
+
     package static func readArchitecture(text: String, file: String, object: String) throws(ModelFileError) -> ModelDocument.Architecture {
         do {
             let document = try JSONDocument.parse(Array(text.utf8), file: file, limits: JSONLimits(maxBytes: 16 << 20, maxDepth: 8))

@@ -303,17 +303,7 @@ package enum SafetensorsCodec {
     private static func parseJSON(
         _ text: String, file: String, key: String, _ body: (JSONValue) throws(JSONError) -> Void
     ) throws(ModelFileError) {
-        do {
-            let bytes = Array(text.utf8)
-            let document = try bytes.withUnsafeBytes { raw in
-                Result { () throws(JSONError) in
-                    try JSONDocument.parse(raw, file: file, limits: JSONLimits(maxBytes: 64 << 20, maxDepth: 8))
-                }
-            }.get()
-            try body(document.root)
-        } catch {
-            throw ModelFileError(file: file, object: "\(metadataObject(key)) \(error.path)", reason: error.reason)
-        }
+        try DocumentJSON.parse(text: text, file: file, object: metadataObject(key), body)
     }
 
     // MARK: Writing

@@ -63,17 +63,7 @@ struct TorchCheckpointRecord {
     private static func parse(
         _ text: String, file: String, key: String, _ body: (JSONValue) throws(JSONError) -> Void
     ) throws(ModelFileError) {
-        do {
-            let bytes = Array(text.utf8)
-            let document = try bytes.withUnsafeBytes { raw in
-                Result { () throws(JSONError) in
-                    try JSONDocument.parse(raw, file: file, limits: JSONLimits(maxBytes: 64 << 20, maxDepth: 8))
-                }
-            }.get()
-            try body(document.root)
-        } catch {
-            throw ModelFileError(file: file, object: "[\"\(key)\"] \(error.path)", reason: error.reason)
-        }
+        try DocumentJSON.parse(text: text, file: file, object: "[\"\(key)\"]", body)
     }
 
     // MARK: Writing
