@@ -132,8 +132,8 @@ struct SafetensorsFixtureTests {
         let normalization = try ModelFiles.load(SafetensorsExpectations.path("normalization.safetensors"),
                                                 options: LoadOptions(activations: [.relu, .gelu, .tanh, .linear, .linear]))
         #expect(try ModelFiles.torchSequential(of: normalization).get() == "Sequential(Linear(5, 8), ReLU(), "
-            + "BatchNorm1d(8, eps=1e-05, momentum=0.09999999999999998), Linear(8, 8), GELU(), LayerNorm(8, eps=1e-05), "
-            + "Linear(8, 6), Tanh(), BatchNorm1d(6, eps=1e-05, momentum=0.09999999999999998, affine=False), Linear(6, 6), "
+            + "BatchNorm1d(8, eps=1e-05, momentum=0.1), Linear(8, 8), GELU(), LayerNorm(8, eps=1e-05), "
+            + "Linear(8, 6), Tanh(), BatchNorm1d(6, eps=1e-05, momentum=0.1, affine=False), Linear(6, 6), "
             + "LayerNorm(6, eps=1e-05, bias=False), Linear(6, 2))")
     }
 

@@ -67,7 +67,7 @@ struct SafetensorsRoundTripTests {
     @Test("the main file is a torch state dict of the Sequential") func mainFileLayout() throws {
         let document = try Self.trainedDocument()
         #expect(try ModelFiles.torchSequential(of: document).get() == "Sequential(Linear(4, 8), ReLU(), "
-            + "BatchNorm1d(8, eps=0.001, momentum=0.09999999999999998), Dropout(p=0.25), Linear(8, 6, bias=False), GELU(), "
+            + "BatchNorm1d(8, eps=0.001, momentum=0.1), Dropout(p=0.25), Linear(8, 6, bias=False), GELU(), "
             + "LayerNorm(6, eps=0.0001, bias=False), LeakyReLU(negative_slope=0.2), Linear(6, 3), Softmax(dim=-1))")
         let encoded = try SafetensorsCodec.encode(document, file: "m")
         let container = try encoded.model.withUnsafeBytes { try SafetensorsContainer.parse($0, file: "m") }

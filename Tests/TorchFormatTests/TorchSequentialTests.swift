@@ -190,7 +190,7 @@ struct TorchSequentialLoadTests {
         #expect(refusal(path, LoadOptions(sequential: "Sequential(Linear(5, 8, bias=False), BatchNorm1d(8), ReLU(), Linear(8, 3))"))
                 == "\(path): [\"model_state_dict\"][\"0.weight\"]: expected a float tensor of shape [8, 5] for Linear(5, 8, bias=False), got shape [8, 6]")
         #expect(refusal(path, LoadOptions(sequential: "Sequential(Linear(6, 8, bias=False), ReLU(), BatchNorm1d(8), Linear(8, 3))"))
-                == "\(path): [\"model_state_dict\"][\"2.weight\"]: missing (layer \"batch_normalization\" is BatchNorm1d(8, eps=1e-05, momentum=0.09999999999999998))")
+                == "\(path): [\"model_state_dict\"][\"2.weight\"]: missing (layer \"batch_normalization\" is BatchNorm1d(8, eps=1e-05, momentum=0.1))")
         #expect(refusal(path, LoadOptions(activations: [.linear, .linear], sequential: "Sequential(Linear(6, 3))"))
                 == "\(path): --sequential: give the activations (--activations) or the whole definition (--sequential), not both")
         #expect(refusal(path, LoadOptions(sequential: "Sequential(Linear(6, 3)"))

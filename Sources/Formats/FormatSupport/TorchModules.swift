@@ -1,3 +1,4 @@
+import Foundation
 import MLPCore
 import MLPDocument
 
@@ -73,7 +74,7 @@ package enum TorchModules {
                 }
                 moduleIndex.append(modules.count)
                 // torch updates `running = (1 − momentum)·running + momentum·batch`: Keras's momentum complemented.
-                modules.append("BatchNorm1d(\(width), eps=\(python(bn.epsilon)), momentum=\(python(1 - bn.momentum))"
+                modules.append("BatchNorm1d(\(width), eps=\(python(bn.epsilon)), momentum=\(python(torchMomentum(bn.momentum)))"
                     + (bn.scale ? "" : ", affine=False") + ")")
             case .layerNormalization(let ln):
                 guard ln.scale || !ln.center else {
@@ -447,6 +448,16 @@ package enum TorchModules {
     }
 
     // MARK: Helpers
+
+    /// torch's momentum for Keras's: the shortest decimal m with 1 − m == `keras`, so that 0.7 reads back as
+    /// torch's 0.3 rather than 0.30000000000000004 (1 − 0.7 in binary), and converts back to exactly 0.7.
+    package static func torchMomentum(_ keras: Double) -> Double {
+        let complement = 1 - keras
+        for digits in 1...17 {
+            if let candidate = Double(String(format: "%.\(digits)g", complement)), 1 - candidate == keras { return candidate }
+        }
+        return complement
+    }
 
     /// A number as Python's `repr` writes it, so the Sequential line reads back to the same double.
     /// Swift's shortest round-trip form is Python's (`0.001`, `1e-05`, `0.010000000000000009`).
