@@ -20,6 +20,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // ONNX's protobuf messages, generated from onnx.proto (scripts/generate-onnx-proto.sh) and committed.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // Tests only: builds .npz and .keras archives (zip bombs, hostile members) independently of our writer.
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
@@ -41,6 +43,9 @@ let package = Package(
         .target(name: "HDF5Support", dependencies: ["CHDF5"], path: "Sources/Support/HDF5Support"),
         .target(name: "JSONSupport", dependencies: ["CJSONC"], path: "Sources/Support/JSONSupport"),
         .target(name: "ZipSupport", dependencies: ["CZip"], path: "Sources/Support/ZipSupport"),
+        .target(
+            name: "ONNXSupport", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Sources/Support/ONNXSupport", exclude: ["Proto"]),
         // torch.save files: the restricted unpickler, the pickle writer and the zip container.
         .target(name: "PickleSupport", dependencies: ["ZipSupport", "FileSupport"], path: "Sources/Support/PickleSupport"),
 
@@ -76,6 +81,9 @@ let package = Package(
             dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport"],
             path: "Sources/Formats/SafetensorsFormat"),
         .target(
+            name: "ONNXFormat", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "ONNXSupport", "FileSupport"],
+            path: "Sources/Formats/ONNXFormat"),
+        .target(
             name: "TorchFormat",
             dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "PickleSupport"],
             path: "Sources/Formats/TorchFormat"),
@@ -84,7 +92,7 @@ let package = Package(
 
         .target(
             name: "MLPModelFiles",
-            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "TorchFormat", "FormatSupport", "HDF5Support",
+            dependencies: ["MLPDocument", "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "TorchFormat", "ONNXFormat", "FormatSupport", "HDF5Support",
                            "ZipSupport", "FileSupport"]),
 
         // MARK: Training and prediction data (CSV, NPY/NPZ, HDF5 datasets): not models

@@ -15,9 +15,16 @@ public struct SaveOptions: Sendable, Equatable {
     public var jsonTensors: JSONTensorEncoding
     /// HDF5: chunked datasets with shuffle + gzip.
     public var compress: Bool
+    /// ONNX: the default-domain opset to export for; nil is the exporter's default (docs/onnx.md).
+    public var onnxOpset: Int?
+    /// ONNX: the weights in a file beside the model (`NAME.onnx.data`) rather than inside it.
+    public var onnxExternalData: Bool
 
-    public init(jsonTensors: JSONTensorEncoding = .auto, compress: Bool = false) {
+    public init(jsonTensors: JSONTensorEncoding = .auto, compress: Bool = false, onnxOpset: Int? = nil,
+                onnxExternalData: Bool = false) {
         self.jsonTensors = jsonTensors
         self.compress = compress
+        self.onnxOpset = onnxOpset
+        self.onnxExternalData = onnxExternalData
     }
 }

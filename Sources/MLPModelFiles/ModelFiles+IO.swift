@@ -6,6 +6,7 @@ internal import JSONFormat
 internal import KerasFormat
 internal import SafetensorsFormat
 internal import TorchFormat
+internal import ONNXFormat
 import MLPDocument
 
 extension ModelFiles {
@@ -38,6 +39,8 @@ extension ModelFiles {
             return try SafetensorsCodec.read(path: path, limits: limits, options: options)
         case .torch:
             return try TorchCheckpointReader.read(path: path, limits: limits, options: options)
+        case .onnx:
+            return try ONNXImporter.read(path: path, limits: limits)
         }
     }
 
@@ -62,6 +65,16 @@ extension ModelFiles {
                 try KerasH5Writer.write(document, toPath: temporaryPath, file: path)
             case .keras:
                 try KerasZipWriter.write(document, toPath: temporaryPath, file: path)
+            case .onnx:
+                // External data goes beside the model, replaced first, as safetensors' optimizer file is.
+                let export = try ONNXExporter.encode(document, file: path, options: options)
+                try AtomicFile.write(export.model, to: temporaryPath, failure: failure)
+                if let data = export.externalData {
+                    let dataPath = ONNXExporter.externalDataPath(of: path)
+                    try AtomicFile.replace(dataPath, failure: modelFileFailure(dataPath)) { siblingPath throws(ModelFileError) in
+                        try AtomicFile.write(data, to: siblingPath, failure: modelFileFailure(dataPath))
+                    }
+                }
             case .pt:
                 try AtomicFile.write(TorchCheckpointWriter.encode(document, file: path), to: temporaryPath, failure: failure)
             case .safetensors:

@@ -8,7 +8,7 @@ extension ModelFormat {
         switch self {
         case .pt: .torch
         case .keras, .kerasH5: .keras
-        case .json, .h5, .safetensors: nil
+        case .json, .h5, .safetensors, .onnx: nil
         }
     }
 }
@@ -24,6 +24,12 @@ extension ModelFiles {
     /// torch is noted. `notes` says what happened, one line each, for the user.
     public static func prepared(_ document: ModelDocument, for format: ModelFormat) -> (document: ModelDocument, notes: [String]) {
         var notes: [String] = []
+        if format == .onnx, document.training != nil {
+            var inference = document
+            inference.training = nil
+            return (inference, ["training state left out: ONNX holds a model for inference (no loss, optimizer or history); "
+                + "keep the source file to resume training"])
+        }
         if format == .pt || format == .safetensors {
             let keras = document.architecture.layers.filter {
                 if case .batchNormalization(let settings) = $0.kind { !settings.unbiasedMovingVariance } else { false }

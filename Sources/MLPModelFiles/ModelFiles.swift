@@ -3,6 +3,7 @@ import MLPDocument
 internal import HDF5Support
 internal import SafetensorsFormat
 internal import TorchFormat
+internal import ONNXFormat
 internal import ZipSupport
 
 /// The formats a model file can be in, by content.
@@ -18,6 +19,9 @@ public enum ModelFileKind: String, Sendable, CaseIterable {
     /// A `torch.save` file: a zip whose first member is `<name>/data.pkl` (or the legacy pre-zip format, which is
     /// recognised only to be refused with a message that says what it is).
     case torch
+    /// An ONNX model (a protobuf `ModelProto`; no magic number, recognised by its first fields, after every format
+    /// that has a signature).
+    case onnx
 }
 
 /// The formats mlpconv writes.
@@ -34,6 +38,8 @@ public enum ModelFormat: String, Sendable, CaseIterable {
     case safetensors
     /// A `torch.save` training checkpoint (`model_state_dict`, `optimizer_state_dict` in torch.optim's layout, `epoch`).
     case pt
+    /// An ONNX model for inference (onnxruntime and others): architecture and weights, no training state.
+    case onnx
 
     /// The format an output path's extension names, if any: `.json` → json, `.h5`/`.hdf5` → h5 (mlpconv's own
     /// layout; Keras's needs `--to keras-h5`), `.keras` → keras, `.safetensors` → safetensors, `.pt`/`.pth` → pt.
@@ -44,6 +50,7 @@ public enum ModelFormat: String, Sendable, CaseIterable {
         case "keras": self = .keras
         case "safetensors": self = .safetensors
         case "pt", "pth": self = .pt
+        case "onnx": self = .onnx
         default: return nil
         }
     }
@@ -79,7 +86,8 @@ public enum ModelFiles {
         var index = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         while index < head.count, [0x20, 0x09, 0x0A, 0x0D].contains(head[index]) { index += 1 }
         if index < head.count, head[index] == UInt8(ascii: "{") { return .json }
-        throw ModelFileError(file: path, reason: "not a model file (neither HDF5, JSON, safetensors nor a zip archive; starts with \(describe(head.prefix(8))))")
+        if ONNXImporter.matches(head: head) { return .onnx }
+        throw ModelFileError(file: path, reason: "not a model file (neither HDF5, JSON, safetensors, ONNX nor a zip archive; starts with \(describe(head.prefix(8))))")
     }
 
     private static func describe(_ bytes: ArraySlice<UInt8>) -> String {

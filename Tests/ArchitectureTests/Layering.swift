@@ -17,6 +17,7 @@ enum Layering {
         "JSONSupport": ["CJSONC"],
         "ZipSupport": ["CZip"],
         "PickleSupport": ["ZipSupport", "FileSupport"],
+        "ONNXSupport": ["SwiftProtobuf"],
         // The core: BLAS and swift-numerics only; no formats, no C format library.
         "MLPCore": ["CBLAS", "RealModule"],
         "MLPDocument": ["MLPCore"],
@@ -27,9 +28,10 @@ enum Layering {
         "KerasFormat": formatBase.union(["HDF5Support", "JSONSupport", "ZipSupport"]),
         "SafetensorsFormat": formatBase.union(["JSONSupport"]),
         "TorchFormat": formatBase.union(["JSONSupport", "PickleSupport"]),
+        "ONNXFormat": formatBase.union(["ONNXSupport"]),
         // The façade: the only module that knows every format.
         "MLPModelFiles": ["MLPDocument", "MLPCore", "FormatSupport", "FileSupport", "HDF5Support", "ZipSupport",
-                          "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "TorchFormat"],
+                          "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "TorchFormat", "ONNXFormat"],
         "MLPDataFiles": ["MLPCore", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"],
         // Programs: the public libraries and the pure-Swift helpers; never a C library or a format module.
         "mlpconv": ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport", "FileSupport",

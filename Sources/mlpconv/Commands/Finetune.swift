@@ -261,6 +261,7 @@ extension ModelFormat {
         case .zip: return nil
         case .safetensors: self = .safetensors
         case .torch: self = .pt
+        case .onnx: self = .onnx
         }
     }
 }

@@ -97,6 +97,7 @@ struct InspectReport {
         case .zip: "zip"
         case .safetensors: "safetensors"
         case .torch: "PyTorch checkpoint (torch.save)"
+        case .onnx: "ONNX"
         }
     }
 
