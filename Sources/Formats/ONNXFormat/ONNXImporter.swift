@@ -39,12 +39,17 @@ package enum ONNXImporter {
     /// `file` names the model in messages and locates external data (beside it).
     package static func decode(_ bytes: Data, file: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
         guard !bytes.isEmpty else { throw ModelFileError(file: file, reason: "the file is empty (not an ONNX model)") }
-        let outcome = bytes.withUnsafeBytes { ONNXProtoScan.scan($0, strict: false) }
+        var mismatch: String?
+        let outcome = bytes.withUnsafeBytes { ONNXProtoScan.scan($0, strict: false, mismatch: &mismatch) }
         switch outcome {
         case .malformed(let reason), .runsPastEnd(_, let reason):
             throw ModelFileError(file: file, reason: "not a valid ONNX model: \(reason)")
         case .wellFormed(let sawGraph):
-            guard sawGraph else { throw ModelFileError(file: file, reason: "not an ONNX model: no graph (ModelProto field 7)") }
+            guard sawGraph else {
+                throw ModelFileError(file: file, reason: "not an ONNX model: no graph (ModelProto field 7)"
+                    + (mismatch.map { ", and \($0)" } ?? ""))
+            }
+            if let mismatch { throw ModelFileError(file: file, reason: "not a valid ONNX model: \(mismatch)") }
         }
         let model: Onnx_ModelProto
         do { model = try ONNXProtobuf.decodeModel(bytes) } catch {

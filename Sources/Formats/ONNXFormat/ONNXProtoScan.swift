@@ -21,9 +21,20 @@ enum ONNXProtoScan {
         case malformed(String)
     }
 
-    /// Walks `bytes` as a ModelProto's fields. `strict` (detection) also refuses unknown field numbers and
-    /// strings that are not UTF-8, which a reader may skip or leave to the decoder.
+    /// The first byte of each GraphProto field's tag (node, name, initializer, doc_string, input, output, value_info,
+    /// quantization_annotation, sparse_initializer, metadata_props): what a graph's bytes start with.
+    private static let graphTagBytes: Set<UInt8> = [0x0A, 0x12, 0x2A, 0x52, 0x5A, 0x62, 0x6A, 0x72, 0x7A, 0x82]
+
+    /// Walks `bytes` as a ModelProto's fields. `strict` (detection) also refuses unknown field numbers, strings that
+    /// are not UTF-8 and a graph that does not start with a GraphProto field — which a reader may skip or leave to the decoder. Without `strict`, a known field with
+    /// the wrong wire type is skipped by its own wire type and reported in `mismatch` (the first one), so that a file
+    /// of another schema can be told from a damaged model by whether it has a graph.
     static func scan(_ bytes: UnsafeRawBufferPointer, strict: Bool) -> Outcome {
+        var mismatch: String?
+        return scan(bytes, strict: strict, mismatch: &mismatch)
+    }
+
+    static func scan(_ bytes: UnsafeRawBufferPointer, strict: Bool, mismatch: inout String?) -> Outcome {
         var index = 0
         var sawGraph = false
         while index < bytes.count {
@@ -38,9 +49,13 @@ enum ONNXProtoScan {
             let known = modelFields[number]
             let label = known.map { "field \(number) (\($0.name))" } ?? "field \(number)"
             if let known, known.wireType != wireType {
-                return .malformed("\(label) of ModelProto has wire type \(wireType) where \(wireTypeNames[known.wireType] ?? "another") belongs")
+                let problem = "\(label) of ModelProto has wire type \(wireType) where \(wireTypeNames[known.wireType] ?? "another") belongs"
+                if strict { return .malformed(problem) }
+                if mismatch == nil { mismatch = problem }
             }
-            if strict && known == nil { return .malformed("\(label) is not a field of ModelProto") }
+            if strict {
+                guard known != nil else { return .malformed("\(label) is not a field of ModelProto") }
+            }
             index = afterTag
             switch wireType {
             case 0:
@@ -59,6 +74,9 @@ enum ONNXProtoScan {
                     return .malformed("truncated: the file ends inside \(label)'s length at byte \(index)")
                 }
                 let available = bytes.count - start
+                if strict, number == graphField, available > 0, length > 0, !graphTagBytes.contains(bytes[start]) {
+                    return .malformed("the graph does not start with a GraphProto field")
+                }
                 guard length <= UInt64(available) else {
                     return .runsPastEnd(field: number, reason: "truncated: \(label)'s length runs past the end of the file "
                         + "(it claims \(length) bytes at byte \(start), \(available) follow)")
@@ -68,7 +86,7 @@ enum ONNXProtoScan {
                    String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) == nil {
                     return .malformed("\(label) is not UTF-8 text")
                 }
-                if number == graphField { sawGraph = true }
+                if number == graphField && wireType == 2 { sawGraph = true }
                 index = end
             }
         }
