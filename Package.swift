@@ -147,6 +147,10 @@ let package = Package(
             name: "SafetensorsFormatTests",
             dependencies: ["SafetensorsFormat", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
         .testTarget(
+            name: "ONNXFormatTests",
+            dependencies: ["ONNXFormat", "ONNXSupport", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
+                           "TestSupport"]),
+        .testTarget(
             name: "MLPModelFilesTests",
             dependencies: ["MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
         .testTarget(
