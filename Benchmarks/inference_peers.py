@@ -125,13 +125,14 @@ def numpy_worker(args, layers, x, reference):
     if any(b["num_threads"] != args.threads[0] for b in blas):
         info["warning"] = f"BLAS reports {[b['num_threads'] for b in blas]} threads, wanted {args.threads[0]}"
     print(json.dumps(info), flush=True)
+    cases = []
     for batch in args.batch:
         rows = np.ascontiguousarray(x[:batch])
         # Preallocated per batch size: the timed calls allocate nothing.
         buffers = [np.empty((batch, kernel.shape[1]), np.float32) for kernel, _, _ in layers]
         row_stat = np.empty((batch, 1), np.float32)
 
-        def forward():
+        def forward(rows=rows, buffers=buffers, row_stat=row_stat):  # bound now: the loop rebinds the names
             h = rows
             for (kernel, bias, activation), z in zip(layers, buffers):
                 np.matmul(h, kernel, out=z)
@@ -147,7 +148,8 @@ def numpy_worker(args, layers, x, reference):
                 h = z
             return h
 
-        report("numpy", batch, args, forward, lambda: forward(), reference)
+        cases.append(("numpy", batch, forward, forward))
+    check_then_time(cases, args, reference)
 
 
 def onnxruntime_worker(args, layers, x, reference):
@@ -163,35 +165,42 @@ def onnxruntime_worker(args, layers, x, reference):
     print(json.dumps({"implementation": ORT_RUN, "info": True, "version": ort.__version__,
                       "blas": f"its own MLAS kernels (BLAS linked: {onnxruntime_blas(ort)}); "
                               f"providers {session.get_providers()}"}), flush=True)
+    cases = []
     for batch in args.batch:
         rows = np.ascontiguousarray(x[:batch])
         feed = {input_name: rows}
-        run = lambda: session.run([output_name], feed)[0]
-        report(ORT_RUN, batch, args, run, run, reference)
+        run = lambda feed=feed: session.run([output_name], feed)[0]
+        cases.append((ORT_RUN, batch, run, run))
         # The least Python per call: input and a preallocated output bound once, then run_with_iobinding.
         binding, out = session.io_binding(), np.empty((batch, layers[-1][0].shape[1]), np.float32)
         binding.bind_cpu_input(input_name, rows)
         binding.bind_output(output_name, "cpu", 0, np.float32, out.shape, out.ctypes.data)
-        bound = lambda: session.run_with_iobinding(binding)
+        # rows and out are default arguments so they live as long as the binding that points at them.
+        bound = lambda binding=binding, rows=rows, out=out: session.run_with_iobinding(binding)
 
-        def bound_outputs():
+        def bound_outputs(out=out, bound=bound):
             out.fill(np.nan)
             bound()
             return out
 
-        report(ORT_BINDING, batch, args, bound_outputs, bound, reference)
+        cases.append((ORT_BINDING, batch, bound_outputs, bound))
+    check_then_time(cases, args, reference)
 
 
-def report(label, batch, args, outputs, call, reference):
-    """Checks `outputs()` against the reference, then times `call` and prints one JSON line."""
+def check_then_time(cases, args, reference):
+    """Checks every case's `outputs()` against the reference, then times each `call`, one JSON line per case."""
     import numpy as np
-    difference = float(np.max(np.abs(outputs().astype(np.float64) - reference[:batch])))
-    if not difference <= args.tolerance:   # also catches NaN
-        raise SystemExit(f"{label}, batch {batch}: outputs differ from the reference by {difference} "
-                         f"(tolerance {args.tolerance}); not timing it")
-    row = dict(implementation=label, batch=batch, threads=args.threads[0], max_abs_diff=difference)
-    row.update(measure(call, args.repeats, args.min_time))
-    print(json.dumps(row), flush=True)
+    differences = []
+    for label, batch, outputs, _ in cases:
+        difference = float(np.max(np.abs(outputs().astype(np.float64) - reference[:batch])))
+        if not difference <= args.tolerance:   # also catches NaN
+            raise SystemExit(f"{label}, batch {batch}: outputs differ from the reference by {difference} "
+                             f"(tolerance {args.tolerance}); not timing anything")
+        differences.append(difference)
+    for (label, batch, _, call), difference in zip(cases, differences):
+        row = dict(implementation=label, batch=batch, threads=args.threads[0], max_abs_diff=difference)
+        row.update(measure(call, args.repeats, args.min_time))
+        print(json.dumps(row), flush=True)
 
 
 # ---------------------------------------------------------------- driver

@@ -57,23 +57,28 @@ struct InferenceBenchmark {
         return Array(data.features.prefix(rows * width))
     }
 
-    /// Per-call latency of `predict` on the first `batch` rows: checked against the reference first, then untimed
-    /// warm-up calls for `minimumSeconds` (at most a second; at least 10 calls), then `repeats` runs of at least `minimumSeconds`
-    /// each, every call timed on its own. The run with the lowest median is reported.
-    func measure(batch: Int) throws -> Measurement {
-        let rows = Array(features.prefix(batch * network.inputWidth))
-        let outputs = try network.predict(rows, batchSize: Self.predictBatchSize)
+    /// The largest absolute difference between `predict`'s outputs for the first `batch` rows and the reference
+    /// (nil without one); throws when it exceeds the tolerance or an output is not finite.
+    func check(batch: Int) throws -> Float? {
+        guard let reference else { return nil }
+        let outputs = try network.predict(Array(features.prefix(batch * network.inputWidth)), batchSize: Self.predictBatchSize)
         var difference: Float = 0
-        if let reference {
-            for (index, value) in outputs.enumerated() {
-                difference = max(difference, abs(value - reference[index]))
-            }
-            // `max` ignores NaN on one side; a NaN output must fail the check, not vanish from it.
-            guard difference <= tolerance, outputs.allSatisfy(\.isFinite) else {
-                throw BenchmarkError("batch \(batch): mlpconv's outputs differ from the reference by \(difference) "
-                                     + "(tolerance \(tolerance)); not timing it")
-            }
+        for (index, value) in outputs.enumerated() {
+            difference = max(difference, abs(value - reference[index]))
         }
+        // `max` ignores NaN on one side; a NaN output must fail the check, not vanish from it.
+        guard difference <= tolerance, outputs.allSatisfy(\.isFinite) else {
+            throw BenchmarkError("batch \(batch): mlpconv's outputs differ from the reference by \(difference) "
+                                 + "(tolerance \(tolerance)); not timing it")
+        }
+        return difference
+    }
+
+    /// Per-call latency of `predict` on the first `batch` rows: untimed warm-up calls for `minimumSeconds` (at
+    /// most a second; at least 10 calls), then `repeats` runs of at least `minimumSeconds` each, every call timed
+    /// on its own. The run with the lowest median is reported.
+    func measure(batch: Int, difference: Float?) throws -> Measurement {
+        let rows = Array(features.prefix(batch * network.inputWidth))
         _ = try timedCalls(rows, seconds: min(1, minimumSeconds), minimumCalls: 10)
         var runs: [[Double]] = []
         for _ in 0..<repeats {
@@ -82,7 +87,7 @@ struct InferenceBenchmark {
         let best = runs.min { percentile($0, 0.5) < percentile($1, 0.5) }!
         return Measurement(batch: batch, median: percentile(best, 0.5), p10: percentile(best, 0.1),
                            p90: percentile(best, 0.9), calls: best.count,
-                           repeatMedians: runs.map { percentile($0, 0.5) }, maxAbsDifference: reference == nil ? nil : difference)
+                           repeatMedians: runs.map { percentile($0, 0.5) }, maxAbsDifference: difference)
     }
 
     /// Microseconds per call, each call timed on its own, until `seconds` have passed and `minimumCalls` were made.

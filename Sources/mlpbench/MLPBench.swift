@@ -124,6 +124,8 @@ extension MLPBench {
         }
         let benchmark = InferenceBenchmark(network: network, features: features, reference: expected, tolerance: tolerance,
                                            repeats: repeats, minimumSeconds: minTime)
+        // Every batch size is checked before any is timed.
+        let differences = try batch.map(benchmark.check)
         let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
         if json {
             print(#"{"implementation": "mlpconv", "info": true, "openblas_core": "\#(BLAS.coreName)", "threads": \#(BLAS.threads), "openblas_coretype": "\#(coretype)"}"#)
@@ -131,8 +133,8 @@ extension MLPBench {
             print("OpenBLAS core \(BLAS.coreName), \(BLAS.threads) thread(s); OPENBLAS_CORETYPE=\(coretype)")
             print("batch   median µs   p10 µs   p90 µs   calls")
         }
-        for rows in batch {
-            let result = try benchmark.measure(batch: rows)
+        for (rows, difference) in zip(batch, differences) {
+            let result = try benchmark.measure(batch: rows, difference: difference)
             if json {
                 print(result.json(threads: threads))
             } else {
