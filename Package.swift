@@ -109,7 +109,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mlpbench",
-            dependencies: ["MLPCore", "MLPModelFiles", "MLPDocument",
+            dependencies: ["MLPCore", "MLPModelFiles", "MLPDocument", "MLPDataFiles",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests, one target per module, plus helpers they share and the layering check
