@@ -60,7 +60,7 @@ func corePredictions(_ document: ModelDocument, _ inputs: [[Double]]) throws -> 
 }
 
 /// Saves `document` through the façade into `$MLPCONV_INTEROP_DIR/onnx/NAME.onnx` with its expectations
-/// (/work/onnx-contract.md; scripts/onnx_interop_check.py runs onnxruntime on it). Does nothing when the variable is
+/// (the expectations described at the top of scripts/onnx_interop_check.py, which runs onnxruntime on it). Does nothing when the variable is
 /// not set; the structure tests then still check the same exports.
 func writeInterop(_ name: String, _ document: ModelDocument, options: SaveOptions = SaveOptions(), rows: Int = 5,
                   seed: UInt64, scale: Double = 4) throws {
