@@ -109,7 +109,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "mlpbench",
-            dependencies: ["MLPCore", "MLPModelFiles", "MLPDocument",
+            dependencies: ["MLPCore", "MLPModelFiles", "MLPDocument", "MLPDataFiles",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: Tests, one target per module, plus helpers they share and the layering check
@@ -148,7 +148,8 @@ let package = Package(
             dependencies: ["SafetensorsFormat", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
         .testTarget(
             name: "ONNXFormatTests",
-            dependencies: ["ONNXFormat", "ONNXSupport", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
+            dependencies: ["ONNXFormat", "ONNXSupport", "FormatSupport", "MLPModelFiles", "MLPDocument", "MLPCore",
+                           "TestSupport"]),
         .testTarget(
             name: "MLPModelFilesTests",
             dependencies: ["MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),

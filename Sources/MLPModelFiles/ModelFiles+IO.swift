@@ -52,7 +52,7 @@ extension ModelFiles {
         _ document: ModelDocument, to path: String, format: ModelFormat, options: SaveOptions = SaveOptions()
     ) throws(ModelFileError) -> [String] {
         do { try document.validate() } catch { throw ModelFileError(file: path, error) }
-        let (document, notes) = prepared(document, for: format)
+        let (document, notes) = prepared(document, for: format, options: options)
         let failure = modelFileFailure(path)
         try AtomicFile.replace(path, failure: failure) { temporaryPath throws(ModelFileError) in
             switch format {

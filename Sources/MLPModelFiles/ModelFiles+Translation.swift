@@ -1,5 +1,6 @@
 import MLPCore
 import MLPDocument
+internal import ONNXFormat
 
 extension ModelFormat {
     /// The optimizer rules a format's own readers continue with: a torch checkpoint's are torch.optim's, a Keras
@@ -22,13 +23,18 @@ extension ModelFiles {
     /// detail — or, when the other family has no such optimizer, left out with the training state; a BatchNorm's
     /// running-variance rule the format cannot hold becomes the format's (Keras's), a Keras-rule BatchNorm written for
     /// torch is noted. `notes` says what happened, one line each, for the user.
-    public static func prepared(_ document: ModelDocument, for format: ModelFormat) -> (document: ModelDocument, notes: [String]) {
+    /// For ONNX, `options` (the opset) decides which activations are composed, and the notes say which.
+    public static func prepared(_ document: ModelDocument, for format: ModelFormat, options: SaveOptions = SaveOptions())
+        -> (document: ModelDocument, notes: [String]) {
         var notes: [String] = []
-        if format == .onnx, document.training != nil {
+        if format == .onnx {
             var inference = document
-            inference.training = nil
-            return (inference, ["training state left out: ONNX holds a model for inference (no loss, optimizer or history); "
-                + "keep the source file to resume training"])
+            if document.training != nil {
+                inference.training = nil
+                notes.append("training state left out: ONNX holds a model for inference (no loss, optimizer or history); "
+                    + "keep the source file to resume training")
+            }
+            return (inference, notes + ONNXExporter.notes(for: inference, options: options))
         }
         if format == .pt || format == .safetensors {
             let keras = document.architecture.layers.filter {

@@ -7,7 +7,7 @@ import MLPCore
 @main
 struct MLPBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mlpbench", abstract: "Measure MLP training throughput (samples/s) on fixed synthetic workloads.")
+        commandName: "mlpbench", abstract: "Measure MLP training throughput (samples/s) on fixed synthetic workloads, or predict latency with --inference.")
 
     @Option(help: "Workloads to run (\(Workload.all.map(\.name).joined(separator: ", "))).")
     var workload: [String] = Workload.all.map(\.name)
@@ -27,6 +27,36 @@ struct MLPBench: ParsableCommand {
     @Option(help: "Instead of training, time loading this Keras file and saving it again in its format (JSON lines).")
     var keras: String?
 
+    @Flag(help: "Instead of training, time `mlpconv predict`'s path (Network.predict) on batches of --batch rows.")
+    var inference = false
+
+    @Option(parsing: .upToNextOption, help: "With --inference: the batch sizes (rows per predict call).")
+    var batch: [Int] = [1, 32, 128]
+
+    @Option(help: "With --inference: the layer widths of a Dense network built in-process (ReLU hidden layers, softmax output).")
+    var model = "784-512-256-10"
+
+    @Option(help: "With --inference: the seed of that network's weights.")
+    var seed: UInt64 = 42
+
+    @Option(name: .customLong("save-model"), help: "With --inference: write the network of --model and --seed to this file (mlpconv JSON, base64 tensors) and exit.")
+    var saveModel: String?
+
+    @Option(name: .customLong("model-file"), help: "With --inference: time this model file's network instead of building one.")
+    var modelFile: String?
+
+    @Option(help: "With --inference: read the rows from this data file (.npy, .npz, CSV, HDF5) instead of drawing them.")
+    var input: String?
+
+    @Option(help: "With --inference: expected outputs for the same rows (a data file); each batch is checked against it before it is timed.")
+    var reference: String?
+
+    @Option(help: "With --reference: the largest absolute difference allowed.")
+    var tolerance: Float = 1e-5
+
+    @Option(name: .customLong("min-time"), help: "With --inference: seconds each repeat keeps calling predict (every call is timed).")
+    var minTime: Double = 0.5
+
     @Option(name: .customLong("peak-rss-load"), help: "Load this model file once and print the peak resident memory.")
     var peakRSSLoad: String?
 
@@ -39,6 +69,12 @@ struct MLPBench: ParsableCommand {
             throw ValidationError("unknown workload \(unknown); choose from \(known.sorted().joined(separator: ", "))")
         }
         guard threads > 0, repeats > 0 else { throw ValidationError("threads and repeats must be positive") }
+        guard !batch.isEmpty, batch.allSatisfy({ $0 > 0 }) else { throw ValidationError("batch sizes must be positive") }
+        guard minTime > 0, minTime.isFinite else { throw ValidationError("--min-time must be a positive number of seconds") }
+        guard tolerance >= 0 else { throw ValidationError("--tolerance must not be negative") }
+        guard modelWidths.count >= 2 else {
+            throw ValidationError("--model must be layer widths like 784-512-256-10, got \(model)")
+        }
     }
 
     func run() throws {
@@ -46,6 +82,7 @@ struct MLPBench: ParsableCommand {
         if let keras { return try CodecBenchmark.keras(keras, repeats: repeats) }
         if let peakRSSLoad { return try CodecBenchmark.peakMemory(loading: peakRSSLoad, savingTo: convertTo) }
         BLAS.threads = threads
+        if inference { return try runInference() }
         if !json {
             print("OpenBLAS core \(BLAS.coreName), \(BLAS.threads) thread(s); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
             print("workload   layers                  batch   samples/s")
@@ -60,6 +97,49 @@ struct MLPBench: ParsableCommand {
                       + layers.padding(toLength: 24, withPad: " ", startingAt: 0)
                       + String(spec.batchSize).padding(toLength: 8, withPad: " ", startingAt: 0)
                       + String(format: "%.0f", rate))
+            }
+        }
+    }
+}
+
+extension MLPBench {
+    /// `--model`'s widths; empty when it is not a dash-separated list of positive integers.
+    var modelWidths: [Int] {
+        let widths = model.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard widths.allSatisfy({ ($0 ?? 0) > 0 }) else { return [] }
+        return widths.compactMap(\.self)
+    }
+
+    func runInference() throws {
+        if let saveModel {
+            return try InferenceBenchmark.save(InferenceBenchmark.network(widths: modelWidths, seed: seed), to: saveModel)
+        }
+        let network = try modelFile.map(InferenceBenchmark.load) ?? InferenceBenchmark.network(widths: modelWidths, seed: seed)
+        let largest = batch.max()!
+        let features = try input.map {
+            try InferenceBenchmark.rows(from: $0, width: network.inputWidth, outputWidth: network.outputWidth, atLeast: largest)
+        } ?? InferenceBenchmark.syntheticRows(largest, width: network.inputWidth, seed: seed + 1)
+        let expected = try reference.map {
+            try InferenceBenchmark.rows(from: $0, width: network.outputWidth, outputWidth: 1, atLeast: largest)
+        }
+        let benchmark = InferenceBenchmark(network: network, features: features, reference: expected, tolerance: tolerance,
+                                           repeats: repeats, minimumSeconds: minTime)
+        // Every batch size is checked before any is timed.
+        let differences = try batch.map(benchmark.check)
+        let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
+        if json {
+            print(#"{"implementation": "mlpconv", "info": true, "openblas_core": "\#(BLAS.coreName)", "threads": \#(BLAS.threads), "openblas_coretype": "\#(coretype)"}"#)
+        } else {
+            print("OpenBLAS core \(BLAS.coreName), \(BLAS.threads) thread(s); OPENBLAS_CORETYPE=\(coretype)")
+            print("batch   median µs   p10 µs   p90 µs   calls")
+        }
+        for (rows, difference) in zip(batch, differences) {
+            let result = try benchmark.measure(batch: rows, difference: difference)
+            if json {
+                print(result.json(threads: threads))
+            } else {
+                print(String(rows).padding(toLength: 8, withPad: " ", startingAt: 0)
+                      + String(format: "%9.1f   %6.1f   %6.1f   %d", result.median, result.p10, result.p90, result.calls))
             }
         }
     }

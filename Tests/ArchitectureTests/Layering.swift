@@ -36,7 +36,7 @@ enum Layering {
         // Programs: the public libraries and the pure-Swift helpers; never a C library or a format module.
         "mlpconv": ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport", "FileSupport",
                     "ArgumentParser"],
-        "mlpbench": ["MLPModelFiles", "MLPDocument", "MLPCore", "ArgumentParser"],
+        "mlpbench": ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "ArgumentParser"],
     ]
 
     static func rule(for module: String) -> Set<String>? { rules[module] }

@@ -11,7 +11,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
         discussion: """
             The input format is detected from the file's content. The output format is taken from --to, or else \
             from OUTPUT's extension (.json → json, .h5/.hdf5 → h5, .keras → keras, .safetensors → safetensors, \
-            .pt/.pth → pt, a torch.save checkpoint). Use --to keras-h5 for Keras's \
+            .pt/.pth → pt, a torch.save checkpoint, .onnx → onnx, for inference only). Use --to keras-h5 for Keras's \
             legacy .h5 layout. The output is written atomically: an existing \
             file is replaced only once the new one is complete, and only with --force.
             """)
@@ -22,7 +22,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
     @Argument(help: "The file to write.")
     var output: String
 
-    @Option(help: "Output format: json, h5, keras, keras-h5, safetensors or pt (default: from OUTPUT's extension).")
+    @Option(help: "Output format: json, h5, keras, keras-h5, safetensors, pt or onnx (default: from OUTPUT's extension).")
     var to: ModelFormat?
 
     @Option(help: "Store every tensor as float32 or float64 (default: keep each tensor's dtype).")
@@ -33,6 +33,14 @@ struct Convert: ParsableCommand, JSONFlagHelp {
 
     @Flag(help: "HDF5: compress datasets (shuffle + gzip).")
     var compress = false
+
+    @Option(name: .customLong("opset"), help: ArgumentHelp(
+        "ONNX: the default-domain opset to export for, 13 to 21 (default 17); activations whose op is newer are composed "
+            + "from older ops (docs/onnx.md).", valueName: "N"))
+    var onnxOpset: Int?
+
+    @Flag(name: .customLong("external-data"), help: "ONNX: write the weights to OUTPUT.data beside the model (needed above 2 GB).")
+    var onnxExternalData = false
 
     @Flag(name: .customLong("drop-optimizer"), help: "Leave out the optimizer and training state (loss, history): architecture, weights and metadata only.")
     var dropOptimizer = false
@@ -57,6 +65,9 @@ struct Convert: ParsableCommand, JSONFlagHelp {
         guard let format = to ?? ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
             throw CommandError("\(output): cannot tell the output format from the extension; use --to json, h5, keras, keras-h5, safetensors or pt")
         }
+        if format != .onnx, onnxOpset != nil || onnxExternalData {
+            throw CommandError("--opset and --external-data apply to ONNX output only (--to onnx or a .onnx file)")
+        }
         try overwrite.check(output)
         let inputKind = try ModelFiles.detectKind(at: input)
         var loadOptions = try activations.loadOptions
@@ -71,9 +82,10 @@ struct Convert: ParsableCommand, JSONFlagHelp {
         if let dtype { document = document.converted(to: dtype) }
         if dropOptimizer { document.training = nil }
         document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"
-        let notes = try ModelFiles.save(document, to: output, format: format,
-                                        options: SaveOptions(jsonTensors: jsonTensors, compress: compress))
-        let written = ModelFiles.prepared(document, for: format).document
+        let options = SaveOptions(jsonTensors: jsonTensors, compress: compress, onnxOpset: onnxOpset,
+                                  onnxExternalData: onnxExternalData)
+        let notes = try ModelFiles.save(document, to: output, format: format, options: options)
+        let written = ModelFiles.prepared(document, for: format, options: options).document
 
         let bytes = FileStatus.size(of: output) ?? 0
         if style.json {
