@@ -73,7 +73,7 @@ struct ONNXImportFixtureTests {
                 #expect(same(bias, expected["bias"] as? [Double] ?? []), "\(file) layer \(index) bias")
             }
         }
-        let inputShape = (mlpconv["input_shape"] as? [String: Any])?["input_shape"] as? [Int]
+        let inputShape = mlpconv["input_shape"] as? [Int]
         #expect(document.architecture.inputShape == inputShape, "\(file)")
         #expect(document.metadata["source_format"] == "onnx")
         try expectOnnxruntimeOutputs(document, model, file: file)

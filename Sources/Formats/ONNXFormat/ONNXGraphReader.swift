@@ -546,7 +546,10 @@ struct ONNXGraphReader {
                 operands.append(expression)
             case .constant(let constant, let origin):
                 guard let scalar = constant.scalar else {
-                    throw fail("\(origin) has shape \(constant.shape): an element-wise \(op) with a tensor of weights is not an activation")
+                    let affine = ["Mul", "Add", "Sub", "Div"].contains(op)
+                        ? ": a per-feature scale or offset (a BatchNormalization folded by its exporter), which the core has no layer for and whose statistics are not in the file"
+                        : ": an element-wise \(op) with a tensor of weights is not an activation"
+                    throw fail("\(origin) has shape \(constant.shape)\(affine)")
                 }
                 operands.append(.constant(scalar))
             }

@@ -23,7 +23,7 @@ import ONNXSupport
 package enum ONNXImporter {
     /// The `metadata_props` key under which mlpconv's exporter records the architecture (the native JSON schema's
     /// `architecture` object).
-    package static let architectureKey = "mlpconv.architecture"
+    package static let architectureKey = ONNXExporter.architectureKey
     /// Metadata the reader adds: what was changed on the way in (widened dtypes, a Gemm scale folded with rounding).
     package static let notesKey = "onnx_import_notes"
     /// Newest default-domain opset whose operators this reader knows.
@@ -74,14 +74,17 @@ package enum ONNXImporter {
         var properties: [String: String] = [:]
         for entry in model.metadataProps { properties[entry.key] = entry.value }
         if let text = properties.removeValue(forKey: architectureKey) {
+            // mlpconv's own file: its metadata_props are the document's metadata, kept as they are.
             let recorded = try DocumentJSON.readArchitecture(text: text, file: file, object: "metadata_props \(architectureKey)")
             document = try apply(recorded, to: document, file: file)
+            document.metadata = properties
+        } else {
+            document.metadata = properties
+            document.metadata["source_format"] = "onnx"
+            let producer = [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
+            if !producer.isEmpty { document.metadata["onnx_producer"] = producer }
+            document.metadata["onnx_opset"] = String(opset)
         }
-        document.metadata = properties
-        document.metadata["source_format"] = "onnx"
-        let producer = [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " ")
-        if !producer.isEmpty { document.metadata["onnx_producer"] = producer }
-        document.metadata["onnx_opset"] = String(opset)
         if !reader.notes.isEmpty { document.metadata[notesKey] = reader.notes.joined(separator: "; ") }
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
         return document
