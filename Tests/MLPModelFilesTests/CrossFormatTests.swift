@@ -159,7 +159,7 @@ struct CrossFormatTests {
         let empty = try folder.write("empty.h5", [])
         #expect(loadError(empty) == "\(empty): not a model file (the file is empty)")
         let text = try folder.write("notes.json", Array("hello world".utf8))
-        #expect(loadError(text) == "\(text): not a model file (neither HDF5, JSON, safetensors nor a zip archive; starts with hello wo)")
+        #expect(loadError(text) == "\(text): not a model file (neither HDF5, JSON, safetensors, ONNX nor a zip archive; starts with hello wo)")
         let zip = try folder.write("model.keras", [0x50, 0x4B, 0x03, 0x04, 0, 0])
         #expect(loadError(zip)?.hasPrefix("\(zip): a zip archive") == true)
         #expect(loadError(folder.path("missing.h5")) == "\(folder.path("missing.h5")): no such file")

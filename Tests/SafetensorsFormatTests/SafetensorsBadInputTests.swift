@@ -11,12 +11,12 @@ import TestSupport
 /// entry, and unsupported_dtype, which is valid safetensors that mlpconv cannot use).
 struct SafetensorsBadInputTests {
     static let cases: [(file: String, object: String?, reason: String)] = [
-        ("truncated", nil, "not a model file (neither HDF5, JSON, safetensors nor a zip archive; starts with @\\x00\\x00\\x00\\x00)"),
+        ("truncated", nil, "not a model file (neither HDF5, JSON, safetensors, ONNX nor a zip archive; starts with @\\x00\\x00\\x00\\x00)"),
         ("header_too_large", "header", "header length 100000001 is over safetensors' limit of 100000000 bytes"),
         ("header_past_end", "header", "header length 4096 runs past the end of the file (60 bytes after the length)"),
         ("invalid_json", "header $.a.dtype", "unexpected end of input (truncated?) (line 1, column 25)"),
         ("invalid_utf8", "header $", "invalid UTF-8 (json-c: invalid utf-8 string) at byte 0xFF (line 1, column 3)"),
-        ("not_an_object", nil, "not a model file (neither HDF5, JSON, safetensors nor a zip archive; starts with \\x10\\x00\\x00\\x00\\x00\\x00\\x00\\x00)"),
+        ("not_an_object", nil, "not a model file (neither HDF5, JSON, safetensors, ONNX nor a zip archive; starts with \\x10\\x00\\x00\\x00\\x00\\x00\\x00\\x00)"),
         ("overlapping_offsets", "tensor \"b\"", "invalid data_offsets [8, 24]: overlaps the previous tensor, which ends at 16"),
         ("hole", "tensor \"b\"", "invalid data_offsets [20, 36]: leaves a hole: the previous tensor ends at 16"),
         ("gap_at_end", "header", "the tensors end at byte 16 of the data but the file has 24 bytes after the header (8 not covered)"),

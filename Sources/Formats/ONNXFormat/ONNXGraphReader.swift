@@ -314,7 +314,10 @@ struct ONNXGraphReader {
         let stored: Tensor.DType = if case .float64 = constant.values { .float64 } else { .float32 }
         guard stored == dtype else { throw fail("its \(role) is \(stored.rawValue) in a \(dtype.rawValue) model") }
         if let from = constant.widenedFrom { widened[from, default: 0] += 1 }
-        guard transposed else { return constant.tensor(shape: shape) ?? Tensor(unchecked: shape, storage: .float32([])) }
+        guard transposed else {
+            guard let tensor = constant.tensor(shape: shape) else { throw fail("its \(role) is not floating point") }
+            return tensor
+        }
         let rows = constant.shape[0], columns = constant.shape[1]
         func swap<T>(_ values: [T]) -> [T] {
             (0..<columns * rows).map { index in values[(index % rows) * columns + index / rows] }

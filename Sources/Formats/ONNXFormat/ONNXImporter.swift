@@ -53,7 +53,7 @@ package enum ONNXImporter {
         }
         let model: Onnx_ModelProto
         do { model = try ONNXProtobuf.decodeModel(bytes) } catch {
-            throw ModelFileError(file: file, object: "graph", reason: "not a valid ONNX model: \(error.description)")
+            throw ModelFileError(file: file, reason: "not a valid ONNX model: \(error.description)")
         }
         guard model.hasIrVersion, model.irVersion >= 1 else {
             throw ModelFileError(file: file, object: "ir_version", reason: "missing or not positive (\(model.irVersion))")
