@@ -115,6 +115,23 @@ struct ONNXImportGraphTests {
         #expect(try refusal(integerInput) == "graph.input \"input\": element type int64 is not supported (mlpconv reads float32 and float64 models)")
     }
 
+    @Test func longElementwiseChainsAreCapped() throws {
+        // 100,000 Relu nodes in a row: refused at the 65th, before any tree deep enough to matter is built.
+        var model = twoToThree()
+        var previous = ONNXTestGraphs.current(model)
+        model.graph.node += (1...100_000).map { index in
+            var node = Onnx_NodeProto()
+            node.opType = "Relu"
+            node.name = "relu_\(index)"
+            node.input = [previous]
+            previous = "relu_\(index)_out"
+            node.output = [previous]
+            return node
+        }
+        ONNXTestGraphs.finish(&model, outputWidth: 3)
+        #expect(try refusal(model) == "graph node 65 \"relu_65\" (Relu): more than 64 element-wise operators between two layers: no activation the core has")
+    }
+
     @Test func float16ModelsAreWidenedToFloat32() throws {
         var model = ONNXTestGraphs.model(inputWidth: 2, elementType: 10)
         var weight = Onnx_TensorProto()

@@ -28,6 +28,16 @@ indirect enum ONNXExpression {
         }
     }
 
+    /// Most operators one expression may hold: composed activations take a dozen; the cap keeps a hostile chain of
+    /// element-wise nodes from building a tree deep enough to exhaust the stack when it is evaluated.
+    static let maxOperators = 64
+
+    /// The operators in the tree (a value used twice counts twice).
+    var operatorCount: Int {
+        guard case .apply(_, let operands, _) = self else { return 0 }
+        return operands.reduce(1) { $0 + $1.operatorCount }
+    }
+
     /// The operators, innermost first, for messages.
     var operators: [String] {
         guard case .apply(let op, let operands, _) = self else { return [] }

@@ -298,7 +298,7 @@ struct ONNXGraphReader {
         }
     }
 
-    private mutating func addDense(kernel: Tensor, bias: Tensor?, object: String) throws(ModelFileError) {
+    private mutating func addDense(kernel: Tensor, bias: Tensor?) {
         let units = kernel.shape[1]
         append(.dense(DenseSettings(units: units, activation: .linear, useBias: bias != nil)),
                bias.map { ["kernel": kernel, "bias": $0] } ?? ["kernel": kernel])
@@ -375,7 +375,7 @@ struct ONNXGraphReader {
         }
         if alpha != 1 { kernel = scaled(kernel, by: alpha, name: "alpha", object: object) }
         if beta != 1, let unscaled = bias { bias = scaled(unscaled, by: beta, name: "beta", object: object) }
-        try addDense(kernel: kernel, bias: bias, object: object)
+        addDense(kernel: kernel, bias: bias)
         try define(node, 0, .point(head), fail: fail)
     }
 
@@ -411,7 +411,7 @@ struct ONNXGraphReader {
         guard b.shape.count == 2, b.shape[0] == headShape[0], b.shape[1] > 0 else {
             throw fail("its weight has shape \(b.shape); the data has \(headShape[0]) features, so it must be [\(headShape[0]), units]")
         }
-        try addDense(kernel: try weight(b, shape: b.shape, role: "weight", fail: fail), bias: nil, object: object)
+        addDense(kernel: try weight(b, shape: b.shape, role: "weight", fail: fail), bias: nil)
         try define(node, 0, .point(head), fail: fail)
     }
 
@@ -591,7 +591,11 @@ struct ONNXGraphReader {
                 throw fail("has attributes (\(attributes.names.sorted().joined(separator: ", "))) mlpconv does not read for \(op)")
             }
         }
-        try define(node, 0, .expression(.apply(op: op, operands: operands, parameters: parameters), over: base, origin: object), fail: fail)
+        let expression = ONNXExpression.apply(op: op, operands: operands, parameters: parameters)
+        guard expression.operatorCount <= ONNXExpression.maxOperators else {
+            throw fail("more than \(ONNXExpression.maxOperators) element-wise operators between two layers: no activation the core has")
+        }
+        try define(node, 0, .expression(expression, over: base, origin: object), fail: fail)
     }
 
     /// Clip's bounds: attributes before opset 11, constant inputs from 11 on; a missing bound is unbounded.
