@@ -35,8 +35,8 @@ import sys
 import numpy as np
 import onnx
 import onnxruntime
+from interop_report import EXPECT_SUFFIX, check_all  # noqa: E402  (scripts/ is on sys.path)
 
-EXPECT_SUFFIX = ".expect.json"
 DTYPES = {"float32": (np.float32, onnx.TensorProto.FLOAT, 1e-6), "float64": (np.float64, onnx.TensorProto.DOUBLE, 1e-12)}
 REQUIRED_KEYS = ("file", "dtype", "ir_version", "opset", "input_name", "output_name", "inputs", "predictions",
                  "tolerance")
@@ -148,10 +148,6 @@ def check(folder, expect_name):
     return "; ".join(notes)
 
 
-def one_line(error):
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0] if lines else ''}"
-
 
 def main():
     if len(sys.argv) != 2:
@@ -166,20 +162,7 @@ def main():
     expects = [n for n in names if n.endswith(EXPECT_SUFFIX)]
     described = {n[:-len(EXPECT_SUFFIX)] for n in expects}
     orphans = [n for n in names if n.endswith(".onnx") and n[:-len(".onnx")] not in described]
-    passed = failed = 0
-    for name in expects:
-        try:
-            print(f"ok   {name}: {check(folder, name)}")
-            passed += 1
-        except Exception as error:  # report every file, then fail
-            failed += 1
-            print(f"FAIL {name}: {one_line(error)}")
-    for name in orphans:
-        failed += 1
-        print(f"FAIL {name}: no {EXPECT_SUFFIX} describes it, so nothing checked it")
-    if not expects and not orphans:
-        failed += 1
-        print(f"FAIL {folder}: no {EXPECT_SUFFIX} files to check")
+    passed, failed = check_all(folder, expects, orphans, lambda name: check(folder, name))
     print(f"onnx: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -42,6 +42,7 @@ import sys
 import safetensors.torch
 import torch
 from torch import nn
+from interop_report import EXPECT_SUFFIX, check_all  # noqa: E402  (scripts/ is on sys.path)
 
 NN_NAMES = vars(nn)
 PREDICTION_TOLERANCE = {"float32": 1e-6, "float64": 1e-12}
@@ -49,7 +50,6 @@ WEIGHT_TOLERANCE = 1e-5
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MODEL_SUFFIXES = (".pt", ".safetensors")
 OPTIMIZER_SUFFIX = ".optimizer.safetensors"
-EXPECT_SUFFIX = ".expect.json"
 
 
 class Counts:
@@ -244,20 +244,7 @@ def main():
     orphans = [n for n in models if n.rsplit(".", 1)[0] not in described]
     orphans += [n for n in names if n.endswith(OPTIMIZER_SUFFIX) and n[:-len(OPTIMIZER_SUFFIX)] not in described]
     counts = Counts()
-    passed = failed = 0
-    for name in expects:
-        try:
-            print(f"ok   {name}: {check(folder, name, counts)}")
-            passed += 1
-        except Exception as error:  # report every file, then fail
-            failed += 1
-            print(f"FAIL {name}: {one_line(error)}")
-    for name in orphans:
-        failed += 1
-        print(f"FAIL {name}: no {EXPECT_SUFFIX} describes it, so nothing checked it")
-    if not expects and not orphans:
-        failed += 1
-        print(f"FAIL {folder}: no {EXPECT_SUFFIX} files to check")
+    passed, failed = check_all(folder, expects, orphans, lambda name: check(folder, name, counts), one_line)
     print(f"checked {counts.predictions} predictions, {counts.optimizer_states} optimizer states, "
           f"{counts.continuations} continuations, {counts.optimizer_files} optimizer files")
     print(f"torch: {passed} passed, {failed} failed")
