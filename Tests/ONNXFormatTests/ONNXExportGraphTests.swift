@@ -56,9 +56,24 @@ import Testing
             ], inputWidth: 3, seed: 4, dtype: dtype)
             let model = try exportedModel(document).model
             #expect(opTypes(model) == ["Gemm", "Mul", "Add", "Relu", "Gemm", "Sigmoid"])
-            #expect(initializerNames(model) == ["dense.kernel", "dense.bias", "bn.scale", "bn.offset", "out.kernel", "out.bias"])
+            // The layer's own tensors follow the fold, unused by the graph, so that the importer can read the layer back.
+            let statistics = ["bn.moving_mean", "bn.moving_variance"] + (scale ? ["bn.gamma"] : []) + (center ? ["bn.beta"] : [])
+            #expect(initializerNames(model) == ["dense.kernel", "dense.bias", "bn.scale", "bn.offset"] + statistics + ["out.kernel", "out.bias"])
+            #expect(!model.graph.node.flatMap(\.input).contains { statistics.contains($0) })
+            for name in statistics {
+                let initializer = try #require(model.graph.initializer.first { $0.name == name })
+                let tensor = try #require(document.weights[1][String(name.dropFirst("bn.".count))])
+                #expect(initializer.dataType == (dtype == .float32 ? 1 : 11), "\(name)")
+                #expect(initializer.dims == [4], "\(name)")
+                #expect(initializer.rawData == tensor.withUnsafeBytes { Data($0) }, "\(name)")
+            }
             try writeInterop("layers_batch_normalization_\(center ? "center" : "nocenter")_\(scale ? "scale" : "noscale")_\(dtype)",
                              document, seed: 5)
+            if center && scale {
+                // The unused statistics in the external data file too.
+                try writeInterop("layers_batch_normalization_external_\(dtype)", document,
+                                 options: SaveOptions(onnxExternalData: true), seed: 5)
+            }
         }
     }
 

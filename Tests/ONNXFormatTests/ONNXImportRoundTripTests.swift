@@ -3,6 +3,7 @@ import MLPCore
 import MLPDocument
 import MLPModelFiles
 @testable import ONNXFormat
+import ONNXSupport
 import Testing
 import TestSupport
 
@@ -72,17 +73,78 @@ struct ONNXImportRoundTripTests {
         #expect(again == imported, sourceLocation: sourceLocation)
     }
 
-    /// The exporter folds BatchNormalization into a per-feature Mul and Add: the statistics are not in the file, and
-    /// the reader says so rather than invent them.
-    @Test func foldedBatchNormalizationIsRefusedNamingIt() throws {
-        let layers: [ModelDocument.Layer] = [
-            .init(name: "hidden", units: 3, activation: .linear),
-            .init(name: "bn", kind: .batchNormalization(BatchNormalizationSettings())),
+    static func batchNormalizationLayers(center: Bool, scale: Bool) -> [ModelDocument.Layer] {
+        [
+            .init(name: "hidden", units: 4, activation: .linear),
+            .init(name: "bn", kind: .batchNormalization(BatchNormalizationSettings(momentum: 0.9, epsilon: 0.01, center: center, scale: scale))),
+            .init(name: "act", kind: .activation(.relu)),
+            .init(name: "second", units: 3, activation: .tanh, useBias: false),
+            .init(name: "bn_2", kind: .batchNormalization(BatchNormalizationSettings(center: !center, scale: scale, unbiasedMovingVariance: true))),
+            .init(name: "out", units: 2, activation: .sigmoid),
         ]
-        let folder = try TemporaryFolder()
-        let path = folder.path("bn.onnx")
-        try ModelFiles.save(Self.document(layers, inputWidth: 2, dtype: .float32), to: path, format: .onnx)
-        let error = expectError(ModelFileError.self) { _ = try ModelFiles.load(path) }
+    }
+
+    /// The exporter folds BatchNormalization into a per-feature Mul and Add and keeps the layer's tensors beside the
+    /// fold; the record names the layer, so it reads back with its statistics and settings.
+    @Test("folded BatchNormalization reads back bit for bit", arguments: [Tensor.DType.float32, .float64], [false, true])
+    func batchNormalization(dtype: Tensor.DType, externalData: Bool) throws {
+        for (center, scale) in [(true, true), (false, true), (true, false), (false, false)] {
+            let original = Self.document(Self.batchNormalizationLayers(center: center, scale: scale), inputWidth: 3, dtype: dtype)
+            try expectRoundTrip(original, options: SaveOptions(onnxExternalData: externalData))
+        }
+    }
+
+    /// One layer's export with the file's initializers changed by `edit`, read back.
+    private func importEdited(center: Bool = true, scale: Bool = true, dtype: Tensor.DType = .float32,
+                              keepRecord: Bool = true, _ edit: (inout [Onnx_TensorProto]) throws -> Void) throws -> ModelFileError? {
+        let document = Self.document(Self.batchNormalizationLayers(center: center, scale: scale), inputWidth: 3, dtype: dtype)
+        var model = try exportedModel(document, file: "bn.onnx").model
+        try edit(&model.graph.initializer)
+        if !keepRecord { model.metadataProps.removeAll { $0.key == ONNXImporter.architectureKey } }
+        let bytes = try ONNXProtobuf.encode(model)
+        return expectError(ModelFileError.self) { _ = try ONNXImporter.decode(bytes, file: "bn.onnx", limits: LoadLimits()) }
+    }
+
+    private func tamper(_ name: String, in initializers: inout [Onnx_TensorProto]) throws {
+        let index = try #require(initializers.firstIndex { $0.name == name })
+        // A mantissa bit of the first element (little-endian) high enough that no fold can round it away.
+        initializers[index].rawData[initializers[index].dataType == 1 ? 2 : 6] ^= 1
+    }
+
+    @Test("a tampered statistic is refused, naming the initializer that no longer matches", arguments: [Tensor.DType.float32, .float64])
+    func tamperedStatisticIsRefused(dtype: Tensor.DType) throws {
+        let mean = try importEdited(dtype: dtype) { try tamper("bn.moving_mean", in: &$0) }
+        #expect(mean?.object == "graph node 1 \"bn/Mul\" (Mul)")
+        #expect(mean?.reason == "the stored statistics do not give the graph's offset: initializer bn.offset differs from "
+            + "bn.moving_mean, bn.moving_variance, bn.gamma, bn.beta folded with epsilon 0.01")
+        let variance = try importEdited(dtype: dtype) { try tamper("bn.moving_variance", in: &$0) }
+        #expect(variance?.reason.hasPrefix("the stored statistics do not give the graph's scale: initializer bn.scale differs") == true,
+                "\(String(describing: variance))")
+        let gamma = try importEdited(dtype: dtype) { try tamper("bn_2.gamma", in: &$0) }
+        #expect(gamma?.object == "graph node 6 \"bn_2/Mul\" (Mul)", "\(String(describing: gamma))")
+        #expect(gamma?.reason.hasPrefix("the stored statistics do not give the graph's scale: initializer bn_2.scale differs") == true)
+        let scaleItself = try importEdited(dtype: dtype) { try tamper("bn.scale", in: &$0) }
+        #expect(scaleItself?.reason.hasPrefix("the stored statistics do not give the graph's scale") == true)
+    }
+
+    @Test func missingOrMisshapenStatisticsAreRefused() throws {
+        let missing = try importEdited { $0.removeAll { $0.name == "bn.moving_variance" } }
+        #expect(missing?.reason == "initializer bn.moving_variance is missing: the statistics of batch_normalization layer bn are not in the file")
+        // center=false, scale=true for bn: its beta is not read, so its absence is no error; its gamma's is.
+        let gamma = try importEdited(center: false) { $0.removeAll { $0.name == "bn.gamma" } }
+        #expect(gamma?.reason == "initializer bn.gamma is missing: the statistics of batch_normalization layer bn are not in the file")
+        let misshapen = try importEdited {
+            let index = try #require($0.firstIndex { $0.name == "bn.moving_mean" })
+            $0[index].dims = [2, 2]
+        }
+        #expect(misshapen?.object == "initializer bn.moving_mean")
+        #expect(misshapen?.reason == "has shape [2, 2]; batch_normalization layer bn has 4 features")
+    }
+
+    /// Without the record (as another tool might keep the graph and drop the metadata) nothing says the Mul and Add
+    /// are a BatchNormalization: refused as before.
+    @Test func foldWithoutRecordIsRefusedNamingIt() throws {
+        let error = try importEdited(keepRecord: false) { _ in }
         #expect(error?.reason.contains("a per-feature scale or offset (a BatchNormalization folded by its exporter)") == true, "\(String(describing: error))")
     }
 }

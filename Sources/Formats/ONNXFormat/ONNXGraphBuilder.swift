@@ -62,7 +62,8 @@ struct ONNXGraphBuilder {
 
     /// Folded into `x·s + offset` with `s = γ/√(σ² + ε)` and `offset = β − μ·s`, computed in the model's dtype
     /// exactly as the core computes them, so the export is exact (the op's float32 epsilon attribute would not be
-    /// for float64 models).
+    /// for float64 models). The layer's own tensors follow as initializers the graph does not use: the importer
+    /// folds them again and, when they give the graph's scale and offset, reads the layer back from them.
     private mutating func batchNormalization(
         _ name: String, _ settings: BatchNormalizationSettings, weights: ModelDocument.LayerWeights, x: String
     ) throws(ModelFileError) -> String {
@@ -79,7 +80,11 @@ struct ONNXGraphBuilder {
                                         gamma: gamma?.float64Values, beta: beta?.float64Values, epsilon: settings.epsilon)
         }
         let scaled = node("Mul", [x, addInitializer("\(name).scale", scale)], layer: name)
-        return node("Add", [scaled, addInitializer("\(name).offset", offset)], layer: name)
+        let result = node("Add", [scaled, addInitializer("\(name).offset", offset)], layer: name)
+        for (variable, tensor) in [("moving_mean", mean), ("moving_variance", variance), ("gamma", gamma), ("beta", beta)] {
+            if let tensor { _ = addInitializer("\(name).\(variable)", tensor) }
+        }
+        return result
     }
 
     static func fold<T: BinaryFloatingPoint & ExportScalar>(

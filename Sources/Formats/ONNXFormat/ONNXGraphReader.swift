@@ -23,6 +23,9 @@ struct ONNXGraphReader {
     /// Notes for the metadata (alpha/beta folded with rounding, widened dtypes).
     private(set) var notes: [String] = []
     private(set) var widened: [String: Int] = [:]
+    /// The batch_normalization layers mlpconv's exporter recorded (`metadata_props`), in order: the k-th folded
+    /// `Mul`/`Add` pair is read as the k-th of them when its stored statistics give the pair's scale and offset.
+    var recordedBatchNormalizations: [(name: String, settings: BatchNormalizationSettings)] = []
 
     private enum Value {
         case point(Int)
@@ -61,7 +64,15 @@ struct ONNXGraphReader {
             }
         }
         try readInput(graph)
-        for (index, node) in graph.node.enumerated() { try read(node, index: index) }
+        var index = 0
+        while index < graph.node.count {
+            if index + 1 < graph.node.count, try foldedBatchNormalization(graph.node[index], then: graph.node[index + 1], index: index) {
+                index += 2
+                continue
+            }
+            try read(graph.node[index], index: index)
+            index += 1
+        }
         try readOutput(graph)
         if !widened.isEmpty {
             notes.append(widened.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key) tensor\($0.value == 1 ? "" : "s") widened to float32" }
@@ -456,6 +467,80 @@ struct ONNXGraphReader {
         let momentum = Self.decimal(try attributes.float("momentum") ?? 0.9)
         append(.batchNormalization(BatchNormalizationSettings(momentum: momentum, epsilon: epsilon)), tensors)
         try define(node, 0, .point(head), fail: fail)
+    }
+
+    /// `Mul(x, P.scale)` then `Add(·, P.offset)`, as mlpconv's exporter folds the recorded batch_normalization
+    /// layer P: read as P when P is the next recorded BatchNormalization and its stored `P.moving_mean`,
+    /// `P.moving_variance` (and `P.gamma`, `P.beta` as its settings say), folded by the exporter's own arithmetic,
+    /// give the graph's scale and offset bit for bit. False when the Mul names no recorded layer (the pair is then
+    /// read as any other element-wise node, and refused); a throw when it names one but does not match it.
+    private mutating func foldedBatchNormalization(_ mul: Onnx_NodeProto, then add: Onnx_NodeProto, index: Int) throws(ModelFileError) -> Bool {
+        let suffix = ".scale"
+        guard mul.opType == "Mul", mul.domain.isEmpty || mul.domain == "ai.onnx", mul.input.count == 2, mul.output.count == 1,
+              mul.input[1].hasSuffix(suffix), case .constant? = values[mul.input[1]] else { return false }
+        let name = String(mul.input[1].dropLast(suffix.count))
+        guard let recordIndex = recordedBatchNormalizations.firstIndex(where: { $0.name == name }) else { return false }
+        let object = mul.name.isEmpty ? "graph node \(index) (Mul)" : "graph node \(index) \"\(mul.name)\" (Mul)"
+        let fail = { [file] (reason: String) in ModelFileError(file: file, object: object, reason: reason) }
+        let readSoFar = layers.filter { if case .batchNormalization = $0.kind { true } else { false } }.count
+        guard recordIndex == readSoFar else {
+            throw fail("scales by \(name).scale, the fold of recorded batch_normalization layer \(name), where the record has "
+                + (readSoFar < recordedBatchNormalizations.count ? "layer \(recordedBatchNormalizations[readSoFar].name)" : "no further one"))
+        }
+        guard add.opType == "Add", add.domain.isEmpty || add.domain == "ai.onnx", add.input == [mul.output[0], "\(name).offset"] else {
+            throw fail("scales by \(name).scale but is not followed by Add(·, \(name).offset): not the fold of batch_normalization layer \(name)")
+        }
+        let settings = recordedBatchNormalizations[recordIndex].settings
+        _ = try dataPoint(mul, 0, object: object, fail: fail)
+        try requireFlat(fail: fail)
+        let width = headShape[0]
+        func stored(_ variable: String) throws(ModelFileError) -> Tensor {
+            try storedVector("\(name).\(variable)", layer: name, width: width, fail: fail)
+        }
+        var tensors = ["moving_mean": try stored("moving_mean"), "moving_variance": try stored("moving_variance")]
+        if settings.scale { tensors["gamma"] = try stored("gamma") }
+        if settings.center { tensors["beta"] = try stored("beta") }
+        let folded: (scale: Tensor, offset: Tensor)
+        switch dtype {
+        case .float32:
+            folded = ONNXGraphBuilder.fold(mean: tensors["moving_mean"]?.float32Values ?? [], variance: tensors["moving_variance"]?.float32Values ?? [],
+                                           gamma: tensors["gamma"]?.float32Values, beta: tensors["beta"]?.float32Values, epsilon: settings.epsilon)
+        case .float64:
+            folded = ONNXGraphBuilder.fold(mean: tensors["moving_mean"]?.float64Values ?? [], variance: tensors["moving_variance"]?.float64Values ?? [],
+                                           gamma: tensors["gamma"]?.float64Values, beta: tensors["beta"]?.float64Values, epsilon: settings.epsilon)
+        }
+        for (variable, expected) in [("scale", folded.scale), ("offset", folded.offset)] {
+            guard Self.sameBits(try stored(variable), expected) else {
+                throw fail("the stored statistics do not give the graph's \(variable): initializer \(name).\(variable) differs from "
+                    + "\(name).moving_mean, \(name).moving_variance\(settings.scale ? ", \(name).gamma" : "")\(settings.center ? ", \(name).beta" : "") "
+                    + "folded with epsilon \(settings.epsilon)")
+            }
+        }
+        let input = head
+        append(.batchNormalization(settings), tensors)
+        // The product alone is a point the data path has passed: any other use of it is a branch.
+        try define(mul, 0, .point(input), fail: fail)
+        try define(add, 0, .point(head), fail: fail)
+        return true
+    }
+
+    /// Initializer `initializer` of batch_normalization layer `layer`, `[width]` in the model's dtype.
+    private mutating func storedVector(_ initializer: String, layer: String, width: Int, fail: (String) -> ModelFileError) throws(ModelFileError) -> Tensor {
+        guard case .constant(let constant, let origin)? = values[initializer] else {
+            throw fail("initializer \(initializer) is missing: the statistics of batch_normalization layer \(layer) are not in the file")
+        }
+        let file = file
+        let failHere = { (reason: String) in ModelFileError(file: file, object: origin, reason: reason) }
+        guard constant.shape == [width] else { throw failHere("has shape \(constant.shape); batch_normalization layer \(layer) has \(width) features") }
+        return try weight(constant, shape: [width], role: "value", fail: failHere)
+    }
+
+    private static func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
+        switch (a.storage, b.storage) {
+        case (.float32(let x), .float32(let y)): a.shape == b.shape && x.map(\.bitPattern) == y.map(\.bitPattern)
+        case (.float64(let x), .float64(let y)): a.shape == b.shape && x.map(\.bitPattern) == y.map(\.bitPattern)
+        default: false
+        }
     }
 
     private mutating func layerNormalization(_ node: Onnx_NodeProto, _ attributes: Attributes, object: String, fail: (String) -> ModelFileError) throws(ModelFileError) {

@@ -66,16 +66,23 @@ package enum ONNXImporter {
         guard opset <= newestOpset else {
             throw ModelFileError(file: file, object: "opset_import", reason: "opset \(opset) is newer than the newest this reader knows (\(newestOpset))")
         }
+        var properties: [String: String] = [:]
+        for entry in model.metadataProps { properties[entry.key] = entry.value }
+        var recorded: ModelDocument.Architecture?
+        if let text = properties.removeValue(forKey: architectureKey) {
+            recorded = try DocumentJSON.readArchitecture(text: text, file: file, object: "metadata_props \(architectureKey)")
+        }
         var reader = ONNXGraphReader(file: file, opset: opset, tensors: ONNXTensorReader(file: file, limits: limits))
+        // The record says which folded Mul/Add pairs are batch_normalization layers whose statistics the file keeps.
+        reader.recordedBatchNormalizations = recorded?.layers.compactMap { layer in
+            if case .batchNormalization(let settings) = layer.kind { (layer.name, settings) } else { nil }
+        } ?? []
         try reader.read(model.graph)
 
         let read = ModelDocument.Architecture(inputWidth: reader.inputWidth, inputShape: reader.inputShape, layers: reader.layers)
         var document = ModelDocument(architecture: read, weights: reader.weights)
-        var properties: [String: String] = [:]
-        for entry in model.metadataProps { properties[entry.key] = entry.value }
-        if let text = properties.removeValue(forKey: architectureKey) {
+        if let recorded {
             // mlpconv's own file: its metadata_props are the document's metadata, kept as they are.
-            let recorded = try DocumentJSON.readArchitecture(text: text, file: file, object: "metadata_props \(architectureKey)")
             document = try apply(recorded, to: document, file: file)
             document.metadata = properties
         } else {
