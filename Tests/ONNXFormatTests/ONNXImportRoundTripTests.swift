@@ -91,15 +91,20 @@ struct ONNXImportRoundTripTests {
         for (center, scale) in [(true, true), (false, true), (true, false), (false, false)] {
             let original = Self.document(Self.batchNormalizationLayers(center: center, scale: scale), inputWidth: 3, dtype: dtype)
             try expectRoundTrip(original, options: SaveOptions(onnxExternalData: externalData))
+            // Last, its Add produces the graph's output.
+            let last = Self.document(Array(Self.batchNormalizationLayers(center: center, scale: scale).prefix(2)), inputWidth: 3, dtype: dtype)
+            try expectRoundTrip(last, options: SaveOptions(onnxExternalData: externalData))
         }
     }
 
     /// One layer's export with the file's initializers changed by `edit`, read back.
     private func importEdited(center: Bool = true, scale: Bool = true, dtype: Tensor.DType = .float32,
-                              keepRecord: Bool = true, _ edit: (inout [Onnx_TensorProto]) throws -> Void) throws -> ModelFileError? {
+                              keepRecord: Bool = true, nodes: (inout [Onnx_NodeProto]) -> Void = { _ in },
+                              _ edit: (inout [Onnx_TensorProto]) throws -> Void) throws -> ModelFileError? {
         let document = Self.document(Self.batchNormalizationLayers(center: center, scale: scale), inputWidth: 3, dtype: dtype)
         var model = try exportedModel(document, file: "bn.onnx").model
         try edit(&model.graph.initializer)
+        nodes(&model.graph.node)
         if !keepRecord { model.metadataProps.removeAll { $0.key == ONNXImporter.architectureKey } }
         let bytes = try ONNXProtobuf.encode(model)
         return expectError(ModelFileError.self) { _ = try ONNXImporter.decode(bytes, file: "bn.onnx", limits: LoadLimits()) }
@@ -139,6 +144,15 @@ struct ONNXImportRoundTripTests {
         }
         #expect(misshapen?.object == "initializer bn.moving_mean")
         #expect(misshapen?.reason == "has shape [2, 2]; batch_normalization layer bn has 4 features")
+    }
+
+    @Test func foldOfAnotherLayerOrWithoutItsAddIsRefused() throws {
+        // Node 1 is bn's Mul, node 2 its Add; bn_2 is the record's second batch_normalization layer.
+        let otherLayer = try importEdited(nodes: { $0[1].input[1] = "bn_2.scale" }) { _ in }
+        #expect(otherLayer?.object == "graph node 1 \"bn/Mul\" (Mul)")
+        #expect(otherLayer?.reason == "scales by bn_2.scale, the fold of recorded batch_normalization layer bn_2, where the record has layer bn")
+        let noOffset = try importEdited(nodes: { $0[2].input[1] = "bn.beta" }) { _ in }
+        #expect(noOffset?.reason == "scales by bn.scale but is not followed by Add(·, bn.offset): not the fold of batch_normalization layer bn")
     }
 
     /// Without the record (as another tool might keep the graph and drop the metadata) nothing says the Mul and Add
