@@ -497,17 +497,16 @@ struct ONNXGraphReader {
         func stored(_ variable: String) throws(ModelFileError) -> Tensor {
             try storedVector("\(name).\(variable)", layer: name, width: width, fail: fail)
         }
-        var tensors = ["moving_mean": try stored("moving_mean"), "moving_variance": try stored("moving_variance")]
-        if settings.scale { tensors["gamma"] = try stored("gamma") }
-        if settings.center { tensors["beta"] = try stored("beta") }
+        let mean = try stored("moving_mean"), variance = try stored("moving_variance")
+        let gamma = settings.scale ? try stored("gamma") : nil, beta = settings.center ? try stored("beta") : nil
         let folded: (scale: Tensor, offset: Tensor)
         switch dtype {
         case .float32:
-            folded = ONNXGraphBuilder.fold(mean: tensors["moving_mean"]?.float32Values ?? [], variance: tensors["moving_variance"]?.float32Values ?? [],
-                                           gamma: tensors["gamma"]?.float32Values, beta: tensors["beta"]?.float32Values, epsilon: settings.epsilon)
+            folded = ONNXGraphBuilder.fold(mean: mean.float32Values, variance: variance.float32Values,
+                                           gamma: gamma?.float32Values, beta: beta?.float32Values, epsilon: settings.epsilon)
         case .float64:
-            folded = ONNXGraphBuilder.fold(mean: tensors["moving_mean"]?.float64Values ?? [], variance: tensors["moving_variance"]?.float64Values ?? [],
-                                           gamma: tensors["gamma"]?.float64Values, beta: tensors["beta"]?.float64Values, epsilon: settings.epsilon)
+            folded = ONNXGraphBuilder.fold(mean: mean.float64Values, variance: variance.float64Values,
+                                           gamma: gamma?.float64Values, beta: beta?.float64Values, epsilon: settings.epsilon)
         }
         for (variable, expected) in [("scale", folded.scale), ("offset", folded.offset)] {
             guard Self.sameBits(try stored(variable), expected) else {
@@ -517,6 +516,9 @@ struct ONNXGraphReader {
             }
         }
         let input = head
+        var tensors = ["moving_mean": mean, "moving_variance": variance]
+        tensors["gamma"] = gamma
+        tensors["beta"] = beta
         append(.batchNormalization(settings), tensors)
         // The product alone is a point the data path has passed: any other use of it is a branch.
         try define(mul, 0, .point(input), fail: fail)
