@@ -4,10 +4,11 @@
 Same weights (the model file mlpbench writes), same rows, same thread count, same run; every implementation's
 outputs are checked against a float64 numpy reference before it is timed. See Benchmarks/README.md.
 """
-import argparse, base64, ctypes, json, os, platform, re, subprocess, sys, tempfile, time
+import argparse, base64, json, os, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from bench_common import print_machine_facts  # noqa: E402
 from peers import run_child  # noqa: E402  (one child process per thread count, OPENBLAS_CORETYPE/L2_SIZE removed)
 
 WORKERS = ("onnxruntime", "numpy")
@@ -205,26 +206,13 @@ def check_then_time(cases, args, reference):
 
 # ---------------------------------------------------------------- driver
 
-def machine_facts(mlpbench):
-    cpu = open("/proc/cpuinfo").read()
-    field = lambda key: (re.search(rf"^{key}\s*:\s*(.*)$", cpu, re.M) or [None, "?"])[1]
-    print(f"- CPU: {field('model name')} (family {field('cpu family')}, model {field('model')}), nproc {os.cpu_count()}, "
-          f"AVX-512 {'avx512f' in cpu}, AMX {'amx_tile' in cpu}")
-    print(f"- {platform.platform()}, Python {platform.python_version()}")
-    lib = re.search(r"libopenblas\S*\s*=>\s*(\S+)", subprocess.run(["ldd", mlpbench], capture_output=True, text=True).stdout)
-    if lib:
-        blas = ctypes.CDLL(lib.group(1))
-        blas.openblas_get_config.restype = ctypes.c_char_p
-        print(f"- mlpconv links {os.path.realpath(lib.group(1))}: {blas.openblas_get_config().decode()}")
-    print(f"- load average {os.getloadavg()[0]:.2f} at start" + (" — other processes are running; numbers will be "
-          "noisy, 2-thread ones most" if os.getloadavg()[0] > 0.5 else ""))
 
 
 def table(results, args):
     value = {(r["implementation"], r["batch"], r["threads"]): r for r in results}
     ratios = [("mlpconv", ORT_RUN), ("mlpconv", ORT_BINDING), ("mlpconv", "numpy")]
     cell = lambda r: f"{r['median_us']:,.1f} ({r['p10_us']:,.1f}–{r['p90_us']:,.1f})" if r else "—"
-    lines = [f"| batch | threads | " + " | ".join(f"{l} µs" for l in LABELS) + " | "
+    lines = ["| batch | threads | " + " | ".join(f"{l} µs" for l in LABELS) + " | "
              + " | ".join(f"{a} / {b}" for a, b in ratios) + " |",
              "|---:|---:|" + "---:|" * (len(LABELS) + len(ratios))]
     for batch in args.batch:
@@ -283,7 +271,7 @@ def main():
         write_onnx(layers, onnx_file)
 
     print("## Machine\n")
-    machine_facts(mlpbench)
+    print_machine_facts(mlpbench)
     print(f"- model {args.model} (mlpbench seed {args.seed}), ONNX file {args.onnx or 'built from the same weights by this script'}")
 
     results, common = [], ["--batch", *map(str, args.batch), "--repeats", str(args.repeats), "--min-time", str(args.min_time)]

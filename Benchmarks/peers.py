@@ -4,7 +4,9 @@
 Each implementation runs in its own child process per thread count (BLAS and XLA fix their thread pools at
 start-up). See Benchmarks/README.md.
 """
-import argparse, ctypes, json, os, platform, re, subprocess, sys, time
+import argparse, json, os, re, subprocess, sys, time
+
+from bench_common import print_machine_facts
 
 # Keep in step with Workload.all in Sources/mlpbench/MLPBench.swift.
 WORKLOADS = {
@@ -304,19 +306,7 @@ def available_peers():
 
 
 def machine_info(mlpbench, peers):
-    cpu = open("/proc/cpuinfo").read()
-    field = lambda key: (re.search(rf"^{key}\s*:\s*(.*)$", cpu, re.M) or [None, "?"])[1]
-    print(f"- CPU: {field('model name')} (family {field('cpu family')}, model {field('model')}, "
-          f"stepping {field('stepping')}), nproc {os.cpu_count()}, "
-          f"AVX-512 {'avx512f' in cpu}, AMX {'amx_tile' in cpu}")
-    print(f"- {platform.platform()}, Python {platform.python_version()}")
-    lib = re.search(r"libopenblas\S*\s*=>\s*(\S+)", subprocess.run(["ldd", mlpbench], capture_output=True, text=True).stdout)
-    if lib:
-        blas = ctypes.CDLL(lib.group(1))
-        blas.openblas_get_config.restype = ctypes.c_char_p
-        print(f"- mlpconv links {os.path.realpath(lib.group(1))}: {blas.openblas_get_config().decode()}")
-    print(f"- load average {os.getloadavg()[0]:.2f} at start" + (" — other processes are running; "
-          "numbers will be noisy, 2-thread ones most" if os.getloadavg()[0] > 0.5 else ""))
+    print_machine_facts(mlpbench)
     for coretype in (None, "SkylakeX"):
         _, out = run_child([mlpbench, "--workload", "tiny-b32", "--repeats", "1"], 1, coretype)
         print(f"- mlpbench says: {out.splitlines()[0]}")
