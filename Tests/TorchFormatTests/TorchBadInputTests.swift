@@ -2,6 +2,7 @@ import Foundation
 import MLPCore
 import MLPDocument
 import MLPModelFiles
+import PickleSupport
 import Testing
 
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -55,6 +56,41 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
                                              "torch-pickle/bad/missing-data-pkl.pt", "torch-pickle/bad/negative-stride.pt",
                                              "torch-pickle/bad/offset-past-storage.pt"]
         #expect(Set(files).subtracting(archiveLevelOnly) == Set(Self.cases.map(\.file)))
+    }
+
+    /// A param group with a key that changes the update in a way mlpconv does not follow (an LR scheduler's
+    /// `initial_lr`) leaves the optimizer out, not the model: the note names the key.
+    @Test func anUnknownParamGroupKeyLeavesTheOptimizerOut() throws {
+        let source = repository.appendingPathComponent("fixtures/torch/adam_gelu_ce.pt").path
+        let archive = try TorchArchive(contentsOf: source)
+        guard case .dict(var root) = archive.root,
+              let index = root.entries.firstIndex(where: { $0.key == .string("optimizer_state_dict") }),
+              case .dict(var optimizer) = root.entries[index].value,
+              let groupsIndex = optimizer.entries.firstIndex(where: { $0.key == .string("param_groups") }),
+              case .list(var groups) = optimizer.entries[groupsIndex].value, case .dict(var group) = groups[0] else {
+            Issue.record("unexpected fixture structure")
+            return
+        }
+        group.entries.append(.init(.string("initial_lr"), .float(0.01)))
+        groups[0] = .dict(group)
+        optimizer.entries[groupsIndex].value = .list(groups)
+        root.entries[index].value = .dict(optimizer)
+        var writer = TorchArchiveWriter(prefix: archive.prefix)
+        var seen = Set<String>()
+        for (_, tensor) in TorchArchive.tensors(in: archive.root) where seen.insert(tensor.storage.key).inserted {
+            try writer.addStorage(tensor.storage, littleEndianBytes: try archive.storageBytes(tensor.storage))
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("torch-initial-lr-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("scheduled.pt").path
+        try writer.archive(.dict(root)).write(to: URL(fileURLWithPath: path))
+
+        let document = try ModelFiles.load(path, options: LoadOptions(activations: [.gelu, .gelu, .linear],
+                                                                      loss: Loss(name: "CrossEntropyLoss")))
+        #expect(document.training == nil)
+        #expect(document.metadata["torch_training_state"]?.contains("[\"initial_lr\"]: a setting mlpconv does not know") == true,
+                "\(document.metadata)")
     }
 
     /// Checkpoint structures the reader refuses beyond the archive: each names the object and says why.

@@ -56,7 +56,14 @@ enum TorchOptimizerState {
         case .success(let recognized): kind = recognized
         case .failure(let reason): return .notRead(reason.text)
         }
-        let config = try configuration(kind, settings, object: groupObject, file: file)
+        // A setting mlpconv cannot follow (a scheduler's initial_lr, an out-of-range value) leaves the optimizer
+        // out, not the model: inspect, predict and convert still work, and the note says why.
+        let config: OptimizerConfig
+        do {
+            config = try configuration(kind, settings, object: groupObject, file: file)
+        } catch {
+            return .notRead("\(error.object ?? groupObject): \(error.reason)")
+        }
 
         // State: per parameter index, torch's slots and (except SGD) a step.
         let parameterNames: [String]
