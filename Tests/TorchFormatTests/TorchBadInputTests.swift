@@ -58,6 +58,19 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(Set(files).subtracting(archiveLevelOnly) == Set(Self.cases.map(\.file)))
     }
 
+    /// The caller's tensor cap applies to every tensor of a checkpoint, before its values are read.
+    @Test func theTensorLimitApplies() throws {
+        let path = repository.appendingPathComponent("fixtures/torch/adam_gelu_ce.pt").path
+        var limits = LoadLimits()
+        limits.maxTensorBytes = 64
+        do {
+            _ = try ModelFiles.load(path, limits: limits, options: LoadOptions(activations: [.gelu, .gelu, .linear]))
+            Issue.record("loaded")
+        } catch {
+            #expect(error.description == "\(path): [\"model_state_dict\"][\"0.weight\"]: shape [16, 6] exceeds the tensor limit of 64 bytes")
+        }
+    }
+
     /// A param group with a key that changes the update in a way mlpconv does not follow (an LR scheduler's
     /// `initial_lr`) leaves the optimizer out, not the model: the note names the key.
     @Test func anUnknownParamGroupKeyLeavesTheOptimizerOut() throws {

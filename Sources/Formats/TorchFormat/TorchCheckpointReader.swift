@@ -216,9 +216,15 @@ struct ValueReader {
 
     func values(_ reference: TensorReference, object: String) throws(ModelFileError) -> TorchTensor {
         let elementSize = reference.storage.dtype.elementSize ?? 1
-        let elements = reference.shape.reduce(Int64(1)) { $0.multipliedReportingOverflow(by: max($1, 0)).partialValue }
-        guard elements >= 0, elements <= Int64(limits.maxTensorBytes / max(elementSize, 1)) else {
-            throw ModelFileError(file: file, object: object, reason: "\(elements) elements exceed the tensor limit of \(limits.maxTensorBytes) bytes")
+        // The archive bounded every view by its storage when it opened; this applies the caller's tensor cap.
+        let limit = Int64(limits.maxTensorBytes / max(elementSize, 1))
+        var elements: Int64 = 1
+        for size in reference.shape {
+            let (product, overflow) = elements.multipliedReportingOverflow(by: max(size, 0))
+            guard !overflow, product <= limit else {
+                throw ModelFileError(file: file, object: object, reason: "shape \(reference.shape) exceeds the tensor limit of \(limits.maxTensorBytes) bytes")
+            }
+            elements = product
         }
         do {
             return try archive.tensor(reference, at: object)
