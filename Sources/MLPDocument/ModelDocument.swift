@@ -185,6 +185,9 @@ extension ModelDocument {
         trainableVariables.map { "\(architecture.layers[$0.layer].name)/\($0.variable.name)" }
     }
 
+    /// Each trainable variable (name, shape), in `parameterNames` order: what optimizer slots are laid out by.
+    public var parameterVariables: [VariableSpec] { trainableVariables.map(\.variable) }
+
     /// The shape each parameter must have, in `parameterNames` order.
     public var parameterShapes: [[Int]] { trainableVariables.map(\.variable.shape) }
 

@@ -269,9 +269,7 @@ package enum SafetensorsCodec {
             }
             byName[name] = tensor
         }
-        let variables = document.architecture.layers.indices.flatMap { index in
-            document.architecture.variables(ofLayer: index).filter(\.trainable)
-        }
+        let variables = document.parameterVariables
         var slots: [ModelDocument.OptimizerRecord.Slot] = []
         var used = Set<String>()
         for slot in config.slotNames {
@@ -356,9 +354,7 @@ package enum SafetensorsCodec {
         guard let training = document.training else { return Encoded(model: model, optimizer: nil) }
 
         let dataStart = 8 + model.prefix(8).reversed().reduce(0) { $0 << 8 | Int($1) }
-        let variables = document.architecture.layers.indices.flatMap { index in
-            document.architecture.variables(ofLayer: index).filter(\.trainable)
-        }
+        let variables = document.parameterVariables
         var slotItems: [SafetensorsContainer.Item] = []
         for slot in training.optimizer.slots {
             for ((parameter, variable), tensor) in zip(zip(parameterNames, variables), slot.tensors) {

@@ -68,9 +68,7 @@ enum TorchOptimizerState {
         // State: per parameter index, torch's slots and (except SGD) a step.
         let parameterNames: [String]
         do { parameterNames = try TorchModules.parameterNames(of: document) } catch { throw ModelFileError(file: file, error) }
-        let variables = document.architecture.layers.indices.flatMap { index in
-            document.architecture.variables(ofLayer: index).filter(\.trainable)
-        }
+        let variables = document.parameterVariables
         var perParameter: [Int: PickleDict] = [:]
         for entry in stateDict.entries {
             guard case .int(let index) = entry.key, index >= 0, index < parameterCount else {
@@ -247,9 +245,7 @@ enum TorchOptimizerState {
     static func value(of record: ModelDocument.OptimizerRecord, document: ModelDocument,
                       archive: inout TorchArchiveWriter) throws(ModelFileError) -> PickleValue {
         let config = record.config
-        let variables = document.architecture.layers.indices.flatMap { index in
-            document.architecture.variables(ofLayer: index).filter(\.trainable)
-        }
+        let variables = document.parameterVariables
         var state: [PickleDict.Entry] = []
         // torch has state once it has stepped; Adagrad from its construction.
         if record.iterations > 0 || config.kind == .torchAdagrad {
