@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "CCRC32C", path: "Sources/C/CCRC32C"),
         // zlib's CRC-32 and raw inflate, for the zip archives (.keras, .npz) read and written by ZipSupport.
         .target(name: "CZip", path: "Sources/C/CZip", linkerSettings: [.linkedLibrary("z")]),
+        // The training step's element-wise loops with square roots, which Swift cannot vectorise (kernels.c).
+        .target(name: "CKernels", path: "Sources/C/CKernels"),
 
         // MARK: Support wrappers: `package` API, no model knowledge
 
@@ -53,7 +55,7 @@ let package = Package(
 
         .target(
             name: "MLPCore",
-            dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+            dependencies: ["CBLAS", "CKernels", .product(name: "RealModule", package: "swift-numerics")]),
 
         // MARK: The model document every format decodes to and encodes from
 

@@ -49,7 +49,27 @@ extension Activation {
         case .logSoftmax:
             for r in 0..<rows { logSoftmaxRow(z + r * width, into: y + r * width, width: width) }
         default:
-            for i in 0..<count { y[i] = value(z[i]) }
+            // One loop per activation, each with its function inlined, so the loop has no switch in it and vectorises.
+            @inline(__always) func each(_ f: Activation) { for i in 0..<count { y[i] = f.value(z[i]) } }
+            switch self {
+            case .linear: each(.linear)
+            case .relu: each(.relu)
+            case .sigmoid: each(.sigmoid)
+            case .tanh: each(.tanh)
+            case .elu: each(.elu)
+            case .selu: each(.selu)
+            case .gelu: each(.gelu)
+            case .silu: each(.silu)
+            case .leakyReLU: each(.leakyReLU)
+            case .softplus: each(.softplus)
+            case .softsign: each(.softsign)
+            case .hardSigmoid: each(.hardSigmoid)
+            case .exponential: each(.exponential)
+            case .relu6: each(.relu6)
+            case .hardSiLU: each(.hardSiLU)
+            case .mish: each(.mish)
+            case .softmax, .logSoftmax: break
+            }
         }
     }
 
@@ -81,7 +101,27 @@ extension Activation {
                 for j in 0..<width { out[j] = gr[j] - T.exp(yr[j]) * sum }
             }
         default:
-            for i in 0..<count { gradZ[i] = gradY[i] * derivative(z: z[i], y: y[i]) }
+            @inline(__always) func each(_ f: Activation) {
+                for i in 0..<count { gradZ[i] = gradY[i] * f.derivative(z: z[i], y: y[i]) }
+            }
+            switch self {
+            case .relu: each(.relu)
+            case .sigmoid: each(.sigmoid)
+            case .tanh: each(.tanh)
+            case .elu: each(.elu)
+            case .selu: each(.selu)
+            case .gelu: each(.gelu)
+            case .silu: each(.silu)
+            case .leakyReLU: each(.leakyReLU)
+            case .softplus: each(.softplus)
+            case .softsign: each(.softsign)
+            case .hardSigmoid: each(.hardSigmoid)
+            case .exponential: each(.exponential)
+            case .relu6: each(.relu6)
+            case .hardSiLU: each(.hardSiLU)
+            case .mish: each(.mish)
+            case .linear, .softmax, .logSoftmax: break
+            }
         }
     }
 

@@ -104,7 +104,7 @@ extension Model {
         guard data.count > 0 else { throw .dataMismatch("cannot evaluate on an empty dataset") }
         let ws = Workspace(
             network: network, capacity: min(batchSize, data.count),
-            targetWidth: data.targetWidth)
+            targetWidth: data.targetWidth, training: false)
         var tracker = try metrics.map { metrics throws(TrainingError) in try accumulator(metrics, targetWidth: data.targetWidth) }
         return evaluate(data, workspace: ws, tracker: &tracker)
     }
@@ -199,7 +199,7 @@ extension Network {
         guard count > 0 else { return [] }
         let data: Dataset<T>
         do { data = try Dataset(features: features, featureWidth: inputWidth) } catch { throw .dataMismatch(error.description) }
-        let ws = Workspace(network: self, capacity: min(batchSize, count), targetWidth: 0)
+        let ws = Workspace(network: self, capacity: min(batchSize, count), targetWidth: 0, training: false)
         var outputs = [T](repeating: 0, count: count * outputWidth)
         var start = 0
         while start < count {

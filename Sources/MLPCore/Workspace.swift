@@ -27,7 +27,9 @@ final class Workspace<T: MLPScalar> {
     /// Row order of the current epoch.
     var order: [Int] = []
 
-    init(network: Network<T>, capacity: Int, targetWidth: Int) {
+    /// Without `training` only the forward pass's buffers are allocated (predict, evaluate): no gradients, no `∇Y`,
+    /// no `X̂` or masks, which for a batch-1 prediction would cost more than the prediction itself.
+    init(network: Network<T>, capacity: Int, targetWidth: Int, training: Bool = true) {
         self.capacity = capacity
         inputWidth = network.inputWidth
         self.targetWidth = targetWidth
@@ -35,14 +37,15 @@ final class Workspace<T: MLPScalar> {
         targets = .allocate(capacity: capacity * targetWidth)
         let layers = network.layers
         y = layers.map { .allocate(capacity: capacity * $0.outputWidth) }
-        gradY = layers.map { .allocate(capacity: capacity * $0.outputWidth) }
+        let backwardRows = training ? capacity : 0
+        gradY = layers.map { .allocate(capacity: backwardRows * $0.outputWidth) }
         z = layers.map { layer in
             if case .dense = layer.kind { return .allocate(capacity: capacity * layer.outputWidth) }
             return .allocate(capacity: 0)
         }
         normalized = layers.map { layer in
             switch layer.kind {
-            case .batchNormalization, .layerNormalization: .allocate(capacity: capacity * layer.inputWidth)
+            case .batchNormalization, .layerNormalization: .allocate(capacity: backwardRows * layer.inputWidth)
             default: .allocate(capacity: 0)
             }
         }
@@ -54,12 +57,12 @@ final class Workspace<T: MLPScalar> {
             }
         }
         mask = layers.map { layer in
-            if case .dropout = layer.kind { return .allocate(capacity: capacity * layer.inputWidth) }
+            if case .dropout = layer.kind { return .allocate(capacity: backwardRows * layer.inputWidth) }
             return .allocate(capacity: 0)
         }
         // At least two rows: batch normalization's backward pass keeps two sums per feature here.
-        scratch = .allocate(capacity: max(capacity, 2) * layers.map(\.outputWidth).max()!)
-        parameters = network.parameters
+        scratch = .allocate(capacity: training ? max(capacity, 2) * layers.map(\.outputWidth).max()! : 0)
+        parameters = training ? network.parameters : []
         gradients = parameters.map { .allocate(capacity: network[$0].count) }
         var first: [Int] = []
         var index = 0

@@ -18,8 +18,8 @@ enum Layering {
         "ZipSupport": ["CZip"],
         "PickleSupport": ["ZipSupport", "FileSupport"],
         "ONNXSupport": ["SwiftProtobuf"],
-        // The core: BLAS and swift-numerics only; no formats, no C format library.
-        "MLPCore": ["CBLAS", "RealModule"],
+        // The core: BLAS, its own element-wise kernels and swift-numerics only; no formats, no C format library.
+        "MLPCore": ["CBLAS", "CKernels", "RealModule"],
         "MLPDocument": ["MLPCore"],
         "FormatSupport": ["MLPDocument", "MLPCore", "JSONSupport", "HDF5Support", "FileSupport", "TextSupport"],
         // Formats: the wrappers they read through; never another format.

@@ -124,4 +124,44 @@ struct OptimizerUpdateTests {
             }
         }
     }
+
+    /// The same Keras cases with the first kernel (whose input width nothing else depends on) repeated down its rows until it is large enough to be updated in
+    /// parallel chunks (ElementKernels.parallelThreshold) on two threads, with a length that is no multiple of the
+    /// vector width: every copy must still end bit for bit where Keras's one did. Clipping by norm is left out,
+    /// since repeating a tensor changes its norm.
+    @Test("large tensors: updated in parallel vector chunks, each element as Keras updates it",
+          arguments: optimizerUpdateCases.filter { testCase in
+              ["clipnorm", "global_clipnorm"].allSatisfy { if case .number = testCase.optimizer[$0] { false } else { true } }
+          })
+    func largeTensorsUpdateLikeKeras(testCase: OptimizerUpdateCase) throws {
+        let config = try optimizerConfig(testCase.optimizer)
+        let kernels = [0]
+        // Enough copies for 4 chunks, and an odd count so the last chunk ends in a partial vector.
+        func copies(of p: Int) -> Int { (4 * ElementKernels.parallelThreshold / testCase.initial[p].count) | 1 }
+        let tile = { (p: Int, values: [Float]) -> [Float] in
+            kernels.contains(p) ? Array([[Float]](repeating: values, count: copies(of: p)).joined()) : values
+        }
+        let shapes = testCase.shapes.indices.map { p in
+            kernels.contains(p) ? [testCase.shapes[p][0] * copies(of: p), testCase.shapes[p][1]] : testCase.shapes[p]
+        }
+        let savedThreads = BLAS.threads
+        BLAS.threads = 2
+        defer { BLAS.threads = savedThreads }
+        var network = try linearNetwork(shapes: shapes, values: testCase.initial.indices.map { tile($0, testCase.initial[$0]) })
+        var optimizer = try Optimizer(config: config, network: network)
+        for (step, (gradients, expected)) in zip(testCase.gradients, testCase.after).enumerated() {
+            let buffers = gradients.indices.map { p in
+                let values = tile(p, gradients[p])
+                let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+                _ = buffer.initialize(from: values)
+                return buffer
+            }
+            defer { buffers.forEach { $0.deallocate() } }
+            optimizer.apply(gradients: buffers, of: network.parameters, to: &network)
+            for (p, parameter) in network.parameters.enumerated() {
+                expectBitIdentical(network[parameter], tile(p, expected[p]),
+                                   "\(testCase.name) step \(step + 1) \(network.name(of: parameter)), \(shapes[p])")
+            }
+        }
+    }
 }

@@ -17,6 +17,16 @@ enum GEMM {
     ) {
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
+        if m == 1, !transposeA, m * n * k > smallWorkLimit {
+            // One row (a batch-1 prediction): a matrix-vector product streams the weights once, where GEMM would
+            // pack them first. `y = x·B` is `Bᵀx` for B `[k, n]`, and `Bx` for the transposed B `[n, k]`.
+            if transposeB {
+                T.blasGEMV(transpose: false, m: n, n: k, alpha: alpha, a: b, lda: ldb, x: a, beta: beta, y: c)
+            } else {
+                T.blasGEMV(transpose: true, m: k, n: n, alpha: alpha, a: b, lda: ldb, x: a, beta: beta, y: c)
+            }
+            return
+        }
         if m * n * k > smallWorkLimit {
             T.blasGEMM(
                 transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,

@@ -37,7 +37,7 @@ extension Network {
             case .batchNormalization(let bn):
                 batchNormalizationForward(layer, bn, x: x, y: y, ws: ws, l: l, rows: rows, training: training)
             case .layerNormalization(let ln):
-                layerNormalizationForward(layer, ln, x: x, y: y, ws: ws, l: l, rows: rows)
+                layerNormalizationForward(layer, ln, x: x, y: y, ws: ws, l: l, rows: rows, training: training)
             }
             x = UnsafePointer(y)
         }
@@ -45,7 +45,7 @@ extension Network {
     }
 
     /// `y = x·s + (β − μ·s)` with `s = γ/√(σ² + ε)`, Keras's arrangement of the arithmetic; `X̂ = (x − μ)/√(σ² + ε)`
-    /// is kept for the backward pass.
+    /// is kept for the backward pass (in training only: an inference workspace has no room for it).
     private func batchNormalizationForward(
         _ layer: Layer<T>, _ bn: BatchNormalizationSettings, x: UnsafePointer<T>, y: UnsafeMutablePointer<T>,
         ws: Workspace<T>, l: Int, rows: Int, training: Bool
@@ -78,18 +78,20 @@ extension Network {
         for j in 0..<width {
             let s = inverse[j] * (gamma?[j] ?? 1)
             let offset = -mean[j] * s + (beta?[j] ?? 0)
+            for r in 0..<rows { y[r * width + j] = x[r * width + j] * s + offset }
+            guard training else { continue }
             for r in 0..<rows {
                 let i = r * width + j
-                y[i] = x[i] * s + offset
                 xHat[i] = (x[i] - mean[j]) * inverse[j]
             }
         }
     }
 
-    /// Per row: `y = x·s + (β − μ·s)` with `s = γ/√(σ² + ε)` over the row's features.
+    /// Per row: `y = x·s + (β − μ·s)` with `s = γ/√(σ² + ε)` over the row's features; `X̂` for the backward pass
+    /// in training.
     private func layerNormalizationForward(
         _ layer: Layer<T>, _ ln: LayerNormalizationSettings, x: UnsafePointer<T>, y: UnsafeMutablePointer<T>,
-        ws: Workspace<T>, l: Int, rows: Int
+        ws: Workspace<T>, l: Int, rows: Int, training: Bool
     ) {
         let width = layer.inputWidth
         let stats = ws.statistics[l].baseAddress!
@@ -110,8 +112,9 @@ extension Network {
             for j in 0..<width {
                 let s = inverse * (gamma?[j] ?? 1)
                 y[r * width + j] = row[j] * s + (-mean * s + (beta?[j] ?? 0))
-                xHat[r * width + j] = (row[j] - mean) * inverse
             }
+            guard training else { continue }
+            for j in 0..<width { xHat[r * width + j] = (row[j] - mean) * inverse }
         }
     }
 }

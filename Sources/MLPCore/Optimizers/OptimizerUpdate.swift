@@ -78,21 +78,8 @@ extension OptimizerConfig {
             let oneMinusBeta1 = T(1 - beta1), oneMinusBeta2 = T(1 - beta2), eps = T(epsilon)
             let count = w.count
             guard let w = w.baseAddress, let g = g.baseAddress else { return }
-            // Two straight loops rather than an optional inside one, so the compiler vectorizes them.
-            if let vHat = slots.2?.baseAddress {
-                for i in 0..<count {
-                    m[i] += (g[i] - m[i]) * oneMinusBeta1
-                    v[i] += (g[i] * g[i] - v[i]) * oneMinusBeta2
-                    vHat[i] = max(vHat[i], v[i])
-                    w[i] -= m[i] * alpha / (vHat[i].squareRoot() + eps)
-                }
-            } else {
-                for i in 0..<count {
-                    m[i] += (g[i] - m[i]) * oneMinusBeta1
-                    v[i] += (g[i] * g[i] - v[i]) * oneMinusBeta2
-                    w[i] -= m[i] * alpha / (v[i].squareRoot() + eps)
-                }
-            }
+            ElementKernels.adam(w: w, g: g, m: m, v: v, vHat: slots.2?.baseAddress, count: count,
+                                oneMinusBeta1: oneMinusBeta1, oneMinusBeta2: oneMinusBeta2, alpha: alpha, epsilon: eps)
         case .rmsprop:
             guard let velocity = slots.0?.baseAddress else { preconditionFailure("RMSprop state has no velocity") }
             let momentumSlot = momentum > 0 ? slots.1?.baseAddress : nil
@@ -100,18 +87,9 @@ extension OptimizerConfig {
             let rho = T(self.rho), oneMinusRho = T(1 - self.rho), eps = T(epsilon), mu = T(momentum)
             let count = w.count
             guard let w = w.baseAddress, let g = g.baseAddress else { return }
-            for i in 0..<count {
-                velocity[i] = rho * velocity[i] + oneMinusRho * (g[i] * g[i])
-            }
             // increment = lr·g / √den, computed into the gradient buffer (no longer needed afterwards).
-            if let average {
-                for i in 0..<count {
-                    average[i] = rho * average[i] + oneMinusRho * g[i]
-                    g[i] = lr * g[i] / (velocity[i] - average[i] * average[i] + eps).squareRoot()
-                }
-            } else {
-                for i in 0..<count { g[i] = lr * g[i] / (velocity[i] + eps).squareRoot() }
-            }
+            ElementKernels.rmspropIncrement(g: g, velocity: velocity, average: average, count: count, rho: rho,
+                                            oneMinusRho: oneMinusRho, learningRate: lr, epsilon: eps)
             if let momentumSlot {
                 for i in 0..<count {
                     momentumSlot[i] = mu * momentumSlot[i] + g[i]
@@ -121,12 +99,11 @@ extension OptimizerConfig {
                 for i in 0..<count { w[i] -= g[i] }
             }
         case .adagrad:
-            guard let accumulator = slots.0 else { preconditionFailure("Adagrad state has no accumulator") }
-            let eps = T(epsilon)
-            for i in w.indices {
-                accumulator[i] += g[i] * g[i]
-                w[i] -= lr * g[i] / (accumulator[i] + eps).squareRoot()
-            }
+            let count = w.count
+            guard let accumulator = slots.0?.baseAddress else { preconditionFailure("Adagrad state has no accumulator") }
+            guard let w = w.baseAddress, let g = g.baseAddress else { return }
+            ElementKernels.adagrad(w: w, g: g, accumulator: accumulator, count: count, learningRate: lr,
+                                   epsilon: T(epsilon))
         case .nadam, .adamax, .lion, .adadelta, .ftrl, .lamb:
             updateMore(w, gradient: g, slots: slots, step: step, learningRate: lr, uProduct: uProduct)
         case .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad:

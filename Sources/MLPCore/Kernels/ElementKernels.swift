@@ -1,0 +1,102 @@
+internal import CKernels
+import Dispatch
+
+/// The optimizer loops that take square roots, in CKernels (vectorised there; see mlp_kernels.h for why not in
+/// Swift), split across the BLAS threads for large tensors. Every element is computed on its own, so the split
+/// changes nothing in the results.
+enum ElementKernels {
+    /// Below this many elements a tensor is updated on the calling thread: waking a second one costs more.
+    static let parallelThreshold = 1 << 16
+
+    /// Calls `body` on consecutive ranges covering `0..<count`, one per thread in use.
+    static func forEachChunk(count: Int, _ body: (Range<Int>) -> Void) {
+        let threads = count >= parallelThreshold ? min(BLAS.threads, count / (parallelThreshold / 2)) : 1
+        guard threads > 1 else {
+            body(0..<count)
+            return
+        }
+        // Chunks are whole cache lines (16 floats) so two threads never write the same line.
+        let chunk = ((count + threads - 1) / threads + 15) & ~15
+        withoutActuallyEscaping(body) { body in
+            // The chunks are disjoint and concurrentPerform returns only when all are done.
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let start = min(t * chunk, count), end = min(start + chunk, count)
+                if start < end { body(start..<end) }
+            }
+        }
+    }
+
+    static func adam<T: MLPScalar>(
+        w: UnsafeMutablePointer<T>, g: UnsafePointer<T>, m: UnsafeMutablePointer<T>, v: UnsafeMutablePointer<T>,
+        vHat: UnsafeMutablePointer<T>?, count: Int, oneMinusBeta1: T, oneMinusBeta2: T, alpha: T, epsilon: T
+    ) {
+        forEachChunk(count: count) { r in
+            let n = r.count, i = r.lowerBound
+            if T.self == Float.self {
+                mlp_adam_f32(float(w + i), float(g + i), float(m + i), float(v + i), vHat.map { float($0 + i) }, n,
+                             Float(oneMinusBeta1), Float(oneMinusBeta2), Float(alpha), Float(epsilon))
+            } else {
+                checkDouble(T.self)
+                mlp_adam_f64(double(w + i), double(g + i), double(m + i), double(v + i), vHat.map { double($0 + i) }, n,
+                             Double(oneMinusBeta1), Double(oneMinusBeta2), Double(alpha), Double(epsilon))
+            }
+        }
+    }
+
+    static func adagrad<T: MLPScalar>(
+        w: UnsafeMutablePointer<T>, g: UnsafePointer<T>, accumulator: UnsafeMutablePointer<T>, count: Int,
+        learningRate: T, epsilon: T
+    ) {
+        forEachChunk(count: count) { r in
+            let n = r.count, i = r.lowerBound
+            if T.self == Float.self {
+                mlp_adagrad_f32(float(w + i), float(g + i), float(accumulator + i), n, Float(learningRate), Float(epsilon))
+            } else {
+                checkDouble(T.self)
+                mlp_adagrad_f64(double(w + i), double(g + i), double(accumulator + i), n, Double(learningRate),
+                                Double(epsilon))
+            }
+        }
+    }
+
+    /// RMSprop's increment `lr·g / √den`, written into `g`.
+    static func rmspropIncrement<T: MLPScalar>(
+        g: UnsafeMutablePointer<T>, velocity: UnsafeMutablePointer<T>, average: UnsafeMutablePointer<T>?, count: Int,
+        rho: T, oneMinusRho: T, learningRate: T, epsilon: T
+    ) {
+        forEachChunk(count: count) { r in
+            let n = r.count, i = r.lowerBound
+            if T.self == Float.self {
+                mlp_rmsprop_increment_f32(float(g + i), float(velocity + i), average.map { float($0 + i) }, n, Float(rho),
+                                          Float(oneMinusRho), Float(learningRate), Float(epsilon))
+            } else {
+                checkDouble(T.self)
+                mlp_rmsprop_increment_f64(double(g + i), double(velocity + i), average.map { double($0 + i) }, n,
+                                          Double(rho), Double(oneMinusRho), Double(learningRate), Double(epsilon))
+            }
+        }
+    }
+}
+
+/// The kernels exist for Float and Double, the two types MLPCore conforms to MLPScalar.
+@inline(__always)
+private func checkDouble<T>(_ type: T.Type) {
+    precondition(T.self == Double.self, "MLPCore computes in Float or Double, not \(T.self)")
+}
+
+// These reinterpret a pointer once the caller has checked the element type.
+@inline(__always)
+private func float<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+@inline(__always)
+private func float<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+@inline(__always)
+private func double<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Double> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: Double.self)
+}
+@inline(__always)
+private func double<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Double> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self)
+}
