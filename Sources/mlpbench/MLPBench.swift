@@ -82,6 +82,10 @@ struct MLPBench: ParsableCommand {
         if let keras { return try CodecBenchmark.keras(keras, repeats: repeats) }
         if let peakRSSLoad { return try CodecBenchmark.peakMemory(loading: peakRSSLoad, savingTo: convertTo) }
         BLAS.threads = threads
+        // A benchmark reports the kernels it got; mlpconv itself would switch (BLASKernelChoice).
+        if let mismatch = BLAS.kernelMismatch() {
+            FileHandle.standardError.write(Data("mlpbench: warning: \(mismatch); set OPENBLAS_CORETYPE=\(mismatch.better)\n".utf8))
+        }
         if inference { return try runInference() }
         if !json {
             print("OpenBLAS core \(BLAS.coreName), \(BLAS.threads) thread(s); OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MLPCore
 import MLPDocument
 
 /// `mlpconv`: inspect, convert, verify gradients of, and fine-tune MLP model files.
@@ -15,6 +16,7 @@ struct MLPConv: ParsableCommand {
         subcommands: [Inspect.self, Convert.self, Gradcheck.self, Finetune.self, Init.self, Predict.self, Evaluate.self, Diff.self, ReadCheck.self])
 
     static func main() {
+        BLASKernelChoice.ensure()
         do {
             var command = try parseAsRoot(nil)
             try command.run()

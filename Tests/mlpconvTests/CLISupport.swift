@@ -19,10 +19,13 @@ struct CommandResult {
 
 /// Runs `mlpconv` with `arguments` and waits for it.
 @discardableResult
-func mlpconv(_ arguments: [String], in folder: String? = nil) throws -> CommandResult {
+func mlpconv(_ arguments: [String], in folder: String? = nil, environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: mlpconvPath)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out

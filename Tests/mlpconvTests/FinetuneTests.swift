@@ -148,3 +148,18 @@ struct FinetuneTests {
         #expect(usage.stderr == "mlpconv: --epochs must be at least 1, got 0\n")
     }
 }
+
+/// The restarted run after mlpconv chose OpenBLAS kernels itself (BLASKernelChoice): it checks a product in the
+/// kernels it asked for and says in one line what it did; a user's own OPENBLAS_CORETYPE is never overridden.
+struct BLASKernelChoiceTests {
+    @Test func aSwitchedRunChecksAndSaysSo() throws {
+        let scratch = try Scratch()
+        let model = scratch.path("m.json")
+        let switched = try mlpconv(["init", model, "--inputs", "4", "--layer", "3:softmax"],
+                                   environment: ["OPENBLAS_CORETYPE": "Haswell", "MLPCONV_OPENBLAS_SWITCHED_FROM": "Prescott"])
+        #expect(switched.status == 0, "\(switched.stderr)")
+        #expect(switched.stderr == "mlpconv: note: OpenBLAS chose its generic Prescott kernels for this CPU; using its Haswell kernels instead (set OPENBLAS_CORETYPE to choose yourself)\n")
+        let chosenByUser = try mlpconv(["inspect", model], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(chosenByUser.status == 0 && chosenByUser.stderr.isEmpty, "\(chosenByUser.stderr)")
+    }
+}

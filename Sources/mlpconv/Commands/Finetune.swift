@@ -94,38 +94,49 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         var loadOptions = try activations.loadOptions
         if loss.loss != nil { loadOptions.loss = try loss.value(over: nil) }
         loadOptions.optimizer = optimizer?.value
-        let document = try IsolatedRead.load(file, options: loadOptions)
+        let progress = ProgressReporter(mode: quiet ? .silent : isatty(STDERR_FILENO) != 0 ? .live : .lines, epochs: epochs)
+        let document = try progress.phase("loading the model") { try IsolatedRead.load(file, options: loadOptions) }
         var notes: [String] = []
         var model = try makeModel(document, notes: &notes)
-        let dataset = try DataFiles.load(
-            data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
-            loss: model.training.loss, requireTargets: true)
+        let dataset = try progress.phase("loading the data") {
+            try DataFiles.load(
+                data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
+                loss: model.training.loss, requireTargets: true)
+        }
         if !quiet { for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
-
         let compiled = try ModelFiles.compiledMetrics(of: document, file: file)
         if !quiet, let compiled { notComputedNote(compiled).map { FileHandle.standardError.write(Data("mlpconv: \($0)\n".utf8)) } }
-        let before = try wrap(data.path) { () throws(TrainingError) in try model.evaluate(dataset, metrics: compiled?.computed) }
+        let before = try progress.phase("evaluating before training") {
+            try wrap(data.path) { () throws(TrainingError) in try model.evaluate(dataset, metrics: compiled?.computed) }
+        }
         let options = FitOptions(epochs: 1, batchSize: batchSize, shuffle: !noShuffle, validationSplit: validationSplit,
                                  allowNonFiniteWeights: allowNonfinite, metrics: compiled?.computed)
-        let progress = ProgressReporter(mode: quiet ? .silent : isatty(STDERR_FILENO) != 0 ? .live : .lines, epochs: epochs)
         let start = ContinuousClock.now
         var trainedSamples = 0
+        var checkpointSeconds = 0.0
         for epoch in 1...epochs {
             progress.startEpoch(epoch, absolute: model.training.epochsCompleted + 1)
             let records = try model.fit(dataset, options: options) { event in progress.handle(event) }
             trainedSamples += Int((Double(dataset.count) * (1 - validationSplit)).rounded(.down))
             if let record = records.last { progress.finishEpoch(record, elapsed: ContinuousClock.now - start) }
             if let checkpointEvery, epoch % checkpointEvery == 0, epoch < epochs {
-                try save(model, document: document, format: format)
+                let saved = ContinuousClock.now
+                try progress.phase("writing a checkpoint") { try save(model, document: document, format: format) }
+                checkpointSeconds += (ContinuousClock.now - saved).seconds
             }
         }
-        let elapsed = ContinuousClock.now - start
-        let saveNotes = try save(model, document: document, format: format)
+        // The training rate counts the epochs only.
+        let elapsed = (ContinuousClock.now - start).seconds - checkpointSeconds
+        let saveNotes = try progress.phase("saving") { try save(model, document: document, format: format) }
         if !quiet { for note in saveNotes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
-        let after = try model.evaluate(dataset, metrics: compiled?.computed)
-        if let plot { try LossPlot(history: model.training.history, title: URL(fileURLWithPath: output).lastPathComponent).write(to: plot) }
-        printSummary(model: model, before: before, after: after, seconds: elapsed.seconds, samples: trainedSamples,
-                     notComputed: compiled?.notComputed ?? [])
+        let after = try progress.phase("evaluating after training") { try model.evaluate(dataset, metrics: compiled?.computed) }
+        if let plot {
+            try progress.phase("plotting") {
+                try LossPlot(history: model.training.history, title: URL(fileURLWithPath: output).lastPathComponent).write(to: plot)
+            }
+        }
+        printSummary(model: model, before: before, after: after, seconds: elapsed, samples: trainedSamples,
+                     phases: progress.phases, notComputed: compiled?.notComputed ?? [])
     }
 
     private func outputFormat(inputKind: ModelFileKind) throws -> ModelFormat {
@@ -224,7 +235,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     }
 
     private func printSummary(model: Model<Float>, before: [String: Double], after: [String: Double], seconds: Double, samples: Int,
-                              notComputed: [CompiledMetrics.NotComputed]) {
+                              phases: [(name: String, seconds: Double)], notComputed: [CompiledMetrics.NotComputed]) {
         let last = model.training.history.last
         if style.json {
             var object: [String: JSONOutput] = [
@@ -234,6 +245,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                 "seconds": .double(seconds), "samples_per_second": .double(seconds > 0 ? Double(samples) / seconds : 0),
             ]
             if let last { object["last_epoch"] = .object(last.metrics.mapValues { .double($0) }) }
+            // Phases can repeat (checkpoints): their times add up.
+            object["phase_seconds"] = .object(Dictionary(phases.map { ($0.name, $0.seconds) }, uniquingKeysWith: +).mapValues { .double($0) })
             object["metrics_not_computed"] = notComputedJSON(notComputed)
             printJSON(object)
             return
@@ -248,6 +261,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             print("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
         }
         if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
+        let fixed = phases.reduce(0) { $0 + $1.seconds }
+        print("besides training: \(String(format: "%.2f", fixed)) s (" + phases.map { "\($0.name) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ") + ")")
         print("wrote \(output)")
     }
 }
