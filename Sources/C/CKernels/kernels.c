@@ -64,6 +64,39 @@ ADAGRAD(mlp_adagrad_f64, double)
 RMSPROP(mlp_rmsprop_increment_f32, float)
 RMSPROP(mlp_rmsprop_increment_f64, double)
 
+// 8 vectors of 64 bytes per column block: 128 floats or 64 doubles, accumulated in registers over all k rows.
+#define ROW_TIMES_MATRIX(NAME, T, LANES)                                                                     \
+    MLP_WIDEST void NAME(const T *restrict x, const T *restrict a, size_t lda, size_t k, size_t n,           \
+                         T *restrict y) {                                                                    \
+        _Pragma("STDC FP_CONTRACT ON")                                                                       \
+        typedef T vec __attribute__((vector_size(64), aligned(sizeof(T))));                               \
+        enum { BLOCK = 8 * LANES };                                                                          \
+        size_t j0 = 0;                                                                                       \
+        for (; j0 + BLOCK <= n; j0 += BLOCK) {                                                               \
+            vec acc[8] = {0};                                                                                \
+            for (size_t p = 0; p < k; p++) {                                                                 \
+                const vec *row = (const vec *)(a + p * lda + j0);                                            \
+                T xp = x[p];                                                                                 \
+                for (int v = 0; v < 8; v++) acc[v] += xp * row[v];                                           \
+            }                                                                                                \
+            vec *out = (vec *)(y + j0);                                                                      \
+            for (int v = 0; v < 8; v++) out[v] += acc[v];                                                    \
+        }                                                                                                    \
+        if (j0 < n) {                                                                                        \
+            T acc[BLOCK] = {0};                                                                              \
+            size_t width = n - j0;                                                                           \
+            for (size_t p = 0; p < k; p++) {                                                                 \
+                const T *row = a + p * lda + j0;                                                             \
+                T xp = x[p];                                                                                 \
+                for (size_t j = 0; j < width; j++) acc[j] += xp * row[j];                                    \
+            }                                                                                                \
+            for (size_t j = 0; j < width; j++) y[j0 + j] += acc[j];                                          \
+        }                                                                                                    \
+    }
+
+ROW_TIMES_MATRIX(mlp_row_times_matrix_f32, float, 16)
+ROW_TIMES_MATRIX(mlp_row_times_matrix_f64, double, 8)
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <cpuid.h>
 

@@ -27,6 +27,31 @@ enum ElementKernels {
         }
     }
 
+    /// `y[j] += Σ_p x[p]·a[p·lda + j]`: one row times a row-major `[k, n]` matrix. Streaming the matrix from L3
+    /// is the whole cost, so large ones are split by columns across the threads, each streaming its own part.
+    static func rowTimesMatrix<T: MLPScalar>(
+        _ x: UnsafePointer<T>, _ a: UnsafePointer<T>, lda: Int, k: Int, n: Int, into y: UnsafeMutablePointer<T>
+    ) {
+        let threads = k * n >= 4 * parallelThreshold ? min(BLAS.threads, n / 128) : 1
+        // Column blocks of 128 floats (the kernel's register block), whole for every part but the last.
+        let chunk = threads > 1 ? ((n + threads - 1) / threads + 127) & ~127 : n
+        let run = { (start: Int) in
+            let columns = min(chunk, n - start)
+            guard columns > 0 else { return }
+            if T.self == Float.self {
+                mlp_row_times_matrix_f32(float(x), float(a + start), lda, k, columns, float(y + start))
+            } else {
+                checkDouble(T.self)
+                mlp_row_times_matrix_f64(double(x), double(a + start), lda, k, columns, double(y + start))
+            }
+        }
+        guard threads > 1 else { return run(0) }
+        withoutActuallyEscaping(run) { run in
+            nonisolated(unsafe) let run = run
+            DispatchQueue.concurrentPerform(iterations: threads) { t in run(t * chunk) }
+        }
+    }
+
     static func adam<T: MLPScalar>(
         w: UnsafeMutablePointer<T>, g: UnsafePointer<T>, m: UnsafeMutablePointer<T>, v: UnsafeMutablePointer<T>,
         vHat: UnsafeMutablePointer<T>?, count: Int, oneMinusBeta1: T, oneMinusBeta2: T, alpha: T, epsilon: T

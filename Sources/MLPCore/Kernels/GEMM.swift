@@ -22,6 +22,10 @@ enum GEMM {
             // pack them first. `y = x·B` is `Bᵀx` for B `[k, n]`, and `Bx` for the transposed B `[n, k]`.
             if transposeB {
                 T.blasGEMV(transpose: false, m: n, n: k, alpha: alpha, a: b, lda: ldb, x: a, beta: beta, y: c)
+            } else if alpha == 1, beta == 0 || beta == 1 {
+                // The forward pass's case: ElementKernels' kernel keeps a column block in registers over all rows.
+                if beta == 0 { c.update(repeating: 0, count: n) }
+                ElementKernels.rowTimesMatrix(a, b, lda: ldb, k: k, n: n, into: c)
             } else {
                 T.blasGEMV(transpose: true, m: k, n: n, alpha: alpha, a: b, lda: ldb, x: a, beta: beta, y: c)
             }

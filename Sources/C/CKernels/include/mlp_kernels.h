@@ -28,6 +28,12 @@ void mlp_rmsprop_increment_f32(float *g, float *velocity, float *average, size_t
 void mlp_rmsprop_increment_f64(double *g, double *velocity, double *average, size_t count, double rho,
                                double one_minus_rho, double lr, double eps);
 
+/// One row times a matrix, added to what y holds: y[j] += Σ_p x[p]·a[p·lda + j] for j < n, p < k (a row-major
+/// [k, n] block). For a batch-1 prediction: it streams the weights once, in column blocks that stay in registers.
+/// Unlike the optimizer kernels it may fuse multiply-adds (the sum order already differs from BLAS's).
+void mlp_row_times_matrix_f32(const float *x, const float *a, size_t lda, size_t k, size_t n, float *y);
+void mlp_row_times_matrix_f64(const double *x, const double *a, size_t lda, size_t k, size_t n, double *y);
+
 /// What the CPU can run, from CPUID: for telling whether OpenBLAS chose kernels far below it.
 typedef struct {
     int family, model;
