@@ -65,8 +65,11 @@ struct JSONModelFileTests {
     func readingMatchesDecoding(name: String) throws {
         let path = Self.written.appendingPathComponent(name).path
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        let read = try JSONModelCodec.read(path: path, limits: LoadLimits())
-        #expect(read == (try decodeJSON(bytes, file: path)))
+        let expected = try decodeJSON(bytes, file: path)
+        // Releasing each tensor's text once decoded (threshold 0) must not change what is read.
+        for threshold in [0, Int.max] {
+            #expect(try JSONModelCodec.read(path: path, limits: LoadLimits(), releaseThreshold: threshold) == expected)
+        }
     }
 
     /// Truncations of a file with many pages of tensor text, damaged tensors, and files that are not models: the
@@ -91,7 +94,9 @@ struct JSONModelFileTests {
         cases.append(("nan-literal", Array(#"{"format": "mlpconv-model", "x": NaN}"#.utf8)))
         for (name, bytes) in cases {
             let path = try folder.write(name + ".json", bytes)
-            let fromFile = expectError(ModelFileError.self) { _ = try JSONModelCodec.read(path: path, limits: LoadLimits()) }
+            let fromFile = expectError(ModelFileError.self) {
+                _ = try JSONModelCodec.read(path: path, limits: LoadLimits(), releaseThreshold: 0)
+            }
             let fromBytes = expectError(ModelFileError.self) { _ = try decodeJSON(bytes, file: path) }
             #expect(fromFile != nil && fromFile?.description == fromBytes?.description, "\(name)")
         }

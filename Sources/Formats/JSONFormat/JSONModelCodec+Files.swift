@@ -26,17 +26,21 @@ extension JSONModelCodec {
         }
     }
 
-    /// Reads and decodes the JSON model file at `path`. The parser works on the text as read (no copy), and each
-    /// tensor's text is released once the tensor is decoded, so the peak is about the file's size rather than
-    /// twice the file plus the tensors.
-    package static func read(path: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
+    /// Reads and decodes the JSON model file at `path`. The parser works on the text as read (no copy), and in a
+    /// file of `releaseThreshold` bytes or more each tensor's text is released once the tensor is decoded, so the
+    /// peak is about the file's size rather than twice the file plus the tensors.
+    package static func read(path: String, limits: LoadLimits, releaseThreshold: Int = 32 << 20) throws(ModelFileError)
+        -> ModelDocument {
         let contents: FileContents
         do {
             contents = try FileContents(path: path, limit: limits.maxFileBytes)
         } catch {
             throw ModelFileError(file: path, reason: error.reason)
         }
-        return try decode(file: path, limits: limits, releasingText: contents.release) { () throws(JSONError) in
+        // A smaller file keeps its pages: the allocator reuses them for the next read, whereas released pages would be
+        // faulted in (and zeroed) again.
+        let release = contents.bytes.count >= releaseThreshold ? contents.release : nil
+        return try decode(file: path, limits: limits, releasingText: release) { () throws(JSONError) in
             try JSONDocument.parse(borrowing: contents.bytes, owner: contents, file: path, limits: jsonLimits(for: limits))
         }
     }
