@@ -61,6 +61,21 @@ struct JSONModelFileTests {
         #expect(kernel.float32Values.map(\.bitPattern) == values.map(\.bitPattern))
     }
 
+    /// A history of thousands of epochs is structure, not a bulk value: the streaming writer hands it to the file in
+    /// pieces of about 64 KiB as it goes, and the file must still be the text `encode` builds in memory.
+    @Test func aLongHistoryIsStreamedInPieces() throws {
+        let model = try Model<Float>(inputWidth: 3, layers: [LayerSpec(2, .relu)], loss: .meanSquaredError,
+                                     optimizer: OptimizerConfig(.adam), seed: 5)
+        var document = ModelDocument(model: model)
+        document.training?.history = (1...5000).map { EpochRecord(epoch: $0, metrics: ["loss": 1 / Double($0)]) }
+        let folder = try TemporaryFolder()
+        let output = try folder.write("history.json", [])
+        try JSONModelCodec.write(document, tensors: .auto, toPath: output, file: output, bufferSize: 4096)
+        let expected = JSONModelCodec.encode(document, tensors: .auto)
+        #expect(expected.count > 200_000)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: output))) == expected)
+    }
+
     @Test("reading a file gives the document decoding its bytes gives, every tensor bit for bit", arguments: fixtures)
     func readingMatchesDecoding(name: String) throws {
         let path = Self.written.appendingPathComponent(name).path
