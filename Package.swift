@@ -68,7 +68,7 @@ let package = Package(
         // MARK: One module per format: detect, decode to a document, encode a document. None imports another.
 
         .target(
-            name: "JSONFormat", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport"],
+            name: "JSONFormat", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
             path: "Sources/Formats/JSONFormat"),
         .target(
             name: "HDF5Format", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "CCRC32C"],

@@ -17,11 +17,7 @@ extension ModelFiles {
     ) throws(ModelFileError) -> ModelDocument {
         switch try detectKind(at: path) {
         case .json:
-            let bytes = try ModelFileBytes.read(path, limits: limits)
-            let result = bytes.withUnsafeBytes { raw in
-                Result { () throws(ModelFileError) in try JSONModelCodec.decode(raw, file: path, limits: limits) }
-            }
-            return try result.get()
+            return try JSONModelCodec.read(path: path, limits: limits)
         case .hdf5:
             // Native or Keras is decided here, by what the file carries: our `format` attribute or Keras's
             // `model_config`. A file with neither is read as native, whose reader says what is missing.
@@ -57,8 +53,7 @@ extension ModelFiles {
         try AtomicFile.replace(path, failure: failure) { temporaryPath throws(ModelFileError) in
             switch format {
             case .json:
-                try AtomicFile.write(JSONModelCodec.encode(document, tensors: options.jsonTensors), to: temporaryPath,
-                                     failure: failure)
+                try JSONModelCodec.write(document, tensors: options.jsonTensors, toPath: temporaryPath, file: path)
             case .h5:
                 try HDF5ModelCodec.write(document, toPath: temporaryPath, file: path, options: options)
             case .kerasH5:

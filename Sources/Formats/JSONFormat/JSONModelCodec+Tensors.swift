@@ -72,11 +72,14 @@ extension JSONModelCodec.Reader {
         }
         try reserve(count: count, of: dtype, shape: shape, at: shapeValue)
         let data = try value.value(at: "data")
+        let tensor: Tensor
         switch data.kind {
-        case .array: return try readArray(data, shape: shape, count: count, dtype: dtype)
-        case .string: return try readBase64(data, shape: shape, count: count, dtype: dtype)
+        case .array: tensor = try readArray(data, shape: shape, count: count, dtype: dtype)
+        case .string: tensor = try readBase64(data, shape: shape, count: count, dtype: dtype)
         default: throw data.error(.type, "expected an array of numbers or a base64 string, found \(data.kind)")
         }
+        if let releaseText, let range = data.bulkTextRange { releaseText(range) }
+        return tensor
     }
 
     /// Dimensions ≥ 0 and an element count that does not overflow.

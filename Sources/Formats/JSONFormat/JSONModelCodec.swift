@@ -33,6 +33,12 @@ package enum JSONModelCodec {
     /// base64 whatever `tensors` says, since JSON numbers cannot express them.
     package static func encode(_ document: ModelDocument, tensors: JSONTensorEncoding) -> [UInt8] {
         var writer = JSONWriter(style: .pretty, reservingCapacity: estimatedSize(of: document, tensors: tensors))
+        write(document, tensors: tensors, to: &writer)
+        return writer.finish()
+    }
+
+    /// The document's text, without the final newline (`finish` adds it), in memory or streamed.
+    static func write(_ document: ModelDocument, tensors: JSONTensorEncoding, to writer: inout JSONWriter) {
         writer.beginObject()
         writer.key("format"); writer.string(ModelDocument.formatName)
         writer.key("format_version"); writer.integer(ModelDocument.formatVersion)
@@ -44,7 +50,6 @@ package enum JSONModelCodec {
         }
         writer.key("metadata"); write(metadata: document.metadata, to: &writer)
         writer.endObject()
-        return writer.finish()
     }
 
     private static func writeWeights(of document: ModelDocument, tensors: JSONTensorEncoding, to writer: inout JSONWriter) {
@@ -127,10 +132,22 @@ package enum JSONModelCodec {
 
     /// Parses and checks a JSON model document. Every error names the file and the JSON path.
     package static func decode(_ bytes: UnsafeRawBufferPointer, file: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
+        try decode(file: file, limits: limits, releasingText: nil) { () throws(JSONError) in
+            try JSONDocument.parse(bytes, file: file, limits: jsonLimits(for: limits))
+        }
+    }
+
+    /// `decode` of what `parse` returns; `releasingText`, if given, is called with each tensor's text once the tensor
+    /// is decoded.
+    static func decode(
+        file: String, limits: LoadLimits, releasingText: ((Range<Int>) -> Void)?,
+        parse: () throws(JSONError) -> JSONDocument
+    ) throws(ModelFileError) -> ModelDocument {
         let document: ModelDocument
         do {
-            let json = try JSONDocument.parse(bytes, file: file, limits: jsonLimits(for: limits))
+            let json = try parse()
             var reader = Reader(limits: limits)
+            reader.releaseText = releasingText
             document = try reader.read(json.root)
         } catch {
             throw ModelFileError(error)
@@ -155,6 +172,8 @@ package enum JSONModelCodec {
     package struct Reader {
         package let limits: LoadLimits
         package var totalTensorBytes = 0
+        /// Called with a tensor's text once it has been decoded (see `JSONModelCodec.read(path:limits:)`).
+        package var releaseText: ((Range<Int>) -> Void)?
 
         package init(limits: LoadLimits) {
             self.limits = limits

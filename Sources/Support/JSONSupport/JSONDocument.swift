@@ -30,9 +30,12 @@ package final class JSONDocument {
     /// matters for a weight. Almost always empty.
     fileprivate(set) var negativeZeroIntegers: Set<JSONPath> = []
     /// The values read from the text rather than from json-c's tree (`JSONLimits.bulkNumberArrays`, `bulkStrings`),
-    /// by path, and the text they are in (a copy of the input: the caller's buffer is only borrowed).
+    /// by path, and the text they are in: the caller's when it keeps it alive (`parse(borrowing:owner:…)`), else a
+    /// copy.
     fileprivate(set) var bulkValues: [JSONPath: JSONAudit.BulkValue] = [:]
-    fileprivate(set) var text: [UInt8] = []
+    fileprivate(set) var text = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// Keeps `text` alive.
+    private var textOwner: AnyObject?
 
     private init(file: String, tree: OpaquePointer?) {
         self.file = file
@@ -46,9 +49,21 @@ package final class JSONDocument {
     /// The top-level value.
     package var root: JSONValue { JSONValue(document: self, object: tree, path: .root) }
 
-    /// Parses `bytes` (named `file` in messages).
+    /// Parses `bytes` (named `file` in messages). The document keeps a copy of what it needs of them.
     package static func parse(_ bytes: UnsafeRawBufferPointer, file: String,
                       limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {
+        try parse(bytes, owner: nil, file: file, limits: limits)
+    }
+
+    /// Parses `bytes`, which `owner` keeps alive and unchanged for as long as the document or a value from it is
+    /// used: bulk values are then read from `bytes` themselves, and no copy of the text is made.
+    package static func parse(borrowing bytes: UnsafeRawBufferPointer, owner: AnyObject, file: String,
+                              limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {
+        try parse(bytes, owner: owner, file: file, limits: limits)
+    }
+
+    private static func parse(_ bytes: UnsafeRawBufferPointer, owner: AnyObject?, file: String,
+                              limits: JSONLimits) throws(JSONError) -> JSONDocument {
         let byteCap = limits.byteCap
         guard bytes.count <= byteCap else {
             throw JSONError(kind: .tooLarge, file: file, path: JSONPath.root.description,
@@ -73,7 +88,14 @@ package final class JSONDocument {
                let document = try? tokenize(withoutBulkValues: audit.bulkValues, of: bytes, file: file, depth: depth) {
                 document.negativeZeroIntegers = audit.negativeZeroIntegers
                 document.bulkValues = audit.bulkValues
-                document.text = [UInt8](bytes)
+                if let owner {
+                    document.text = bytes
+                    document.textOwner = owner
+                } else {
+                    let copy = TextCopy(bytes)
+                    document.text = UnsafeRawBufferPointer(copy.bytes)
+                    document.textOwner = copy
+                }
                 return document
             }
         }
@@ -244,5 +266,19 @@ package final class JSONDocument {
         if count == bytes.count { throw ioError("file changed while being read") }
         bytes.removeSubrange(count...)
         return try parse(bytes, file: path, limits: limits)
+    }
+}
+
+/// A copy of a parsed text, for a document whose caller's buffer is only borrowed.
+private final class TextCopy {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(_ source: UnsafeRawBufferPointer) {
+        bytes = .allocate(byteCount: source.count, alignment: 1)
+        bytes.copyMemory(from: source)
+    }
+
+    deinit {
+        bytes.deallocate()
     }
 }

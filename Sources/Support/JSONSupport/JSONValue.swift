@@ -54,7 +54,7 @@ package struct JSONValue {
         var found = kind.description
         switch kind {
         case .string where bulkString != nil:
-            let content = document.text[bulkString?.content ?? 0..<0]
+            let content = UnsafeRawBufferPointer(rebasing: document.text[bulkString?.content ?? 0..<0])
             found += " (\"" + String(decoding: content.prefix(38), as: UTF8.self) + "…\")"
         case .bool, .integer, .number, .string:
             if let text = json_object_to_json_string_ext(object, mlp_JSON_C_TO_STRING_PLAIN()) {
@@ -158,6 +158,10 @@ package struct JSONValue {
         return bulk?.count ?? json_object_array_length(object)
     }
 
+    /// Where a bulk value (an array or string left out of json-c's tree) is in the text, quotes or brackets
+    /// included; nil for other values. A reader done with it may release those bytes.
+    package var bulkTextRange: Range<Int>? { (bulk ?? bulkString)?.range }
+
     /// The array's place in the text when it was left out of json-c's tree (`JSONLimits.bulkNumberArrays`).
     private var bulk: JSONAudit.BulkValue? { bulkValue(json_type_array, .numbers) }
 
@@ -198,23 +202,20 @@ package struct JSONValue {
         guard bulk.count == destination.count else {
             throw error(.value, "expected \(destination.count) numbers, found \(bulk.count)")
         }
-        let failure: JSONError? = document.text.withUnsafeBytes { text in
-            var position = bulk.range.lowerBound + 1
-            for index in destination.indices {
-                position = DecimalText.skipSeparators(text, from: position)
-                let (d, end) = DecimalText.parse(text, at: position)
-                let literal = UnsafeRawBufferPointer(rebasing: text[position..<end])
-                let value = T.nearest(to: d) { String(decoding: literal, as: UTF8.self) }
-                if value.isOutOfRange(convertedFrom: d) {
-                    return rangeError(literal: String(decoding: literal, as: UTF8.self), magnitude: d, bits: T.bitWidth,
-                                      at: path.appending(index))
-                }
-                destination[index] = value
-                position = end
+        let text = document.text
+        var position = bulk.range.lowerBound + 1
+        for index in destination.indices {
+            position = DecimalText.skipSeparators(text, from: position)
+            let (d, end) = DecimalText.parse(text, at: position)
+            let literal = UnsafeRawBufferPointer(rebasing: text[position..<end])
+            let value = T.nearest(to: d) { String(decoding: literal, as: UTF8.self) }
+            if value.isOutOfRange(convertedFrom: d) {
+                throw rangeError(literal: String(decoding: literal, as: UTF8.self), magnitude: d, bits: T.bitWidth,
+                                 at: path.appending(index))
             }
-            return nil
+            destination[index] = value
+            position = end
         }
-        if let failure { throw failure }
     }
 
     /// `readNumbers` from json-c's elements: each double goes through `TextFloat.nearest` (for Float, rounding once
@@ -264,10 +265,7 @@ package struct JSONValue {
             throw typeError(expected: "a string")
         }
         if let bulkString {
-            let result = document.text.withUnsafeBytes { text in
-                Result { () throws(JSONError) in try body(UnsafeRawBufferPointer(rebasing: text[bulkString.content])) }
-            }
-            return try result.get()
+            return try body(UnsafeRawBufferPointer(rebasing: document.text[bulkString.content]))
         }
         return try body(UnsafeRawBufferPointer(start: pointer, count: Int(json_object_get_string_len(object))))
     }

@@ -7,13 +7,19 @@
 /// `.compact` writes no whitespace (text embedded in HDF5 attributes). `.pretty` puts each member of an object
 /// or array on its own indented line, except inside containers begun with `inline: true`, which stay on one
 /// line (`{"name": "dense", "units": 16}`), so a model file reads and diffs line by line.
+///
+/// A writer made with `streamingTo:` hands its text to a sink as it goes (a file), so a document of any size
+/// costs a small buffer: the structure collects in `bytes` until the next bulk value (or 64 KiB), and bulk
+/// values (`numberArray`, `base64String`) are encoded straight into the sink's buffer, in pieces.
 package struct JSONWriter {
     package enum Style: Sendable {
         case compact, pretty
     }
 
     package let style: Style
+    /// The text so far; when streaming, only what has not gone to the sink yet.
     package private(set) var bytes: [UInt8] = []
+    private let sink: (any JSONTextSink)?
     /// One entry per open container, after one for the top level.
     private var levels: [Level]
 
@@ -28,8 +34,20 @@ package struct JSONWriter {
     package init(style: Style = .compact, reservingCapacity capacity: Int = 4096) {
         self.style = style
         levels = [Level(multiline: style == .pretty)]
+        sink = nil
         bytes.reserveCapacity(capacity)
     }
+
+    /// A writer that sends its text to `sink` as it goes; end with `finishStream()`.
+    package init(style: Style = .compact, streamingTo sink: any JSONTextSink) {
+        self.style = style
+        levels = [Level(multiline: style == .pretty)]
+        self.sink = sink
+        bytes.reserveCapacity(Self.drainThreshold + 4096)
+    }
+
+    /// How much structure a streaming writer collects before handing it to the sink.
+    private static let drainThreshold = 1 << 16
 
     package mutating func beginObject(inline: Bool = false) { open(UInt8(ascii: "{"), inline: inline) }
     package mutating func endObject() { close(UInt8(ascii: "}")) }
@@ -70,34 +88,26 @@ package struct JSONWriter {
     /// `[v0,v1,…]` in shortest round-trip form, without spaces in either style (these arrays are the bulk of a
     /// file). Returns false and writes nothing when a value is NaN or infinite, which JSON cannot express.
     package mutating func numberArray<T: BinaryFloatingPoint & TextOutputStreamable>(_ values: UnsafeBufferPointer<T>) -> Bool {
-        let mark = bytes.count, savedLevels = levels
+        // Checked first, so that nothing has been written (or streamed) when the answer is no.
+        for value in values where !value.isFinite { return false }
         beginValue()
         bytes.append(UInt8(ascii: "["))
-        // In chunks, through a scratch buffer sized for the longest literal: the standard library formats a Float
-        // or Double into at most 32 bytes.
-        let chunk = 1 << 14, maxLiteral = 32
+        drainBeforeBulk()
+        // In chunks, each formatted straight into room sized for its longest text: the standard library formats a
+        // Float or Double into at most 32 bytes, plus the comma.
+        let maxLiteral = 32
+        let chunk = max(1, min(1 << 14, bulkCapacity / (maxLiteral + 1)))
         var start = 0
         while start < values.count {
             let end = min(start + chunk, values.count)
-            var finite = true
-            bytes += [UInt8](unsafeUninitializedCapacity: (end - start) * (maxLiteral + 1)) { buffer, written in
-                guard let base = buffer.baseAddress else { return }
+            emit(upTo: (end - start) * (maxLiteral + 1)) { buffer in
+                guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
                 var sink = ASCIISink(cursor: base)
                 for index in start..<end {
-                    let value = values[index]
-                    guard value.isFinite else {
-                        finite = false
-                        break
-                    }
                     if index > 0 { sink.put(UInt8(ascii: ",")) }
-                    value.write(to: &sink)
+                    values[index].write(to: &sink)
                 }
-                written = sink.cursor - base
-            }
-            guard finite else {
-                bytes.removeSubrange(mark...)
-                levels = savedLevels
-                return false
+                return sink.cursor - base
             }
             start = end
         }
@@ -109,8 +119,16 @@ package struct JSONWriter {
     package mutating func base64String(_ raw: UnsafeRawBufferPointer) {
         beginValue()
         bytes.append(UInt8(ascii: "\""))
-        bytes += [UInt8](unsafeUninitializedCapacity: Base64.encodedCount(raw.count)) { buffer, written in
-            written = Base64.encode(raw, into: buffer)
+        drainBeforeBulk()
+        // In pieces of whole 3-byte groups, so that only the last one can end in padding.
+        let piece = max(3, bulkCapacity / 4 * 3)
+        var start = 0
+        while start < raw.count {
+            let end = min(start + piece, raw.count)
+            emit(upTo: Base64.encodedCount(end - start)) { buffer in
+                Base64.encode(UnsafeRawBufferPointer(rebasing: raw[start..<end]), into: buffer.bindMemory(to: UInt8.self))
+            }
+            start = end
         }
         bytes.append(UInt8(ascii: "\""))
     }
@@ -119,6 +137,38 @@ package struct JSONWriter {
     package mutating func finish() -> [UInt8] {
         if style == .pretty { bytes.append(0x0A) }
         return bytes
+    }
+
+    /// Ends a streaming writer's text (with a newline in the pretty style) and hands the rest to the sink.
+    package mutating func finishStream() {
+        if style == .pretty { bytes.append(0x0A) }
+        drain()
+    }
+
+    /// The most a bulk value writes in one piece: what the sink takes at once, or 1 MiB in memory.
+    private var bulkCapacity: Int { sink?.fillCapacity ?? 1 << 20 }
+
+    /// Lets `body` write up to `capacity` bytes (≤ `bulkCapacity`) of a bulk value and return how many it wrote:
+    /// straight into the sink's buffer when streaming, onto `bytes` otherwise.
+    private mutating func emit(upTo capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        if let sink {
+            sink.fill(upTo: capacity, body)
+        } else {
+            bytes += [UInt8](unsafeUninitializedCapacity: capacity) { buffer, written in
+                written = body(UnsafeMutableRawBufferPointer(buffer))
+            }
+        }
+    }
+
+    /// Bulk values go straight to the sink, after the structure before them.
+    private mutating func drainBeforeBulk() {
+        if sink != nil { drain() }
+    }
+
+    private mutating func drain() {
+        guard let sink, !bytes.isEmpty else { return }
+        bytes.withUnsafeBytes { sink.write($0) }
+        bytes.removeAll(keepingCapacity: true)
     }
 
     private mutating func open(_ bracket: UInt8, inline: Bool) {
@@ -136,6 +186,7 @@ package struct JSONWriter {
 
     /// The separator and line break before a value or key.
     private mutating func beginValue() {
+        if sink != nil && bytes.count >= Self.drainThreshold { drain() }
         let last = levels.count - 1
         if levels[last].afterKey {
             levels[last].afterKey = false
@@ -208,4 +259,16 @@ private struct ASCIISink: TextOutputStream {
     mutating func write(_ string: String) {
         for byte in string.utf8 { put(byte) }
     }
+}
+
+/// Where a streaming `JSONWriter` sends its text, in order (a file). Errors are the sink's to keep: the writer's
+/// calls do not fail, and the owner of the sink reports its failure once the document is written.
+package protocol JSONTextSink: AnyObject {
+    /// The most `fill` takes at once.
+    var fillCapacity: Int { get }
+    /// Takes the next `bytes`, which are valid only during the call.
+    func write(_ bytes: UnsafeRawBufferPointer)
+    /// Lets `body` write up to `capacity` (at most `fillCapacity`) bytes straight into the sink's buffer; `body`
+    /// returns how many it wrote.
+    func fill(upTo capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int)
 }

@@ -1,0 +1,70 @@
+import FileSupport
+import FormatSupport
+import JSONSupport
+import MLPDocument
+
+/// JSON model files on disk. Neither direction holds the whole text next to the model: the writer streams through
+/// one buffer (`StreamingFile`), and the reader decodes the tensors from the text as read, handing each tensor's
+/// text back to the system once decoded (`FileContents.release`).
+extension JSONModelCodec {
+    /// Writes exactly the bytes `encode` returns to `path` (an `AtomicFile.replace` temporary file) without
+    /// building them in memory; `file` names the destination in errors. `bufferSize` is the file buffer's.
+    package static func write(
+        _ document: ModelDocument, tensors: JSONTensorEncoding, toPath path: String, file: String,
+        bufferSize: Int = 1 << 20
+    ) throws(ModelFileError) {
+        do throws(FileFailure) {
+            let output = try StreamingFile(path: path, bufferSize: bufferSize)
+            let sink = FileSink(output)
+            var writer = JSONWriter(style: .pretty, streamingTo: sink)
+            write(document, tensors: tensors, to: &writer)
+            writer.finishStream()
+            if let failure = sink.failure { throw failure }
+            try output.finish()
+        } catch {
+            throw modelFileFailure(file)(error)
+        }
+    }
+
+    /// Reads and decodes the JSON model file at `path`. The parser works on the text as read (no copy), and in a
+    /// file of `releaseThreshold` bytes or more each tensor's text is released once the tensor is decoded, so the
+    /// peak is about the file's size rather than twice the file plus the tensors.
+    package static func read(path: String, limits: LoadLimits, releaseThreshold: Int = 32 << 20) throws(ModelFileError)
+        -> ModelDocument {
+        let contents: FileContents
+        do {
+            contents = try FileContents(path: path, limit: limits.maxFileBytes)
+        } catch {
+            throw ModelFileError(file: path, reason: error.reason)
+        }
+        // A smaller file keeps its pages: the allocator reuses them for the next read, whereas released pages would be
+        // faulted in (and zeroed) again.
+        let release = contents.bytes.count >= releaseThreshold ? contents.release : nil
+        return try decode(file: path, limits: limits, releasingText: release) { () throws(JSONError) in
+            try JSONDocument.parse(borrowing: contents.bytes, owner: contents, file: path, limits: jsonLimits(for: limits))
+        }
+    }
+}
+
+/// A `StreamingFile` as a JSON writer's sink. The first failure is kept and later pieces are dropped; the codec
+/// reports the failure once the document has been written.
+private final class FileSink: JSONTextSink {
+    private let file: StreamingFile
+    private(set) var failure: FileFailure?
+
+    init(_ file: StreamingFile) {
+        self.file = file
+    }
+
+    var fillCapacity: Int { file.bufferSize }
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard failure == nil else { return }
+        do { try file.write(bytes) } catch { failure = error }
+    }
+
+    func fill(upTo capacity: Int, _ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        guard failure == nil else { return }
+        do { try file.fill(upTo: capacity, body) } catch { failure = error }
+    }
+}
