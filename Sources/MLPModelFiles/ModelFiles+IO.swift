@@ -67,9 +67,7 @@ extension ModelFiles {
                 try KerasZipWriter.write(document, toPath: temporaryPath, file: path)
             case .onnx:
                 // External data goes beside the model, replaced first, as safetensors' optimizer file is.
-                let export = try ONNXExporter.encode(document, file: path, options: options)
-                try AtomicFile.write(export.model, to: temporaryPath, failure: failure)
-                if let data = export.externalData {
+                if let data = try ONNXExporter.write(document, toPath: temporaryPath, file: path, options: options) {
                     let dataPath = ONNXExporter.externalDataPath(of: path)
                     try AtomicFile.replace(dataPath, failure: modelFileFailure(dataPath)) { siblingPath throws(ModelFileError) in
                         try AtomicFile.write(data, to: siblingPath, failure: modelFileFailure(dataPath))
