@@ -239,6 +239,14 @@ package enum SafetensorsCodec {
         return values
     }
 
+    /// `tensors`' values by name, with the names in file order.
+    private static func namedTensors(
+        _ source: Source, file: String, limits: LoadLimits
+    ) throws(ModelFileError) -> (SafetensorsContainer, [String], [String: TorchModules.Value]) {
+        let (container, entries, _) = try tensors(source, file: file, limits: limits)
+        return (container, entries.map(\.name), Dictionary(entries, uniquingKeysWith: { first, _ in first }))
+    }
+
     /// IEEE 754 binary16 → binary32, exact (every half is a float).
     static func float(fromHalf half: UInt16) -> Float {
         let sign = UInt32(half & 0x8000) << 16
@@ -336,7 +344,9 @@ package enum SafetensorsCodec {
         guard let sibling else {
             return .notRead("not read: the optimizer file \(siblingName) is missing")
         }
-        let (container, entries, _) = try tensors(sibling.source, file: sibling.file, limits: limits)
+        // By name, so that each slot tensor is let go as soon as its document-layout copy is made: the sibling's
+        // tensors are never all held twice.
+        var (container, names, values) = try namedTensors(sibling.source, file: sibling.file, limits: limits)
         let link = container.metadata ?? [:]
         guard link[Key.weightsDigest] == digest, link[Key.optimizerStep] == String(iterations) else {
             return .notRead("not read: \(siblingName) was written for other weights or another step "
@@ -345,8 +355,8 @@ package enum SafetensorsCodec {
         let parameterNames: [String]
         do { parameterNames = try TorchModules.parameterNames(of: document) } catch { throw ModelFileError(file: file, error) }
         var byName: [String: Tensor] = [:]
-        for (name, value) in entries {
-            guard case .tensor(let tensor) = value else {
+        for name in names {
+            guard case .tensor(let tensor)? = values.removeValue(forKey: name) else {
                 throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: "expected a float tensor")
             }
             byName[name] = tensor
@@ -359,18 +369,19 @@ package enum SafetensorsCodec {
             for (parameter, variable) in zip(parameterNames, variables) {
                 let name = "\(slot).\(parameter)"
                 let expected = variable.name == "kernel" ? Array(variable.shape.reversed()) : variable.shape
-                guard let tensor = byName[name], tensor.shape == expected else {
-                    throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: byName[name] == nil
+                let found = byName.removeValue(forKey: name)
+                guard let tensor = found, tensor.shape == expected else {
+                    throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: found == nil
                         ? "missing (\(config.kind.name) keeps the slots \(config.slotNames.joined(separator: ", ")) for every parameter)"
-                        : "expected shape \(expected), got \(byName[name]?.shape ?? [])")
+                        : "expected shape \(expected), got \(found?.shape ?? [])")
                 }
                 tensors.append(TorchModules.documentLayout(tensor, variable: variable.name))
                 used.insert(name)
             }
             slots.append(.init(name: slot, tensors: tensors))
         }
-        if let extra = entries.first(where: { !used.contains($0.name) }) {
-            throw ModelFileError(file: sibling.file, object: "tensor \"\(extra.name)\"",
+        if let extra = names.first(where: { !used.contains($0) }) {
+            throw ModelFileError(file: sibling.file, object: "tensor \"\(extra)\"",
                                  reason: "unexpected (\(config.kind.name) keeps " + (config.slotNames.isEmpty ? "no slots)" : "the slots \(config.slotNames.joined(separator: ", ")))"))
         }
         let optimizer = ModelDocument.OptimizerRecord(config: config, iterations: iterations, slots: slots, scalars: scalars)
