@@ -28,13 +28,6 @@ package enum TorchCheckpointWriter {
         }
     }
 
-    /// The checkpoint of `document`, in memory.
-    package static func encode(_ document: ModelDocument, file: String) throws(ModelFileError) -> Data {
-        var bytes = Data()
-        try prepare(document, file: file).write { (raw: UnsafeRawBufferPointer) in bytes.append(contentsOf: raw) }
-        return bytes
-    }
-
     private static func prepare(_ document: ModelDocument, file: String) throws(ModelFileError) -> TorchArchiveWriter.PreparedArchive {
         let entries: [(name: String, value: TorchModules.Value, variable: String)]
         do {
