@@ -62,26 +62,22 @@ extension ModelFiles {
                 try KerasZipWriter.write(document, toPath: temporaryPath, file: path)
             case .onnx:
                 // External data goes beside the model, replaced first, as safetensors' optimizer file is.
-                let export = try ONNXExporter.encode(document, file: path, options: options)
-                try AtomicFile.write(export.model, to: temporaryPath, failure: failure)
-                if let data = export.externalData {
+                if let data = try ONNXExporter.write(document, toPath: temporaryPath, file: path, options: options) {
                     let dataPath = ONNXExporter.externalDataPath(of: path)
                     try AtomicFile.replace(dataPath, failure: modelFileFailure(dataPath)) { siblingPath throws(ModelFileError) in
                         try AtomicFile.write(data, to: siblingPath, failure: modelFileFailure(dataPath))
                     }
                 }
             case .pt:
-                try AtomicFile.write(TorchCheckpointWriter.encode(document, file: path), to: temporaryPath, failure: failure)
+                try TorchCheckpointWriter.write(document, toPath: temporaryPath, file: path)
             case .safetensors:
                 // The optimizer file is replaced first, inside the model file's replacement: a failure before the
                 // model file is committed leaves at worst a new optimizer file next to the old model, which its
                 // digest marks as written for other weights (the reader then ignores it).
-                let encoded = try SafetensorsCodec.encode(document, file: path)
-                try AtomicFile.write(encoded.model, to: temporaryPath, failure: failure)
-                if let optimizer = encoded.optimizer {
+                if let digest = try SafetensorsCodec.write(document, toPath: temporaryPath, file: path) {
                     let optimizerPath = SafetensorsCodec.optimizerPath(of: path)
                     try AtomicFile.replace(optimizerPath, failure: modelFileFailure(optimizerPath)) { siblingPath throws(ModelFileError) in
-                        try AtomicFile.write(optimizer, to: siblingPath, failure: modelFileFailure(optimizerPath))
+                        try SafetensorsCodec.writeOptimizer(document, digest: digest, toPath: siblingPath, file: optimizerPath)
                     }
                 }
             }

@@ -93,22 +93,35 @@ package enum TorchModules {
 
     /// The document's weights as `model.state_dict()` holds them, with the Sequential that loads them strictly.
     package static func stateDict(of document: ModelDocument) throws(DocumentError) -> StateDict {
+        let (entries, sequential) = try documentLayoutEntries(of: document)
+        return StateDict(entries: entries.map { entry in
+            guard case .tensor(let tensor) = entry.value else { return (entry.name, entry.value) }
+            return (entry.name, .tensor(torchLayout(tensor, variable: entry.variable)))
+        }, sequential: sequential)
+    }
+
+    /// `stateDict`'s entries with each tensor still in the document's layout, next to the variable it is: a writer
+    /// puts one tensor at a time into torch's layout (`torchLayout`) as it writes it, rather than copying all the
+    /// kernels at once.
+    package static func documentLayoutEntries(
+        of document: ModelDocument
+    ) throws(DocumentError) -> (entries: [(name: String, value: Value, variable: String)], sequential: String) {
         let plan = try plan(of: document.architecture)
-        var entries: [(name: String, value: Value)] = []
+        var entries: [(name: String, value: Value, variable: String)] = []
         for (index, layer) in document.architecture.layers.enumerated() {
             for variable in document.architecture.variables(ofLayer: index) {
                 guard let name = plan.name(layer: index, variable: variable.name),
                       let tensor = index < document.weights.count ? document.weights[index][variable.name] : nil else {
                     throw DocumentError("weights/\(layer.name)/\(variable.name)", "missing")
                 }
-                entries.append((name, .tensor(torchLayout(tensor, variable: variable.name))))
+                entries.append((name, .tensor(tensor), variable.name))
             }
             // mlpconv does not count batches; torch reads the count only when momentum is None, which it never is here.
             if case .batchNormalization = layer.kind, let prefix = plan.moduleIndex[index] {
-                entries.append(("\(prefix).num_batches_tracked", .int64Scalar(0)))
+                entries.append(("\(prefix).num_batches_tracked", .int64Scalar(0), "num_batches_tracked"))
             }
         }
-        return StateDict(entries: entries, sequential: plan.sequential)
+        return (entries, plan.sequential)
     }
 
     /// The torch name of each trainable parameter, in `document.parameterNames` order (optimizer slots follow it).

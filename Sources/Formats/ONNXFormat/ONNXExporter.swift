@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import FormatSupport
 import MLPCore
@@ -54,7 +55,34 @@ package enum ONNXExporter {
         document.weights.contains { $0.tensors.values.contains { $0.dtype == .float64 } } ? .float64 : .float32
     }
 
+    /// The model (and external data) in memory.
     package static func encode(_ document: ModelDocument, file: String, options: SaveOptions) throws(ModelFileError) -> Export {
+        var model = Data()
+        let externalData = try write(document, file: file, options: options) { bytes throws(ModelFileError) in
+            model.append(contentsOf: bytes)
+        }
+        return Export(model: model, externalData: externalData)
+    }
+
+    /// Writes the model to `path` (which must exist: `AtomicFile.replace`'s temporary file) through one buffer,
+    /// the initializers' raw data straight from the document's tensors; returns the external data, when
+    /// `options.onnxExternalData` asks for it, for the caller to write beside the model.
+    package static func write(
+        _ document: ModelDocument, toPath path: String, file: String, options: SaveOptions
+    ) throws(ModelFileError) -> Data? {
+        let out: StreamingFile
+        do { out = try StreamingFile(path: path) } catch { throw ModelFileError(file: file, reason: error.reason) }
+        let externalData = try write(document, file: file, options: options) { bytes throws(ModelFileError) in
+            do throws(FileFailure) { try out.write(bytes) } catch { throw ModelFileError(file: file, reason: error.reason) }
+        }
+        do { try out.finish() } catch { throw ModelFileError(file: file, reason: error.reason) }
+        return externalData
+    }
+
+    private static func write(
+        _ document: ModelDocument, file: String, options: SaveOptions,
+        to sink: (UnsafeRawBufferPointer) throws(ModelFileError) -> Void
+    ) throws(ModelFileError) -> Data? {
         let opset = options.onnxOpset ?? defaultOpset
         guard supportedOpsets.contains(opset) else {
             throw ModelFileError(file: file, reason: "ONNX opset \(opset) is not supported: mlpconv exports opsets "
@@ -100,26 +128,111 @@ package enum ONNXExporter {
                 var tensor = initializer.proto
                 let offset = try alignedOffset(data.count, file: file)
                 data.append(Data(count: offset - data.count))
-                data.append(initializer.bytes)
+                initializer.bytes.withUnsafeBytes { data.append(contentsOf: $0) }
                 tensor.dataLocation = .external
                 tensor.externalData = [entry("location", location), entry("offset", String(offset)),
                                        entry("length", String(initializer.bytes.count))]
                 return tensor
             }
             model.graph = graph
-            return Export(model: try serialize(model, file: file), externalData: data)
+            try serialize(model, file: file).withUnsafeBytes { raw in Result { () throws(ModelFileError) in try sink(raw) } }.get()
+            return data
         }
         graph.initializer = builder.initializers.map(\.proto)
         model.graph = graph
-        let skeleton = try serialize(model, file: file).count
-        try checkEmbeddedSize(skeletonBytes: skeleton, tensorBytes: builder.initializers.map(\.bytes.count), file: file)
-        graph.initializer = builder.initializers.map { initializer in
-            var tensor = initializer.proto
-            tensor.rawData = initializer.bytes
-            return tensor
+        let skeleton = try serialize(model, file: file)
+        try checkEmbeddedSize(skeletonBytes: skeleton.count, tensorBytes: builder.initializers.map(\.bytes.count), file: file)
+        try writeEmbedded(model, initializers: builder.initializers, skeleton: skeleton, file: file, to: sink)
+        return nil
+    }
+
+    /// The bytes swift-protobuf would give `model` with each initializer's `raw_data` set, written without building
+    /// them: protobuf encodes a message as its fields in field-number order, so the model is its fields before
+    /// `graph` (7), the graph, then its later fields; the graph its fields before `initializer` (5), each initializer,
+    /// then its later fields; an initializer its fields (dims, data_type, name: all below 9) and then `raw_data` (9),
+    /// whose bytes go to `sink` straight from the tensor. The pieces are checked to reassemble into `skeleton` (the
+    /// model with empty initializers), so a field set elsewhere cannot silently change the bytes.
+    private static func writeEmbedded(
+        _ model: Onnx_ModelProto, initializers: [(proto: Onnx_TensorProto, bytes: InitializerBytes)], skeleton: Data,
+        file: String, to sink: (UnsafeRawBufferPointer) throws(ModelFileError) -> Void
+    ) throws(ModelFileError) {
+        var modelHead = model
+        modelHead.clearGraph()
+        modelHead.opsetImport = []
+        modelHead.metadataProps = []
+        var modelTail = Onnx_ModelProto()
+        modelTail.opsetImport = model.opsetImport
+        modelTail.metadataProps = model.metadataProps
+        var graphHead = Onnx_GraphProto()
+        graphHead.node = model.graph.node
+        graphHead.name = model.graph.name
+        var graphTail = Onnx_GraphProto()
+        graphTail.input = model.graph.input
+        graphTail.output = model.graph.output
+        let encoded: (modelHead: Data, modelTail: Data, graphHead: Data, graphTail: Data, tensors: [Data])
+        do {
+            encoded = (try ONNXProtobuf.encode(modelHead), try ONNXProtobuf.encode(modelTail),
+                       try ONNXProtobuf.encode(graphHead), try ONNXProtobuf.encode(graphTail),
+                       try initializers.map { initializer throws(ONNXDecodingFailure) in try ONNXProtobuf.encode(initializer.proto) })
+        } catch {
+            throw ModelFileError(file: file, reason: error.description)
         }
-        model.graph = graph
-        return Export(model: try serialize(model, file: file), externalData: nil)
+
+        func assembled(rawData: Bool) -> (head: [UInt8], initializerHeads: [[UInt8]]) {
+            var initializerHeads: [[UInt8]] = []
+            var graphLength = encoded.graphHead.count + encoded.graphTail.count
+            for (tensor, initializer) in zip(encoded.tensors, initializers) {
+                var head = [UInt8]()
+                let rawLength = rawData ? initializer.bytes.count : 0
+                let tensorLength = tensor.count + (rawData ? 1 + varintSize(rawLength) + rawLength : 0)
+                appendField(5, length: tensorLength, to: &head)
+                head += tensor
+                if rawData { appendField(9, length: rawLength, to: &head) }
+                initializerHeads.append(head)
+                graphLength += head.count + rawLength
+            }
+            var head = [UInt8](encoded.modelHead)
+            appendField(7, length: graphLength, to: &head)
+            head += encoded.graphHead
+            return (head, initializerHeads)
+        }
+        let empty = assembled(rawData: false)
+        guard empty.head + empty.initializerHeads.joined() + encoded.graphTail + encoded.modelTail == [UInt8](skeleton) else {
+            throw ModelFileError(file: file, reason: "cannot encode the model: its protobuf fields are not the ones the "
+                + "streaming writer places (model 1–6, 7 graph, 8 and 14; graph 1–2, 5 initializer, 11–12)")
+        }
+        let pieces = assembled(rawData: true)
+        func emit(_ bytes: some ContiguousBytes) throws(ModelFileError) {
+            try bytes.withUnsafeBytes { raw in Result { () throws(ModelFileError) in try sink(raw) } }.get()
+        }
+        try emit(pieces.head)
+        for (head, initializer) in zip(pieces.initializerHeads, initializers) {
+            try emit(head)
+            try emit(initializer.bytes)
+        }
+        try emit(encoded.graphTail)
+        try emit(encoded.modelTail)
+    }
+
+    /// A length-delimited field's tag and length.
+    private static func appendField(_ number: Int, length: Int, to bytes: inout [UInt8]) {
+        appendVarint(number << 3 | 2, to: &bytes)
+        appendVarint(length, to: &bytes)
+    }
+
+    private static func appendVarint(_ value: Int, to bytes: inout [UInt8]) {
+        var rest = UInt64(value)
+        while rest >= 0x80 {
+            bytes.append(UInt8(rest & 0x7F) | 0x80)
+            rest >>= 7
+        }
+        bytes.append(UInt8(rest))
+    }
+
+    private static func varintSize(_ value: Int) -> Int {
+        var size = 1, rest = UInt64(value)
+        while rest >= 0x80 { size += 1; rest >>= 7 }
+        return size
     }
 
     /// Refuses a model whose protobuf would exceed `protobufLimit` with its weights inside. `skeletonBytes` is the

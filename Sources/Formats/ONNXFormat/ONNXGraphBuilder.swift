@@ -14,7 +14,7 @@ struct ONNXGraphBuilder {
     let file: String
     private(set) var nodes: [Onnx_NodeProto] = []
     /// The initializers in creation order, each with its bytes kept apart until the exporter decides where they go.
-    private(set) var initializers: [(proto: Onnx_TensorProto, bytes: Data)] = []
+    private(set) var initializers: [(proto: Onnx_TensorProto, bytes: InitializerBytes)] = []
     private var usedNodeNames: Set<String> = []
     private var initializerNames: Set<String> = []
 
@@ -280,8 +280,7 @@ struct ONNXGraphBuilder {
 
     private mutating func addInitializer(_ name: String, _ tensor: Tensor) -> String {
         let converted = tensor.converted(to: dtype)
-        addRaw(name, dims: converted.shape.map(Int64.init), dataType: elementType,
-               bytes: converted.withUnsafeBytes { Data($0) })
+        addRaw(name, dims: converted.shape.map(Int64.init), dataType: elementType, bytes: .tensor(converted))
         return name
     }
 
@@ -296,12 +295,12 @@ struct ONNXGraphBuilder {
         let name = "constant/\(label)"
         if !initializerNames.contains(name) {
             addRaw(name, dims: [Int64(values.count)], dataType: Int32(Onnx_TensorProto.DataType.int64.rawValue),
-                   bytes: values.map(\.littleEndian).withUnsafeBytes { Data($0) })
+                   bytes: .data(values.map(\.littleEndian).withUnsafeBytes { Data($0) }))
         }
         return name
     }
 
-    private mutating func addRaw(_ name: String, dims: [Int64], dataType: Int32, bytes: Data) {
+    private mutating func addRaw(_ name: String, dims: [Int64], dataType: Int32, bytes: InitializerBytes) {
         var proto = Onnx_TensorProto()
         proto.name = name
         proto.dims = dims
@@ -355,4 +354,25 @@ extension Float: ExportScalar {
 
 extension Double: ExportScalar {
     static func tensor(shape: [Int], _ values: [Double]) -> Tensor { Tensor(unchecked: shape, storage: .float64(values)) }
+}
+
+/// An initializer's little-endian bytes: the document's own tensor (no copy when the graph keeps its dtype; host
+/// order is little-endian on every platform this package builds for) or a small constant's bytes.
+enum InitializerBytes: ContiguousBytes {
+    case tensor(Tensor)
+    case data(Data)
+
+    var count: Int {
+        switch self {
+        case .tensor(let tensor): tensor.byteCount
+        case .data(let data): data.count
+        }
+    }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case .tensor(let tensor): try tensor.withUnsafeBytes(body)
+        case .data(let data): try data.withUnsafeBytes(body)
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import FormatSupport
 import JSONSupport
@@ -53,27 +54,93 @@ package enum SafetensorsCodec {
 
     // MARK: Reading
 
-    /// Reads `path` and, when the file records a training state, its sibling optimizer file.
+    /// Reads `path` and, when the file records a training state, its sibling optimizer file: each header first,
+    /// then each tensor's bytes straight from the file into the tensor (the file is never held whole in memory).
     package static func read(path: String, limits: LoadLimits, options: LoadOptions) throws(ModelFileError) -> ModelDocument {
-        let bytes = [UInt8](try ModelFileBytes.read(path, limits: limits))
-        return try decode(bytes, file: path, limits: limits, options: options, optimizerPath: optimizerPath(of: path))
+        try decode(try Source(path: path, limits: limits), file: path, limits: limits, options: options,
+                   optimizerPath: optimizerPath(of: path))
     }
 
     /// `optimizerPath`: where the sibling is, read only when the file records a training state.
     package static func decode(
         _ bytes: [UInt8], file: String, limits: LoadLimits, options: LoadOptions = LoadOptions(), optimizerPath: String? = nil
     ) throws(ModelFileError) -> ModelDocument {
-        let (container, entries, converted) = try tensors(bytes, file: file, limits: limits)
+        try decode(.memory(bytes), file: file, limits: limits, options: options, optimizerPath: optimizerPath)
+    }
+
+    /// Where a container's bytes come from: the file, read at offsets, or bytes already in memory.
+    enum Source {
+        case file(PositionalFile)
+        case memory([UInt8])
+
+        init(path: String, limits: LoadLimits) throws(ModelFileError) {
+            do { self = .file(try PositionalFile(path: path, limit: limits.maxFileBytes)) } catch {
+                throw ModelFileError(file: path, reason: error.reason)
+            }
+        }
+
+        var size: Int {
+            switch self {
+            case .file(let file): file.size
+            case .memory(let bytes): bytes.count
+            }
+        }
+
+        /// The bytes at `offset`, which the caller has checked lie inside `size`.
+        func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int, file: String) throws(ModelFileError) {
+            switch self {
+            case .file(let positional):
+                do { try positional.read(into: buffer, at: offset) } catch {
+                    throw ModelFileError(file: file, reason: error.reason)
+                }
+            case .memory(let bytes):
+                guard offset >= 0, offset <= bytes.count - buffer.count else {
+                    throw ModelFileError(file: file, reason: "cannot read \(buffer.count) bytes at offset \(offset): the file has \(bytes.count)")
+                }
+                bytes.withUnsafeBytes { raw in
+                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + buffer.count)]))
+                }
+            }
+        }
+
+        func bytes(count: Int, at offset: Int, file: String) throws(ModelFileError) -> [UInt8] {
+            guard count >= 0, offset >= 0, offset <= size - count else {
+                throw ModelFileError(file: file, reason: "cannot read \(count) bytes at offset \(offset): the file has \(size)")
+            }
+            var bytes = [UInt8](repeating: 0, count: count)
+            try bytes.withUnsafeMutableBytes { raw in
+                Result { () throws(ModelFileError) in try read(into: raw, at: offset, file: file) }
+            }.get()
+            return bytes
+        }
+
+        /// The container's header, checked (length, JSON, offsets against the size) before any tensor is read.
+        func container(file: String) throws(ModelFileError) -> SafetensorsContainer {
+            let prefix = try bytes(count: min(8, size), at: 0, file: file)
+            let headerLength = try prefix.withUnsafeBytes { raw in
+                Result { () throws(ModelFileError) in try SafetensorsContainer.headerLength(prefix: raw, fileSize: size, file: file) }
+            }.get()
+            let header = try bytes(count: headerLength, at: 8, file: file)
+            return try header.withUnsafeBytes { raw in
+                Result { () throws(ModelFileError) in try SafetensorsContainer.parse(header: raw, fileSize: size, file: file) }
+            }.get()
+        }
+    }
+
+    private static func decode(
+        _ source: Source, file: String, limits: LoadLimits, options: LoadOptions, optimizerPath: String?
+    ) throws(ModelFileError) -> ModelDocument {
+        let (container, entries, converted) = try tensors(source, file: file, limits: limits)
         let stored = container.metadata ?? [:]
         var document: ModelDocument
         if let architectureText = stored[Key.architecture] {
             document = try mlpconvDocument(stored, architectureText: architectureText, entries: entries, file: file)
             if stored[Key.optimizer] != nil {
-                var sibling: (file: String, bytes: [UInt8])?
+                var sibling: (file: String, source: Source)?
                 if let optimizerPath, FileManager.default.fileExists(atPath: optimizerPath) {
-                    sibling = (optimizerPath, [UInt8](try ModelFileBytes.read(optimizerPath, limits: limits)))
+                    sibling = (optimizerPath, try Source(path: optimizerPath, limits: limits))
                 }
-                let digest = digestText(bytes[container.dataStart...])
+                let digest = try digestText(source, from: container.dataStart, file: file)
                 switch try training(stored, document: document, file: file, sibling: sibling, digest: digest, limits: limits) {
                 case .read(let record): document.training = record
                 case .notRead(let why): document.metadata[trainingNoteKey] = why
@@ -102,11 +169,9 @@ package enum SafetensorsCodec {
     /// The container's tensors as state-dict values, checked against the limits; `converted` counts the F16/BF16
     /// tensors by dtype name.
     private static func tensors(
-        _ bytes: [UInt8], file: String, limits: LoadLimits
+        _ source: Source, file: String, limits: LoadLimits
     ) throws(ModelFileError) -> (SafetensorsContainer, [(name: String, value: TorchModules.Value)], [String: Int]) {
-        let container = try bytes.withUnsafeBytes { raw in
-            Result { () throws(ModelFileError) in try SafetensorsContainer.parse(raw, file: file) }
-        }.get()
+        let container = try source.container(file: file)
         var entries: [(name: String, value: TorchModules.Value)] = []
         var converted: [String: Int] = [:]
         var total = 0
@@ -122,21 +187,20 @@ package enum SafetensorsCodec {
             guard total <= limits.maxTotalBytes else {
                 throw ModelFileError(file: file, object: object, reason: "the tensors up to this one take \(total) bytes, over the limit of \(limits.maxTotalBytes)")
             }
-            let slice = bytes[start..<end]
             let value: TorchModules.Value
             switch entry.dtype {
             case .F32, .F64:
-                let result = slice.withUnsafeBytes { raw in
-                    Result { () throws(TensorError) in
-                        try Tensor(shape: entry.shape, dtype: entry.dtype == .F32 ? .float32 : .float64, littleEndianBytes: raw)
-                    }
-                }
-                do { value = .tensor(try result.get()) } catch {
+                // Straight from the file into the tensor's storage; the offsets check made the byte count exact.
+                let storage: Tensor.Storage = entry.dtype == .F32
+                    ? .float32(try values(count: count, of: Float.self, from: source, at: start, file: file))
+                    : .float64(try values(count: count, of: Double.self, from: source, at: start, file: file))
+                do { value = .tensor(try Tensor(shape: entry.shape, storage: storage)) } catch {
                     throw ModelFileError(file: file, object: object, reason: error.description)
                 }
             case .F16, .BF16:
+                let bytes = try source.bytes(count: end - start, at: start, file: file)
                 var values = [Float](repeating: 0, count: count)
-                var index = start
+                var index = 0
                 for position in 0..<count {
                     let half = UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8
                     values[position] = entry.dtype == .BF16 ? Float(bitPattern: UInt32(half) << 16) : float(fromHalf: half)
@@ -145,8 +209,9 @@ package enum SafetensorsCodec {
                 value = .tensor(Tensor(unchecked: entry.shape, storage: .float32(values)))
                 converted[entry.dtype.rawValue, default: 0] += 1
             case .I64 where entry.shape.isEmpty && entry.name.hasSuffix(".num_batches_tracked"):
+                let bytes = try source.bytes(count: 8, at: start, file: file)
                 var number: UInt64 = 0
-                for offset in (0..<8).reversed() { number = number << 8 | UInt64(bytes[start + offset]) }
+                for offset in (0..<8).reversed() { number = number << 8 | UInt64(bytes[offset]) }
                 value = .int64Scalar(Int64(bitPattern: number))
             default:
                 throw ModelFileError(file: file, object: object, reason: "dtype \(entry.dtype.rawValue) is not supported "
@@ -155,6 +220,31 @@ package enum SafetensorsCodec {
             entries.append((entry.name, value))
         }
         return (container, entries, converted)
+    }
+
+    /// `count` little-endian values read from `source` at `offset` into a new array.
+    private static func values<Element: BinaryFloatingPoint>(
+        count: Int, of _: Element.Type, from source: Source, at offset: Int, file: String
+    ) throws(ModelFileError) -> [Element] {
+        var failure: ModelFileError?
+        let values = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(ModelFileError) {
+                try source.read(into: UnsafeMutableRawBufferPointer(buffer), at: offset, file: file)
+                initialized = count
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return values
+    }
+
+    /// `tensors`' values by name, with the names in file order.
+    private static func namedTensors(
+        _ source: Source, file: String, limits: LoadLimits
+    ) throws(ModelFileError) -> (SafetensorsContainer, [String], [String: TorchModules.Value]) {
+        let (container, entries, _) = try tensors(source, file: file, limits: limits)
+        return (container, entries.map(\.name), Dictionary(entries, uniquingKeysWith: { first, _ in first }))
     }
 
     /// IEEE 754 binary16 → binary32, exact (every half is a float).
@@ -210,7 +300,7 @@ package enum SafetensorsCodec {
 
     /// The training record from the main file's texts and the sibling's slots, or why it was left out.
     private static func training(
-        _ stored: [String: String], document: ModelDocument, file: String, sibling: (file: String, bytes: [UInt8])?,
+        _ stored: [String: String], document: ModelDocument, file: String, sibling: (file: String, source: Source)?,
         digest: String, limits: LoadLimits
     ) throws(ModelFileError) -> TrainingOutcome {
         func text(_ key: String) throws(ModelFileError) -> String {
@@ -254,7 +344,9 @@ package enum SafetensorsCodec {
         guard let sibling else {
             return .notRead("not read: the optimizer file \(siblingName) is missing")
         }
-        let (container, entries, _) = try tensors(sibling.bytes, file: sibling.file, limits: limits)
+        // By name, so that each slot tensor is let go as soon as its document-layout copy is made: the sibling's
+        // tensors are never all held twice.
+        var (container, names, values) = try namedTensors(sibling.source, file: sibling.file, limits: limits)
         let link = container.metadata ?? [:]
         guard link[Key.weightsDigest] == digest, link[Key.optimizerStep] == String(iterations) else {
             return .notRead("not read: \(siblingName) was written for other weights or another step "
@@ -263,8 +355,8 @@ package enum SafetensorsCodec {
         let parameterNames: [String]
         do { parameterNames = try TorchModules.parameterNames(of: document) } catch { throw ModelFileError(file: file, error) }
         var byName: [String: Tensor] = [:]
-        for (name, value) in entries {
-            guard case .tensor(let tensor) = value else {
+        for name in names {
+            guard case .tensor(let tensor)? = values.removeValue(forKey: name) else {
                 throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: "expected a float tensor")
             }
             byName[name] = tensor
@@ -277,18 +369,19 @@ package enum SafetensorsCodec {
             for (parameter, variable) in zip(parameterNames, variables) {
                 let name = "\(slot).\(parameter)"
                 let expected = variable.name == "kernel" ? Array(variable.shape.reversed()) : variable.shape
-                guard let tensor = byName[name], tensor.shape == expected else {
-                    throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: byName[name] == nil
+                let found = byName.removeValue(forKey: name)
+                guard let tensor = found, tensor.shape == expected else {
+                    throw ModelFileError(file: sibling.file, object: "tensor \"\(name)\"", reason: found == nil
                         ? "missing (\(config.kind.name) keeps the slots \(config.slotNames.joined(separator: ", ")) for every parameter)"
-                        : "expected shape \(expected), got \(byName[name]?.shape ?? [])")
+                        : "expected shape \(expected), got \(found?.shape ?? [])")
                 }
                 tensors.append(TorchModules.documentLayout(tensor, variable: variable.name))
                 used.insert(name)
             }
             slots.append(.init(name: slot, tensors: tensors))
         }
-        if let extra = entries.first(where: { !used.contains($0.name) }) {
-            throw ModelFileError(file: sibling.file, object: "tensor \"\(extra.name)\"",
+        if let extra = names.first(where: { !used.contains($0) }) {
+            throw ModelFileError(file: sibling.file, object: "tensor \"\(extra)\"",
                                  reason: "unexpected (\(config.kind.name) keeps " + (config.slotNames.isEmpty ? "no slots)" : "the slots \(config.slotNames.joined(separator: ", ")))"))
         }
         let optimizer = ModelDocument.OptimizerRecord(config: config, iterations: iterations, slots: slots, scalars: scalars)
@@ -312,12 +405,45 @@ package enum SafetensorsCodec {
         package var optimizer: [UInt8]?
     }
 
+    /// Both files in memory (tests); `write` and `writeOptimizer` stream the same bytes to disk.
     package static func encode(_ document: ModelDocument, file: String) throws(ModelFileError) -> Encoded {
-        let stateDict: TorchModules.StateDict
-        let parameterNames: [String]
+        var model: [UInt8] = []
+        let digest = try emit(try modelContent(document, file: file), file: file) { bytes throws(ModelFileError) in
+            model.append(contentsOf: bytes)
+        }
+        guard document.training != nil else { return Encoded(model: model, optimizer: nil) }
+        var optimizer: [UInt8] = []
+        _ = try emit(try optimizerContent(document, digest: digest, file: file), file: file) { bytes throws(ModelFileError) in
+            optimizer.append(contentsOf: bytes)
+        }
+        return Encoded(model: model, optimizer: optimizer)
+    }
+
+    /// Writes the model file to `path` (which must exist: `AtomicFile.replace`'s temporary file), each tensor's
+    /// bytes straight from the document through one buffer. Returns the digest `writeOptimizer` links the sibling
+    /// with, when the document has a training record.
+    package static func write(_ document: ModelDocument, toPath path: String, file: String) throws(ModelFileError) -> String? {
+        let digest = try stream(try modelContent(document, file: file), toPath: path, file: file)
+        return document.training == nil ? nil : digest
+    }
+
+    /// Writes the sibling optimizer file of a document with a training record to `path`, linked by `digest`.
+    package static func writeOptimizer(
+        _ document: ModelDocument, digest: String, toPath path: String, file: String
+    ) throws(ModelFileError) {
+        _ = try stream(try optimizerContent(document, digest: digest, file: file), toPath: path, file: file)
+    }
+
+    /// A file's tensors, each in the document's layout until it is written, and its metadata.
+    private struct Content {
+        var entries: [(name: String, value: TorchModules.Value, variable: String)]
+        var metadata: [String: String]
+    }
+
+    private static func modelContent(_ document: ModelDocument, file: String) throws(ModelFileError) -> Content {
+        let entries: [(name: String, value: TorchModules.Value, variable: String)]
         do {
-            stateDict = try TorchModules.stateDict(of: document)
-            parameterNames = try TorchModules.parameterNames(of: document)
+            entries = try TorchModules.documentLayoutEntries(of: document).entries
         } catch {
             throw ModelFileError(file: file, object: error.object, reason: "cannot be written as a torch model: \(error.reason)")
         }
@@ -350,52 +476,112 @@ package enum SafetensorsCodec {
             }
             metadata[Key.history] = DocumentJSON.historyText(training.history)
         }
-        let model = SafetensorsContainer.serialize(stateDict.entries.map(item), metadata: metadata)
-        guard let training = document.training else { return Encoded(model: model, optimizer: nil) }
+        return Content(entries: entries, metadata: metadata)
+    }
 
-        let dataStart = 8 + model.prefix(8).reversed().reduce(0) { $0 << 8 | Int($1) }
+    private static func optimizerContent(_ document: ModelDocument, digest: String, file: String) throws(ModelFileError) -> Content {
+        guard let training = document.training else { return Content(entries: [], metadata: [:]) }
+        let parameterNames: [String]
+        do {
+            parameterNames = try TorchModules.parameterNames(of: document)
+        } catch {
+            throw ModelFileError(file: file, object: error.object, reason: "cannot be written as a torch model: \(error.reason)")
+        }
         let variables = document.parameterVariables
-        var slotItems: [SafetensorsContainer.Item] = []
+        var entries: [(name: String, value: TorchModules.Value, variable: String)] = []
         for slot in training.optimizer.slots {
             for ((parameter, variable), tensor) in zip(zip(parameterNames, variables), slot.tensors) {
-                slotItems.append(item(name: "\(slot.name).\(parameter)",
-                                      value: .tensor(TorchModules.torchLayout(tensor, variable: variable.name))))
+                entries.append(("\(slot.name).\(parameter)", .tensor(tensor), variable.name))
             }
         }
-        let optimizer = SafetensorsContainer.serialize(slotItems, metadata: [
-            Key.format: "pt", Key.optimizerStep: String(training.optimizer.iterations),
-            Key.weightsDigest: digestText(model[dataStart...]),
+        return Content(entries: entries, metadata: [
+            Key.format: "pt", Key.optimizerStep: String(training.optimizer.iterations), Key.weightsDigest: digest,
         ])
-        return Encoded(model: model, optimizer: optimizer)
     }
 
-    private static func item(name: String, value: TorchModules.Value) -> SafetensorsContainer.Item {
-        switch value {
-        case .tensor(let tensor):
-            // Host order is little-endian on every platform this package builds for.
-            let bytes = tensor.withUnsafeBytes { [UInt8]($0) }
-            return .init(name: name, dtype: tensor.dtype == .float32 ? .F32 : .F64, shape: tensor.shape, bytes: bytes)
-        case .int64Scalar(let number):
-            var bits = UInt64(bitPattern: number)
-            var bytes: [UInt8] = []
-            for _ in 0..<8 { bytes.append(UInt8(bits & 0xFF)); bits >>= 8 }
-            return .init(name: name, dtype: .I64, shape: [], bytes: bytes)
+    private static func stream(_ content: Content, toPath path: String, file: String) throws(ModelFileError) -> String {
+        let out: StreamingFile
+        do { out = try StreamingFile(path: path) } catch { throw ModelFileError(file: file, reason: error.reason) }
+        let digest = try emit(content, file: file) { bytes throws(ModelFileError) in
+            do throws(FileFailure) { try out.write(bytes) } catch { throw ModelFileError(file: file, reason: error.reason) }
         }
+        do { try out.finish() } catch { throw ModelFileError(file: file, reason: error.reason) }
+        return digest
     }
 
-    private static func item(_ entry: (name: String, value: TorchModules.Value)) -> SafetensorsContainer.Item {
-        item(name: entry.name, value: entry.value)
+    /// Hands `sink` the file's bytes in order — the reference writer's header (`SafetensorsContainer.header`), then
+    /// each tensor, put into torch's layout one at a time — and returns the digest of the tensor bytes.
+    private static func emit(
+        _ content: Content, file: String, to sink: (UnsafeRawBufferPointer) throws(ModelFileError) -> Void
+    ) throws(ModelFileError) -> String {
+        let layouts = content.entries.map { entry -> SafetensorsContainer.Layout in
+            switch entry.value {
+            case .tensor(let tensor):
+                let shape = entry.variable == "kernel" ? Array(tensor.shape.reversed()) : tensor.shape
+                return .init(name: entry.name, dtype: tensor.dtype == .float32 ? .F32 : .F64, shape: shape, byteCount: tensor.byteCount)
+            case .int64Scalar:
+                return .init(name: entry.name, dtype: .I64, shape: [], byteCount: 8)
+            }
+        }
+        let (header, order) = SafetensorsContainer.header(layouts, metadata: content.metadata)
+        try header.withUnsafeBytes { raw in Result { () throws(ModelFileError) in try sink(raw) } }.get()
+        var digest = Digest()
+        for index in order {
+            switch content.entries[index].value {
+            case .tensor(let tensor):
+                // Host order is little-endian on every platform this package builds for.
+                let result = TorchModules.torchLayout(tensor, variable: content.entries[index].variable).withUnsafeBytes { raw in
+                    digest.add(raw)
+                    return Result { () throws(ModelFileError) in try sink(raw) }
+                }
+                try result.get()
+            case .int64Scalar(let number):
+                let result = withUnsafeBytes(of: UInt64(bitPattern: number).littleEndian) { raw in
+                    digest.add(raw)
+                    return Result { () throws(ModelFileError) in try sink(raw) }
+                }
+                try result.get()
+            }
+        }
+        return digest.text
     }
 
     /// FNV-1a (64-bit) of the main file's tensor bytes: enough to tell a sibling written for other weights; not
     /// a defence against a forger, who could as well rewrite both files.
-    static func digestText(_ bytes: ArraySlice<UInt8>) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
+    struct Digest {
+        private var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+
+        mutating func add(_ bytes: UnsafeRawBufferPointer) {
+            var hash = self.hash
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+            self.hash = hash
         }
-        let digits = String(hash, radix: 16)
-        return "fnv1a64:" + String(repeating: "0", count: 16 - digits.count) + digits
+
+        var text: String {
+            let digits = String(hash, radix: 16)
+            return "fnv1a64:" + String(repeating: "0", count: 16 - digits.count) + digits
+        }
+    }
+
+    /// The digest of the bytes from `offset` to the end, read a chunk at a time.
+    private static func digestText(_ source: Source, from offset: Int, file: String) throws(ModelFileError) -> String {
+        var digest = Digest()
+        var chunk = [UInt8](repeating: 0, count: min(1 << 20, max(source.size - offset, 0)))
+        var position = offset
+        while position < source.size {
+            let count = min(chunk.count, source.size - position)
+            try chunk.withUnsafeMutableBytes { raw in
+                Result { () throws(ModelFileError) in
+                    let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
+                    try source.read(into: part, at: position, file: file)
+                    digest.add(UnsafeRawBufferPointer(part))
+                }
+            }.get()
+            position += count
+        }
+        return digest.text
     }
 }

@@ -45,19 +45,32 @@ package struct SafetensorsContainer {
     }
 
     package static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws(ModelFileError) -> SafetensorsContainer {
-        guard bytes.count >= 8 else {
-            throw ModelFileError(file: file, reason: "truncated: \(bytes.count) bytes, shorter than the 8-byte header length")
+        let headerLength = try headerLength(prefix: UnsafeRawBufferPointer(rebasing: bytes.prefix(8)),
+                                            fileSize: bytes.count, file: file)
+        return try parse(header: UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)]), fileSize: bytes.count,
+                         file: file)
+    }
+
+    /// The header length the file's first (up to 8) bytes give, checked against the limit and the file's size
+    /// before the header is read.
+    package static func headerLength(prefix: UnsafeRawBufferPointer, fileSize: Int, file: String) throws(ModelFileError) -> Int {
+        guard prefix.count >= 8, fileSize >= 8 else {
+            throw ModelFileError(file: file, reason: "truncated: \(fileSize) bytes, shorter than the 8-byte header length")
         }
         var length: UInt64 = 0
-        for index in (0..<8).reversed() { length = length << 8 | UInt64(bytes[index]) }
+        for index in (0..<8).reversed() { length = length << 8 | UInt64(prefix[index]) }
         guard length <= UInt64(maxHeaderBytes) else {
             throw ModelFileError(file: file, object: "header", reason: "header length \(length) is over safetensors' limit of \(maxHeaderBytes) bytes")
         }
         let headerLength = Int(length)
-        guard headerLength <= bytes.count - 8 else {
-            throw ModelFileError(file: file, object: "header", reason: "header length \(headerLength) runs past the end of the file (\(bytes.count - 8) bytes after the length)")
+        guard headerLength <= fileSize - 8 else {
+            throw ModelFileError(file: file, object: "header", reason: "header length \(headerLength) runs past the end of the file (\(fileSize - 8) bytes after the length)")
         }
-        let header = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)])
+        return headerLength
+    }
+
+    /// The container from its JSON header (the bytes after the length), checked against a file of `fileSize` bytes.
+    package static func parse(header: UnsafeRawBufferPointer, fileSize: Int, file: String) throws(ModelFileError) -> SafetensorsContainer {
         let document: JSONDocument
         do {
             document = try JSONDocument.parse(header, file: file, limits: JSONLimits(
@@ -65,13 +78,13 @@ package struct SafetensorsContainer {
         } catch {
             throw headerError(ModelFileError(error))
         }
-        var container = SafetensorsContainer(entries: [], metadata: nil, dataStart: 8 + headerLength)
+        var container = SafetensorsContainer(entries: [], metadata: nil, dataStart: 8 + header.count)
         do {
             try container.read(document.root)
         } catch {
             throw headerError(ModelFileError(error))
         }
-        let dataLength = bytes.count - container.dataStart
+        let dataLength = fileSize - container.dataStart
         try container.checkOffsets(dataLength: dataLength, file: file)
         return container
     }
@@ -181,12 +194,39 @@ package struct SafetensorsContainer {
         }
     }
 
-    /// The file the reference writer (`serialize`) produces: tensors sorted by descending dtype (its alignment
-    /// order) then by name, the header as compact JSON with `__metadata__` first (its keys sorted here: the
-    /// reference's map has no order), padded with spaces to a multiple of 8.
+    /// What the header says of one tensor: everything but its bytes.
+    package struct Layout {
+        package var name: String
+        package var dtype: SafetensorsDType
+        package var shape: [Int]
+        package var byteCount: Int
+
+        package init(name: String, dtype: SafetensorsDType, shape: [Int], byteCount: Int) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.byteCount = byteCount
+        }
+    }
+
+    /// The file the reference writer (`serialize`) produces, in memory.
     package static func serialize(_ items: [Item], metadata: [String: String]?) -> [UInt8] {
-        let sorted = items.sorted { a, b in
-            a.dtype.order != b.dtype.order ? a.dtype.order > b.dtype.order : Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
+        let (header, order) = header(items.map { Layout(name: $0.name, dtype: $0.dtype, shape: $0.shape, byteCount: $0.bytes.count) },
+                                     metadata: metadata)
+        var bytes = header
+        bytes.reserveCapacity(header.count + items.reduce(0) { $0 + $1.bytes.count })
+        for index in order { bytes += items[index].bytes }
+        return bytes
+    }
+
+    /// What the reference writer (`serialize`) puts before the tensors' bytes — the 8-byte length and the header —
+    /// and the order the bytes follow in: tensors sorted by descending dtype (its alignment order) then by name,
+    /// the header as compact JSON with `__metadata__` first (its keys sorted here: the reference's map has no
+    /// order), padded with spaces to a multiple of 8. A writer streams each tensor's bytes after it, in `order`.
+    package static func header(_ layouts: [Layout], metadata: [String: String]?) -> (bytes: [UInt8], order: [Int]) {
+        let order = layouts.indices.sorted { i, j in
+            let a = layouts[i], b = layouts[j]
+            return a.dtype.order != b.dtype.order ? a.dtype.order > b.dtype.order : Array(a.name.utf8).lexicographicallyPrecedes(Array(b.name.utf8))
         }
         var header: [UInt8] = [UInt8(ascii: "{")]
         var first = true
@@ -207,21 +247,21 @@ package struct SafetensorsContainer {
             header.append(UInt8(ascii: "}"))
         }
         var offset = 0
-        for item in sorted {
+        for index in order {
+            let item = layouts[index]
             separator()
             appendString(item.name, to: &header)
-            header += Array(":{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(item.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + item.bytes.count)]}".utf8)
-            offset += item.bytes.count
+            header += Array(":{\"dtype\":\"\(item.dtype.rawValue)\",\"shape\":[\(item.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + item.byteCount)]}".utf8)
+            offset += item.byteCount
         }
         header.append(UInt8(ascii: "}"))
         while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(8 + header.count + offset)
+        bytes.reserveCapacity(8 + header.count)
         var length = UInt64(header.count)
         for _ in 0..<8 { bytes.append(UInt8(length & 0xFF)); length >>= 8 }
         bytes += header
-        for item in sorted { bytes += item.bytes }
-        return bytes
+        return (bytes, order)
     }
 
     /// A JSON string as serde_json writes it: `"` and `\` escaped, the short escapes for \b \t \n \f \r, `\u00XX`

@@ -1,3 +1,4 @@
+import FileSupport
 import FormatSupport
 import Foundation
 import MLPCore
@@ -12,18 +13,33 @@ import PickleSupport
 /// The optimizer must be one of the `torch_*` kinds: the façade translates a Keras optimizer before it gets here
 /// (ModelDocument+OptimizerTranslation.swift). A document whose optimizer is not a torch kind is refused.
 package enum TorchCheckpointWriter {
-    package static func encode(_ document: ModelDocument, file: String) throws(ModelFileError) -> Data {
-        let stateDict: TorchModules.StateDict
+    /// Writes the checkpoint to `path` (which must exist: `AtomicFile.replace`'s temporary file) through one
+    /// buffer, each storage straight from the document's tensors (a kernel transposed into torch's layout just
+    /// before it is written), so the output is never held in memory next to the document.
+    package static func write(_ document: ModelDocument, toPath path: String, file: String) throws(ModelFileError) {
+        let prepared = try prepare(document, file: file)
+        let out: StreamingFile
+        do { out = try StreamingFile(path: path) } catch { throw ModelFileError(file: file, reason: error.reason) }
         do {
-            stateDict = try TorchModules.stateDict(of: document)
+            try prepared.write { (bytes: UnsafeRawBufferPointer) throws(FileFailure) in try out.write(bytes) }
+            try out.finish()
+        } catch {
+            throw ModelFileError(file: file, reason: error.reason)
+        }
+    }
+
+    private static func prepare(_ document: ModelDocument, file: String) throws(ModelFileError) -> TorchArchiveWriter.PreparedArchive {
+        let entries: [(name: String, value: TorchModules.Value, variable: String)]
+        do {
+            entries = try TorchModules.documentLayoutEntries(of: document).entries
         } catch {
             throw ModelFileError(file: file, object: error.object, reason: "cannot be written as a torch model: \(error.reason)")
         }
         var archive = TorchArchiveWriter(prefix: prefix(of: file))
         var model: [PickleDict.Entry] = []
-        for (name, value) in stateDict.entries {
+        for (name, value, variable) in entries {
             let reference: TensorReference = switch value {
-            case .tensor(let tensor): add(tensor, to: &archive)
+            case .tensor(let tensor): add(tensor, variable: variable, to: &archive)
             case .int64Scalar(let count): archive.addTensor(.int64([count]), shape: [])
             }
             model.append(.init(.string(name), .tensor(reference)))
@@ -43,17 +59,24 @@ package enum TorchCheckpointWriter {
             root.append(.init(.string(key), .string(text)))
         }
         do {
-            return try archive.archive(.dict(PickleDict(entries: root)))
+            return try archive.prepare(.dict(PickleDict(entries: root)))
         } catch {
             throw ModelFileError(file: file, reason: "cannot write the checkpoint: \(error.description)")
         }
     }
 
-    /// A contiguous tensor in the document's dtype.
-    static func add(_ tensor: Tensor, to archive: inout TorchArchiveWriter) -> TensorReference {
+    /// A contiguous tensor in the document's dtype and torch's layout of `variable` (`TorchModules.torchLayout`),
+    /// put into that layout only when the archive writes it.
+    static func add(_ tensor: Tensor, variable: String, to archive: inout TorchArchiveWriter) -> TensorReference {
+        let shape = variable == "kernel" ? Array(tensor.shape.reversed()) : tensor.shape
+        return archive.addTensor(producing: { values(of: TorchModules.torchLayout(tensor, variable: variable)) },
+                                 dtype: tensor.dtype == .float32 ? .float32 : .float64, count: tensor.count, shape: shape)
+    }
+
+    private static func values(of tensor: Tensor) -> TorchTensor.Values {
         switch tensor.storage {
-        case .float32(let values): archive.addTensor(.float(values), shape: tensor.shape)
-        case .float64(let values): archive.addTensor(.double(values), shape: tensor.shape)
+        case .float32(let values): .float(values)
+        case .float64(let values): .double(values)
         }
     }
 

@@ -255,8 +255,8 @@ enum TorchOptimizerState {
                     entries.append(.init(.string("step"), .tensor(archive.addTensor(.float([Float(record.iterations)]), shape: []))))
                 }
                 for slot in record.slots {
-                    let tensor = TorchModules.torchLayout(slot.tensors[index], variable: variable.name)
-                    entries.append(.init(.string(slot.name), .tensor(TorchCheckpointWriter.add(tensor, to: &archive))))
+                    entries.append(.init(.string(slot.name), .tensor(TorchCheckpointWriter.add(slot.tensors[index], variable: variable.name,
+                                                                                              to: &archive))))
                 }
                 state.append(.init(.int(Int64(index)), .dict(PickleDict(entries: entries))))
             }

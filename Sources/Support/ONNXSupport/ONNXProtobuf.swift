@@ -40,6 +40,16 @@ package enum ONNXProtobuf {
         }
     }
 
+    /// A graph or tensor message alone, for a writer that assembles the model's bytes around the initializers'
+    /// raw data (protobuf's encoding of a message is its fields' encodings, in field-number order).
+    package static func encode(_ graph: Onnx_GraphProto) throws(ONNXDecodingFailure) -> Data {
+        do { return try graph.serializedData() } catch { throw ONNXDecodingFailure("cannot encode the graph: \(error)") }
+    }
+
+    package static func encode(_ tensor: Onnx_TensorProto) throws(ONNXDecodingFailure) -> Data {
+        do { return try tensor.serializedData() } catch { throw ONNXDecodingFailure("cannot encode a tensor: \(error)") }
+    }
+
     static func describe(_ error: BinaryDecodingError) -> String {
         switch error {
         case .truncated: "truncated: a field or length runs past the end of the file"

@@ -79,18 +79,23 @@ package struct TorchArchive {
     /// Each storage of the tree, as checked against its member when the archive was opened.
     private let storages: [String: (reference: StorageReference, entry: ZipReader.Entry)]
     private let maxTensorElements: Int
+    /// Whether the bytes are mapped from the file, so a storage's pages can be given back after it is read.
+    private var releasesPages = false
 
     /// The first bytes of the legacy (pre-zip) format: PROTO 2 and the pickled magic number 0x1950a86a20f9469cfc6c.
     package static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
+    /// Maps the file rather than reading it: each storage's pages are given back once `tensor` has copied them
+    /// out, so reading a checkpoint holds about one storage of the file next to the tensors read.
     package init(contentsOf path: String, limits: TorchArchiveLimits = TorchArchiveLimits()) throws(TorchArchiveError) {
-        let data: Data
+        let file: (data: Data, isMapped: Bool)
         do {
-            data = try WholeFile.read(path, limit: limits.maxFileBytes)
+            file = try MappedFile.data(path: path, limit: limits.maxFileBytes)
         } catch {
             throw TorchArchiveError(file: path, object: "", reason: error.reason)
         }
-        try self.init(data: data, file: path, limits: limits)
+        try self.init(data: file.data, file: path, limits: limits)
+        releasesPages = file.isMapped
     }
 
     package init(data: Data, file: String, limits: TorchArchiveLimits = TorchArchiveLimits()) throws(TorchArchiveError) {
@@ -278,9 +283,18 @@ package struct TorchArchive {
         } catch {
             throw TorchArchiveError(file: file, object: "member \"\(entry.name)\"", reason: error.description)
         }
-        let indices = Self.storageIndices(tensor)
+        defer {
+            // Another view of the same storage reads the pages from the file again.
+            if releasesPages && entry.method == 0 {
+                MappedFile.releasePages(bytes.startIndex - zip.data.startIndex..<bytes.endIndex - zip.data.startIndex, of: zip.data)
+            }
+        }
         let swap = byteOrder == .big
         let shape = tensor.shape.map { Int($0) }
+        if !swap, let contiguous = Self.contiguousValues(tensor, bytes: bytes) {
+            return TorchTensor(shape: shape, dtype: storage.dtype, values: contiguous)
+        }
+        let indices = Self.storageIndices(tensor)
         return bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> TorchTensor in
             func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
                 let value = raw.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self)
@@ -297,6 +311,31 @@ package struct TorchArchive {
                 return TorchTensor(shape: shape, dtype: .float64, values: .double(indices.map { Double(bitPattern: load(UInt64.self, $0)) }))
             default:
                 return TorchTensor(shape: shape, dtype: .int64, values: .int64(indices.map { Int64(bitPattern: load(UInt64.self, $0)) }))
+            }
+        }
+    }
+
+    /// A row-major contiguous float32, float64 or int64 tensor's values copied straight from its little-endian
+    /// storage bytes (what gathering element by element gives, without a table of indices); nil for any other.
+    static func contiguousValues(_ tensor: TensorReference, bytes: Data) -> TorchTensor.Values? {
+        guard tensor.strides == TensorReference.contiguousStrides(tensor.shape),
+              let size = tensor.storage.dtype.elementSize,
+              [.float32, .float64, .int64].contains(tensor.storage.dtype) else { return nil }
+        // The geometry check bounded the view by the storage, so these fit.
+        let count = tensor.shape.reduce(1) { $0 * Int($1) }
+        let start = Int(tensor.storageOffset) * size
+        return bytes.withUnsafeBytes { raw -> TorchTensor.Values in
+            let part = UnsafeRawBufferPointer(rebasing: raw[start..<(start + count * size)])
+            func copied<T>(_: T.Type) -> [T] {
+                [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: part)
+                    initialized = count
+                }
+            }
+            switch tensor.storage.dtype {
+            case .float32: return .float(copied(Float.self))
+            case .float64: return .double(copied(Double.self))
+            default: return .int64(copied(Int64.self))
             }
         }
     }

@@ -4,10 +4,14 @@ import ZipSupport
 /// Writes a `torch.save` file: members in torch's order (`data.pkl`, `.format_version`, `.storage_alignment`,
 /// `byteorder`, the storages in the order the pickle names them, `version`, `.data/serialization_id`), each
 /// member's data aligned to 64 bytes as PyTorch's writer aligns it, little-endian.
+///
+/// A storage's bytes are not copied when it is added: the writer keeps the caller's values (or a function that
+/// produces them) and reads them only when the storage is written, so a large model streams to disk one storage
+/// at a time (`write(_:to:)`) next to the document it comes from.
 package struct TorchArchiveWriter {
     /// The archive's top folder; torch.save uses the file's name without its extension.
     package var prefix: String
-    private var storages: [String: (reference: StorageReference, bytes: Data)] = [:]
+    private var storages: [String: (reference: StorageReference, content: () -> any ContiguousBytes)] = [:]
 
     package init(prefix: String = "archive") {
         self.prefix = prefix
@@ -17,20 +21,15 @@ package struct TorchArchiveWriter {
     /// ("0", "1", …) and returns a contiguous tensor over all of it in `shape`.
     package mutating func addTensor(_ values: TorchTensor.Values, shape: [Int], requiresGrad: Bool = false,
                                     isParameter: Bool = false) -> TensorReference {
-        var bytes = Data()
-        let dtype: TorchDType
-        switch values {
-        case .float(let floats):
-            dtype = .float32
-            for value in floats { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-        case .double(let doubles):
-            dtype = .float64
-            for value in doubles { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-        case .int64(let integers):
-            dtype = .int64
-            for value in integers { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-        }
-        let storage = addStorage(dtype: dtype, littleEndianBytes: bytes, elementCount: values.count)
+        addTensor(producing: { values }, dtype: values.dtype, count: values.count, shape: shape,
+                  requiresGrad: requiresGrad, isParameter: isParameter)
+    }
+
+    /// Adds a storage whose `count` values of `dtype` (float32, float64 or int64) `produce` makes when the storage
+    /// is written — a transposed copy, say, made then and let go right after instead of held with the others.
+    package mutating func addTensor(producing produce: @escaping () -> TorchTensor.Values, dtype: TorchDType, count: Int,
+                                    shape: [Int], requiresGrad: Bool = false, isParameter: Bool = false) -> TensorReference {
+        let storage = addStorage(dtype: dtype, elementCount: count) { produce() }
         let shape64 = shape.map { Int64($0) }
         return TensorReference(storage: storage, storageOffset: 0, shape: shape64,
                                strides: TensorReference.contiguousStrides(shape64), requiresGrad: requiresGrad,
@@ -39,11 +38,16 @@ package struct TorchArchiveWriter {
 
     /// Adds a storage of raw little-endian bytes under the next free key.
     package mutating func addStorage(dtype: TorchDType, littleEndianBytes: Data, elementCount: Int) -> StorageReference {
+        addStorage(dtype: dtype, elementCount: elementCount) { littleEndianBytes }
+    }
+
+    private mutating func addStorage(dtype: TorchDType, elementCount: Int,
+                                     content: @escaping () -> any ContiguousBytes) -> StorageReference {
         var key = storages.count
         while storages[String(key)] != nil { key += 1 }
         let reference = StorageReference(key: String(key), dtype: dtype, location: "cpu",
                                          elementCount: Int64(elementCount))
-        storages[reference.key] = (reference, littleEndianBytes)
+        storages[reference.key] = (reference, content)
         return reference
     }
 
@@ -58,43 +62,108 @@ package struct TorchArchiveWriter {
         guard storages[reference.key] == nil else {
             throw PickleWriteFailure("storage \"\(reference.key)\" is added twice")
         }
-        storages[reference.key] = (reference, littleEndianBytes)
+        storages[reference.key] = (reference, { littleEndianBytes })
     }
 
-    /// The archive of `root`, whose tensors must refer to storages added to this writer.
+    /// The archive of `root`, whose tensors must refer to storages added to this writer, in memory.
     package func archive(_ root: PickleValue) throws(PickleWriteFailure) -> Data {
+        let prepared = try prepare(root)
+        var out = Data()
+        prepared.write { (bytes: UnsafeRawBufferPointer) in out.append(contentsOf: bytes) }
+        return out
+    }
+
+    /// The archive of `root` checked (its pickle made, every storage it names added) and ready to be written.
+    package func prepare(_ root: PickleValue) throws(PickleWriteFailure) -> PreparedArchive {
+        PreparedArchive(members: try members(root))
+    }
+
+    package struct PreparedArchive {
+        fileprivate let members: [StoredZip.StreamedMember]
+
+        /// The bytes `archive` returns, handed to `sink` piece by piece, each storage read from its values as it
+        /// is written. Call once: the serialization id is hashed as the members go by.
+        package func write<Failure: Error>(to sink: (UnsafeRawBufferPointer) throws(Failure) -> Void) throws(Failure) {
+            // A fixed time makes a rerun write the same bytes.
+            try StoredZip(modified: Date(timeIntervalSince1970: 315_532_800), dataAlignment: 64).write(members, to: sink)
+        }
+    }
+
+    private func members(_ root: PickleValue) throws(PickleWriteFailure) -> [StoredZip.StreamedMember] {
         let (pickle, order) = try PickleWriter.pickle(root)
-        var members: [StoredZip.Member] = [
-            .init(name: prefix + "/data.pkl", data: pickle),
-            .init(name: prefix + "/.format_version", data: Data("1".utf8)),
-            .init(name: prefix + "/.storage_alignment", data: Data("64".utf8)),
-            .init(name: prefix + "/byteorder", data: Data("little".utf8)),
+        var members: [StoredZip.StreamedMember] = [
+            .init(name: prefix + "/data.pkl") { pickle },
+            .init(name: prefix + "/.format_version") { Data("1".utf8) },
+            .init(name: prefix + "/.storage_alignment") { Data("64".utf8) },
+            .init(name: prefix + "/byteorder") { Data("little".utf8) },
         ]
         for reference in order {
-            guard let (added, bytes) = storages[reference.key], added == reference else {
+            guard let (added, content) = storages[reference.key], added == reference else {
                 throw PickleWriteFailure("tensor storage \"\(reference.key)\" was not added to the writer as "
                                          + "\(reference.elementCount) \(reference.dtype.qualifiedName) elements")
             }
-            members.append(.init(name: "\(prefix)/data/\(reference.key)", data: bytes))
+            members.append(.init(name: "\(prefix)/data/\(reference.key)", content: content))
         }
-        members.append(.init(name: prefix + "/version", data: Data("3\n".utf8)))
-        members.append(.init(name: prefix + "/.data/serialization_id", data: Data(Self.serializationID(members).utf8)))
-        // A fixed time makes a rerun write the same bytes.
-        return StoredZip(modified: Date(timeIntervalSince1970: 315_532_800), dataAlignment: 64).archive(members)
+        members.append(.init(name: prefix + "/version") { Data("3\n".utf8) })
+        // The id hashes every member before it; the zip writer asks for the members in order, so each one's bytes
+        // pass through the hash as they are written and the id is complete when its turn comes.
+        let identity = SerializationID(names: members.map(\.name))
+        members = members.map { member in
+            .init(name: member.name) {
+                let content = member.content()
+                content.withUnsafeBytes { identity.add($0) }
+                return content
+            }
+        }
+        members.append(.init(name: prefix + "/.data/serialization_id") { Data(identity.text.utf8) })
+        return members
     }
 
-    /// Forty digits as torch writes, derived here from the members' contents (FNV-1a) rather than from a random
-    /// number, so the same model always gives the same file. torch reads it only to log it.
-    static func serializationID(_ members: [StoredZip.Member]) -> String {
-        var names: UInt64 = 0xCBF2_9CE4_8422_2325, contents: UInt64 = 0xCBF2_9CE4_8422_2325
-        for member in members {
-            for byte in member.name.utf8 { names = (names ^ UInt64(byte)) &* 0x100_0000_01B3 }
-            for byte in member.data { contents = (contents ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    /// Forty digits as torch writes, derived here from the members' names and contents (FNV-1a) rather than from a
+    /// random number, so the same model always gives the same file. torch reads it only to log it.
+    private final class SerializationID {
+        private let names: UInt64
+        private var contents: UInt64 = 0xCBF2_9CE4_8422_2325
+
+        init(names: [String]) {
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for name in names {
+                for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            }
+            self.names = hash
         }
-        func padded(_ value: UInt64) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: 20 - digits.count) + digits
+
+        func add(_ bytes: UnsafeRawBufferPointer) {
+            var hash = contents
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+            contents = hash
         }
-        return padded(names) + padded(contents)
+
+        var text: String {
+            func padded(_ value: UInt64) -> String {
+                let digits = String(value)
+                return String(repeating: "0", count: 20 - digits.count) + digits
+            }
+            return padded(names) + padded(contents)
+        }
+    }
+}
+
+// Host order is little-endian on every platform this package builds for: the values' memory is the storage's bytes.
+extension TorchTensor.Values: ContiguousBytes {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case .float(let values): try values.withUnsafeBytes(body)
+        case .double(let values): try values.withUnsafeBytes(body)
+        case .int64(let values): try values.withUnsafeBytes(body)
+        }
+    }
+
+    var dtype: TorchDType {
+        switch self {
+        case .float: .float32
+        case .double: .float64
+        case .int64: .int64
+        }
     }
 }

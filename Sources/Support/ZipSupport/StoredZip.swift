@@ -34,15 +34,45 @@ package struct StoredZip {
     private static let limit32 = UInt64(UInt32.max)
 
     package func archive(_ members: [Member]) -> Data {
-        let (time, date) = dosTimeAndDate(modified)
         var out = Data()
         out.reserveCapacity(members.reduce(0) { $0 + $1.data.count + 2 * $1.name.utf8.count + 160 } + 100)
+        write(members.map { member in StreamedMember(name: member.name) { member.data } }) { (bytes: UnsafeRawBufferPointer) in
+            out.append(contentsOf: bytes)
+        }
+        return out
+    }
+
+    /// A member whose bytes are asked for (once) only when it is written, so a writer can produce each large member
+    /// in turn and let it go, instead of holding the whole archive.
+    package struct StreamedMember {
+        package var name: String
+        package var content: () -> any ContiguousBytes
+
+        package init(name: String, content: @escaping () -> any ContiguousBytes) {
+            self.name = name
+            self.content = content
+        }
+    }
+
+    /// The archive `archive` builds, handed to `sink` piece by piece in file order: each member's CRC-32 is computed
+    /// from its bytes before its local header is written, then the bytes follow straight from the member.
+    package func write<Failure: Error>(
+        _ members: [StreamedMember], to sink: (UnsafeRawBufferPointer) throws(Failure) -> Void
+    ) throws(Failure) {
+        let (time, date) = dosTimeAndDate(modified)
+        var written = 0
+        func emit(_ bytes: Data) throws(Failure) {
+            try bytes.withUnsafeBytes { raw in Result { () throws(Failure) in try sink(raw) } }.get()
+            written += bytes.count
+        }
         var central = Data()
         for member in members {
             let name = Array(member.name.utf8)
-            let size = UInt64(member.data.count)
-            let offset = UInt64(out.count)
-            let crc = member.data.withUnsafeBytes { mlp_crc32_zip(0, $0.baseAddress, $0.count) }
+            let content = member.content()
+            let (size, crc) = content.withUnsafeBytes { raw in
+                (UInt64(raw.count), mlp_crc32_zip(0, raw.baseAddress, raw.count))
+            }
+            let offset = UInt64(written)
             let zip64 = forceZip64 || size >= Self.limit32 || offset >= Self.limit32
 
             // From "version needed" to the extra field's length, both headers hold the same fields.
@@ -62,22 +92,25 @@ package struct StoredZip {
             let zip64Extra = zip64 ? 20 : 0
             var padding = 0
             if dataAlignment > 1 {
-                let unpadded = out.count + 30 + name.count + zip64Extra + 4
+                let unpadded = written + 30 + name.count + zip64Extra + 4
                 padding = (dataAlignment - unpadded % dataAlignment) % dataAlignment
             }
             let localExtra = zip64Extra + (dataAlignment > 1 ? 4 + padding : 0)
-            out.append(le32: 0x0403_4b50)
-            appendSharedFields(to: &out, extraLength: UInt16(localExtra))
-            out.append(contentsOf: name)
+            var local = Data()
+            local.append(le32: 0x0403_4b50)
+            appendSharedFields(to: &local, extraLength: UInt16(localExtra))
+            local.append(contentsOf: name)
             if zip64 {
-                out.append(le16: 0x0001); out.append(le16: 16)
-                out.append(le64: size); out.append(le64: size)
+                local.append(le16: 0x0001); local.append(le16: 16)
+                local.append(le64: size); local.append(le64: size)
             }
             if dataAlignment > 1 {
-                out.append(le16: 0x4246); out.append(le16: UInt16(padding))  // "FB"
-                out.append(contentsOf: repeatElement(UInt8(ascii: "Z"), count: padding))
+                local.append(le16: 0x4246); local.append(le16: UInt16(padding))  // "FB"
+                local.append(contentsOf: repeatElement(UInt8(ascii: "Z"), count: padding))
             }
-            out.append(member.data)
+            try emit(local)
+            try content.withUnsafeBytes { raw in Result { () throws(Failure) in try sink(raw) } }.get()
+            written += Int(size)
 
             // Its central directory entry; ZIP64 sizes and offset in its extra field.
             central.append(le32: 0x0201_4b50)
@@ -94,27 +127,27 @@ package struct StoredZip {
                 central.append(le64: size); central.append(le64: size); central.append(le64: offset)
             }
         }
-        let centralOffset = UInt64(out.count), centralSize = UInt64(central.count), count = UInt64(members.count)
-        out.append(central)
+        let centralOffset = UInt64(written), centralSize = UInt64(central.count), count = UInt64(members.count)
+        var end = central
         let zip64End = forceZip64 || centralOffset >= Self.limit32 || centralSize >= Self.limit32 || count >= 0xFFFF
         if zip64End {
-            let recordOffset = UInt64(out.count)
-            out.append(le32: 0x0606_4b50)
-            out.append(le64: 44)
-            out.append(le16: (3 << 8) | 45); out.append(le16: 45)
-            out.append(le32: 0); out.append(le32: 0)
-            out.append(le64: count); out.append(le64: count)
-            out.append(le64: centralSize); out.append(le64: centralOffset)
-            out.append(le32: 0x0706_4b50)
-            out.append(le32: 0); out.append(le64: recordOffset); out.append(le32: 1)
+            let recordOffset = centralOffset + centralSize
+            end.append(le32: 0x0606_4b50)
+            end.append(le64: 44)
+            end.append(le16: (3 << 8) | 45); end.append(le16: 45)
+            end.append(le32: 0); end.append(le32: 0)
+            end.append(le64: count); end.append(le64: count)
+            end.append(le64: centralSize); end.append(le64: centralOffset)
+            end.append(le32: 0x0706_4b50)
+            end.append(le32: 0); end.append(le64: recordOffset); end.append(le32: 1)
         }
-        out.append(le32: 0x0605_4b50)
-        out.append(le16: 0); out.append(le16: 0)
-        out.append(le16: zip64End ? 0xFFFF : UInt16(count)); out.append(le16: zip64End ? 0xFFFF : UInt16(count))
-        out.append(le32: zip64End ? UInt32.max : UInt32(centralSize))
-        out.append(le32: zip64End ? UInt32.max : UInt32(centralOffset))
-        out.append(le16: 0)
-        return out
+        end.append(le32: 0x0605_4b50)
+        end.append(le16: 0); end.append(le16: 0)
+        end.append(le16: zip64End ? 0xFFFF : UInt16(count)); end.append(le16: zip64End ? 0xFFFF : UInt16(count))
+        end.append(le32: zip64End ? UInt32.max : UInt32(centralSize))
+        end.append(le32: zip64End ? UInt32.max : UInt32(centralOffset))
+        end.append(le16: 0)
+        try emit(end)
     }
 
     /// MS-DOS time (2-second resolution) and date of `date` in UTC; 1980 is the earliest the format holds.
