@@ -226,8 +226,48 @@ def library_info(impl, threads):
     return info
 
 
+def gemm_roof(name, threads, repeats):
+    """The roof: an epoch of only the GEMMs a training step needs (forward X@W; backward Xᵀ@∇Z, and ∇Z@Wᵀ below
+    the first layer), same shapes and transposes, numpy's OpenBLAS into preallocated outputs. Samples/s at that
+    rate is what an implementation doing nothing but its products would reach."""
+    import numpy as np
+    spec, rng = WORKLOADS[name], np.random.default_rng(3)
+    batch, widths = spec["batch"], [spec["inputs"]] + [n for n, _ in spec["layers"]]
+    x = [rng.uniform(-1, 1, (batch, w)).astype(np.float32) for w in widths]
+    dz = [rng.uniform(-1, 1, (batch, w)).astype(np.float32) for w in widths]
+    w = [rng.uniform(-1, 1, (a, b)).astype(np.float32) for a, b in zip(widths, widths[1:])]
+    dw = [np.empty_like(k) for k in w]
+
+    def epoch():
+        for _ in range(spec["steps"]):
+            for l in range(len(w)):
+                np.matmul(x[l], w[l], out=x[l + 1])
+            for l in reversed(range(len(w))):
+                np.matmul(x[l].T, dz[l + 1], out=dw[l])
+                if l:
+                    np.matmul(dz[l + 1], w[l].T, out=dz[l])
+
+    epoch()
+    seconds = min(timed(epoch) for _ in range(max(repeats, 3)))
+    macs = sum(a * b for a, b in zip(widths, widths[1:])) * 2 + sum(a * b for a, b in zip(widths[1:], widths[2:]))
+    print(json.dumps({"implementation": "roof", "workload": name, "threads": threads,
+                      "samples_per_second": batch * spec["steps"] / seconds,
+                      "gflops": 2 * macs * batch * spec["steps"] / seconds / 1e9}), flush=True)
+
+
+def timed(body):
+    start = time.perf_counter()
+    body()
+    return time.perf_counter() - start
+
+
 def worker(impl, names, threads, repeats):
     import numpy as np
+    if impl == "roof":
+        print(json.dumps(library_info("numpy", threads) | {"implementation": "roof"}), flush=True)
+        for name in names:
+            gemm_roof(name, threads, repeats)
+        return
     print(json.dumps(library_info(impl, threads)), flush=True)
     for name in names:
         spec = WORKLOADS[name]
@@ -321,7 +361,7 @@ def main():
     ap.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
     ap.add_argument("--json-out", help="save every raw result here")
     ap.add_argument("--selftest", action="store_true", help="check numpy against JAX (and torch) on a tiny case")
-    ap.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=PEERS + ("roof",), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.workload = list(dict.fromkeys(args.workload or WORKLOADS))
     if args.worker:
@@ -344,7 +384,7 @@ def main():
         runs = [("mlpconv", [args.mlpbench, "--json", "--threads", str(threads)], None),
                 ("mlpconv (OPENBLAS_CORETYPE=SkylakeX)", [args.mlpbench, "--json", "--threads", str(threads)], "SkylakeX")]
         runs += [(p, [sys.executable, os.path.abspath(__file__), "--worker", p, "--threads", str(threads)], None)
-                 for p in peers]
+                 for p in peers + ["roof"]]
         for label, cmd, coretype in runs:
             print(f"- running {label}, {threads} thread(s) ...", file=sys.stderr, flush=True)
             rows, _ = run_child(cmd + common, threads, coretype)
@@ -358,9 +398,9 @@ def main():
                 row["implementation"] = label
                 results.append(row)
 
-    labels = ["mlpconv", "mlpconv (OPENBLAS_CORETYPE=SkylakeX)"] + peers
+    labels = ["mlpconv", "mlpconv (OPENBLAS_CORETYPE=SkylakeX)"] + peers + ["roof"]
     table = {(r["workload"], r["threads"], r["implementation"]): r["samples_per_second"] for r in results}
-    ratios = [(base, p) for base in labels[:2] for p in peers]
+    ratios = [(base, p) for base in labels[:2] for p in peers + ["roof"]]
     short = lambda l: "SkylakeX" if "SkylakeX" in l else l
     print("\n## Training throughput (samples/s, best of %d epochs)\n" % args.repeats)
     print("| workload | threads | " + " | ".join(labels) + " | " + " | ".join(f"{short(b)} / {p}" for b, p in ratios) + " |")
@@ -371,6 +411,8 @@ def main():
             cells = [f"{get(l):,.0f}" if get(l) else "—" for l in labels]
             cells += [f"{get(b) / get(p):.2f}" if get(b) and get(p) else "—" for b, p in ratios]
             print(f"| {name} | {threads} | " + " | ".join(cells) + " |")
+    print("\nroof: the step's GEMMs alone in numpy (its OpenBLAS), same shapes: " + ", ".join(
+        f"{r['workload']} {r['threads']} thread(s) {r['gflops']:.0f} GF/s" for r in results if r["implementation"] == "roof"))
     print(f"\nLoad average {os.getloadavg()[0]:.2f} at the end.")
     if args.json_out:
         with open(args.json_out, "w") as f:
