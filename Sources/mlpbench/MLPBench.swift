@@ -12,7 +12,7 @@ struct MLPBench: ParsableCommand {
     @Option(help: "Workloads to run (\(Workload.all.map(\.name).joined(separator: ", "))).")
     var workload: [String] = Workload.all.map(\.name)
 
-    @Option(help: "OpenBLAS threads.")
+    @Option(help: "Threads (each product split into this many one-thread OpenBLAS calls).")
     var threads: Int = 1
 
     @Option(help: "Repetitions of each timed run; the best is reported.")

@@ -1,13 +1,32 @@
 internal import CBLAS
 internal import CKernels
+import Synchronization
 
-/// The BLAS library underneath the matrix products, for benchmarks and diagnostics.
+/// The BLAS library underneath the matrix products, and the threads the core computes on.
 public enum BLAS {
-    /// Threads OpenBLAS may use for one product.
+    /// Threads for one product or one large element-wise pass. A product is split into this many parts by rows (or
+    /// columns), each a one-thread OpenBLAS call on its own thread: at the batch sizes people train with,
+    /// OpenBLAS's own threading of a 128-row product kept the second core mostly waiting (Benchmarks/README.md).
+    /// Starts as OpenBLAS's own default (`OPENBLAS_NUM_THREADS`, else the CPUs), read once; OpenBLAS itself is then
+    /// kept at one thread. Results are the same for the same thread count (resuming is exact); a product split
+    /// differently may round differently.
     public static var threads: Int {
-        get { Int(mlp_blas_get_threads()) }
-        set { mlp_blas_set_threads(Int32(newValue)) }
+        get {
+            let current = chosenThreads.load(ordering: .relaxed)
+            if current > 0 { return current }
+            let initial = max(1, Int(mlp_blas_get_threads()))
+            mlp_blas_set_threads(1)
+            // Another thread may have got here first; either way both read the same default.
+            _ = chosenThreads.compareExchange(expected: 0, desired: initial, ordering: .relaxed)
+            return chosenThreads.load(ordering: .relaxed)
+        }
+        set {
+            mlp_blas_set_threads(1)
+            chosenThreads.store(max(1, newValue), ordering: .relaxed)
+        }
     }
+
+    private static let chosenThreads = Atomic<Int>(0)
 
     /// OpenBLAS's build configuration and the CPU kernel it chose (which `OPENBLAS_CORETYPE` overrides).
     public static var configuration: String { String(cString: mlp_blas_config()) }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Row-major matrix products for the three GEMMs per layer per step (docs/numerics.md, batch forward/backward).
 ///
 /// BLAS wins on anything sizeable, but its call and threading overhead dominates tiny products such as a
@@ -6,6 +8,8 @@
 enum GEMM {
     /// Products with at most this many multiply-adds take the loop path.
     static let smallWorkLimit = 4_096
+    /// Products with fewer multiply-adds run on one thread: splitting them costs more than it saves.
+    static let splitWorkLimit = 1 << 20
 
     /// `C ← α·op(A)·op(B) + β·C`, with `op(A)` `[m, k]`, `op(B)` `[k, n]`, all row-major and densely packed.
     @_specialize(where T == Float)
@@ -17,6 +21,8 @@ enum GEMM {
     ) {
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
+        // Reading the thread count also keeps OpenBLAS itself at one thread (BLAS.threads).
+        let threads = BLAS.threads
         if m == 1, !transposeA, m * n * k > smallWorkLimit {
             // One row (a batch-1 prediction): a matrix-vector product streams the weights once, where GEMM would
             // pack them first. `y = x·B` is `Bᵀx` for B `[k, n]`, and `Bx` for the transposed B `[n, k]`.
@@ -32,9 +38,35 @@ enum GEMM {
             return
         }
         if m * n * k > smallWorkLimit {
-            T.blasGEMM(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: n)
+            let parts = threads > 1 && m * n * k >= splitWorkLimit ? threads : 1
+            guard parts > 1 else {
+                T.blasGEMM(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                    alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: n)
+                return
+            }
+            nonisolated(unsafe) let (a, b, c) = (a, b, c)
+            if m >= 16 * parts {
+                // Rows of op(A) and C: rows of A, or columns of a transposed A.
+                let chunk = (m + parts - 1) / parts
+                DispatchQueue.concurrentPerform(iterations: parts) { t in
+                    let start = t * chunk, rows = min(chunk, m - start)
+                    guard rows > 0 else { return }
+                    T.blasGEMM(transposeA: transposeA, transposeB: transposeB, m: rows, n: n, k: k, alpha: alpha,
+                               a: transposeA ? a + start : a + start * lda, lda: lda, b: b, ldb: ldb, beta: beta,
+                               c: c + start * n, ldc: n)
+                }
+            } else {
+                // Columns of op(B) and C, in whole cache lines.
+                let chunk = ((n + parts - 1) / parts + 15) & ~15
+                DispatchQueue.concurrentPerform(iterations: parts) { t in
+                    let start = min(t * chunk, n), columns = min(chunk, n - start)
+                    guard columns > 0 else { return }
+                    T.blasGEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: columns, k: k, alpha: alpha,
+                               a: a, lda: lda, b: transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta,
+                               c: c + start, ldc: n)
+                }
+            }
             return
         }
         for i in 0..<m {
