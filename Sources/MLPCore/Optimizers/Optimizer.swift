@@ -77,6 +77,7 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
         // Keras raises β to the float step `iterations + 1` in the variable's precision.
         let step = T(updates + 1)
         let uProduct = advanceScalars(step: step)
+        let constants = StepConstants(config: config, step: step, learningRate: lr)
         let offset = config.wrapperSlotNames.count
         for (index, parameter) in parameters.enumerated() {
             withSlots(parameter: index, offset: offset) { s0, s1, s2 in
@@ -86,7 +87,7 @@ public struct Optimizer<T: MLPScalar>: Sendable, Equatable {
                         return
                     }
                     config.update(w, gradient: gradients[index], slots: (s0, s1, s2), step: step, learningRate: lr,
-                                  uProduct: uProduct)
+                                  uProduct: uProduct, stepConstants: constants)
                 }
             }
         }

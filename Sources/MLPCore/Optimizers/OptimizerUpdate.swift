@@ -44,7 +44,7 @@ extension OptimizerConfig {
     func update<T: MLPScalar>(
         _ w: UnsafeMutableBufferPointer<T>, gradient g: UnsafeMutableBufferPointer<T>,
         slots: (UnsafeMutableBufferPointer<T>?, UnsafeMutableBufferPointer<T>?, UnsafeMutableBufferPointer<T>?),
-        step: T, learningRate lr: T, uProduct: T
+        step: T, learningRate lr: T, uProduct: T, stepConstants: StepConstants<T>
     ) {
         if let weightDecay {
             let wd = T(weightDecay)
@@ -72,9 +72,7 @@ extension OptimizerConfig {
             guard let m = slots.0?.baseAddress, let v = slots.1?.baseAddress else {
                 preconditionFailure("Adam state has no momentum/velocity")
             }
-            let beta1Power = T.pow(T(beta1), step)
-            let beta2Power = T.pow(T(beta2), step)
-            let alpha = lr * (1 - beta2Power).squareRoot() / (1 - beta1Power)
+            let alpha = stepConstants.adamStepSize
             let oneMinusBeta1 = T(1 - beta1), oneMinusBeta2 = T(1 - beta2), eps = T(epsilon)
             let count = w.count
             guard let w = w.baseAddress, let g = g.baseAddress else { return }
@@ -109,6 +107,20 @@ extension OptimizerConfig {
         case .torchSGD, .torchAdam, .torchAdamW, .torchRMSprop, .torchAdagrad:
             preconditionFailure("\(kind) is updated by torchUpdate (OptimizerUpdate+Torch.swift)")
         }
+    }
+}
+
+/// What a rule computes from the step alone, the same for every parameter: computed once per step rather than once
+/// per tensor (two `pow` calls per tensor were a tenth of a 4-8-3 network's step).
+struct StepConstants<T: MLPScalar> {
+    /// Adam's `lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` (0 for other rules).
+    var adamStepSize: T = 0
+
+    init(config: OptimizerConfig, step: T, learningRate lr: T) {
+        guard config.kind == .adam || config.kind == .adamw else { return }
+        let beta1Power = T.pow(T(config.beta1), step)
+        let beta2Power = T.pow(T(config.beta2), step)
+        adamStepSize = lr * (1 - beta2Power).squareRoot() / (1 - beta1Power)
     }
 }
 
