@@ -13,10 +13,10 @@ private func pattern(_ count: Int, seed: UInt32) -> [UInt8] {
 }
 
 extension HDF5WrapperTests {
-    /// Datasets read and written in slabs of rows, each slab handed to `eachSlab` (the native codec's CRC-32C):
-    /// the slabs cover the data exactly once, in order; the file is byte for byte the one a single write makes;
-    /// the values read back are the same as a single read's.
-    @Test("slab-wise reads and writes hand on every byte once, in order, and change no byte of the file",
+    /// Datasets written in slabs of rows, each slab handed to `eachSlab` (the native codec's CRC-32C): the slabs
+    /// cover the data exactly once, in order; the file is byte for byte the one a single write makes, and reads
+    /// back the same.
+    @Test("slab-wise writes hand on every byte once, in order, and change no byte of the file",
           arguments: [[3000, 700], [1_100_001], [3, 1, 1_100_000], [7, 3], [], [0, 5], [64, 64]])
     func slabs(shape: [Int]) throws {
         let folder = try TemporaryFolder()
@@ -37,20 +37,16 @@ extension HDF5WrapperTests {
         #expect(written.flatMap { $0 } == bytes)
         #expect(try Data(contentsOf: folder.url.appendingPathComponent("whole.h5"))
                 == Data(contentsOf: folder.url.appendingPathComponent("slabs.h5")))
+        // Several slabs where the data spans several, one for a compressed dataset (written whole), none for no data.
+        let expectedSlabs = bytes.count == 0 ? 0 : compressed ? 1
+            : HDF5Slabs(shape: shape.map { UInt64($0) }, elementSize: type.size)
+                .map { $0.ranges.count } ?? (bytes.count + HDF5Slabs.bytes - 1) / HDF5Slabs.bytes
+        #expect(written.count == expectedSlabs)
+        #expect(bytes.count < 2 * HDF5Slabs.bytes || written.count > 1)
 
-        let file = try HDF5File.openReadOnly(at: folder.path("whole.h5"))
-        let dataset = try file.openDataset("d")
-        var read: [[UInt8]] = []
-        var whole = [UInt8](repeating: 0, count: bytes.count)
-        var slabbed = [UInt8](repeating: 0, count: bytes.count)
-        try whole.withUnsafeMutableBytes { try dataset.read(into: $0, as: type) }
-        try slabbed.withUnsafeMutableBytes { try dataset.read(into: $0, as: type) { read.append([UInt8]($0)) } }
-        #expect(whole == bytes && slabbed == bytes)
-        #expect(read.flatMap { $0 } == bytes)
-        // Several slabs where the data spans several (written and read alike), none for no data.
-        let expectedSlabs = bytes.count == 0 ? 0 : HDF5Slabs(shape: shape.map { UInt64($0) }, elementSize: type.size)
-            .map { $0.ranges.count } ?? (bytes.count + HDF5Slabs.bytes - 1) / HDF5Slabs.bytes
-        #expect(read.count == expectedSlabs && written.count == expectedSlabs)
-        #expect(bytes.count < 2 * HDF5Slabs.bytes || read.count > 1)
+        var read = [UInt8](repeating: 0, count: bytes.count)
+        let dataset = try HDF5File.openReadOnly(at: folder.path("slabs.h5")).openDataset("d")
+        try read.withUnsafeMutableBytes { try dataset.read(into: $0, as: type) }
+        #expect(read == bytes)
     }
 }

@@ -286,25 +286,27 @@ struct HDF5ModelReader {
 
     // MARK: Data
 
-    /// Reads planned tensors, each straight into the array that becomes its storage, and checks every CRC,
-    /// computed slab by slab as the data arrives (while it is in the CPU's cache); a mismatch is reported for the
-    /// first corrupt tensor in file order.
+    /// Reads planned tensors, each straight into the array that becomes its storage, and checks every CRC
+    /// (computed alongside the reading); a mismatch is reported for the first corrupt tensor in file order.
     func readTensors(_ plans: [PlannedTensor]) throws(ModelFileError) -> [Tensor] {
+        let checksums = ChecksumPipeline(count: plans.count)
+        // On an early exit too: no checksum task may outlive the load.
+        defer { _ = checksums.finish() }
         var tensors: [Tensor] = []
         tensors.reserveCapacity(plans.count)
-        for plan in plans {
+        for (index, plan) in plans.enumerated() {
             let count = plan.byteCount / plan.dtype.byteSize
-            var crc: UInt32 = 0
-            let checksum = { (slab: UnsafeRawBufferPointer) in crc = CRC32C.checksum(slab, continuing: crc) }
             let storage: Tensor.Storage
             switch plan.dtype {
-            case .float32:
-                storage = .float32(try wrap(plan.dataset.readValues(as: Float.self, maxElements: count, eachSlab: checksum)))
-            case .float64:
-                storage = .float64(try wrap(plan.dataset.readValues(as: Double.self, maxElements: count, eachSlab: checksum)))
+            case .float32: storage = .float32(try wrap(plan.dataset.readValues(as: Float.self, maxElements: count)))
+            case .float64: storage = .float64(try wrap(plan.dataset.readValues(as: Double.self, maxElements: count)))
             }
-            try verify(stored: plan.storedChecksum, computed: crc, object: plan.path, what: "the tensor data")
-            tensors.append(Tensor(unchecked: plan.shape, storage: storage))
+            let tensor = Tensor(unchecked: plan.shape, storage: storage)
+            checksums.submit(index, tensor)
+            tensors.append(tensor)
+        }
+        for (plan, computed) in zip(plans, checksums.finish()) {
+            try verify(stored: plan.storedChecksum, computed: computed, object: plan.path, what: "the tensor data")
         }
         return tensors
     }

@@ -193,13 +193,7 @@ extension HDF5Dataset {
     ///
     /// Refuses virtual datasets and external raw storage, and converts only float → float and
     /// integer → int64 (HDF5 would happily turn strings or compounds into garbage numbers otherwise).
-    ///
-    /// With `eachSlab`, a contiguous dataset is read in slabs of whole rows of about `HDF5Slabs.bytes`, each passed
-    /// to `eachSlab` as soon as it is in the buffer, while it is still in the CPU's cache (a checksum then costs
-    /// little, where a second pass over memory would cost a quarter of the read); any other layout is read whole,
-    /// then passed on in pieces, in order.
-    package func read(into buffer: UnsafeMutableRawBufferPointer, as type: HDF5ElementType,
-                      eachSlab: ((UnsafeRawBufferPointer) -> Void)? = nil) throws(HDF5Error) {
+    package func read(into buffer: UnsafeMutableRawBufferPointer, as type: HDF5ElementType) throws(HDF5Error) {
         let site = self.site
         let operation = "read dataset as \(type)"
         let info = try readableInfo(operation)
@@ -226,31 +220,14 @@ extension HDF5Dataset {
                              "shape \(info.shape) holds \(needed) bytes of \(type), buffer has \(buffer.count)")
         }
         guard let base = buffer.baseAddress, needed > 0 else { return }
-        if let eachSlab, info.layout == .contiguous, let slabs = HDF5Slabs(shape: info.shape, elementSize: type.size) {
-            let fileSpace = HDF5Dataspace(adopting: try hdf5 { () throws(HDF5Error) in
-                try site.id(H5Dget_space(id), operation)
-            })
-            for slab in slabs.ranges {
-                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[slab.bytes])
-                try slabs.transfer(slab, dataset: self, fileSpace: fileSpace, type: type, site: site,
-                                   operation: operation) { memory, file in
-                    H5Dread(id, type.nativeType, memory, file, mlp_H5P_DEFAULT(), piece.baseAddress)
-                }
-                eachSlab(UnsafeRawBufferPointer(piece))
-            }
-            return
-        }
         try hdf5 { () throws(HDF5Error) in
             try site.status(H5Dread(id, type.nativeType, mlp_H5S_ALL(), mlp_H5S_ALL(), mlp_H5P_DEFAULT(), base),
                             operation)
         }
-        if let eachSlab { HDF5Slabs.pieces(of: UnsafeRawBufferPointer(buffer), eachSlab) }
     }
 
-    /// Reads the whole dataset into a new array, after checking its element count against `maxElements`;
-    /// `eachSlab` as for `read(into:as:eachSlab:)`.
-    package func readValues<T: HDF5Element>(as: T.Type = T.self, maxElements: Int,
-                                            eachSlab: ((UnsafeRawBufferPointer) -> Void)? = nil) throws(HDF5Error) -> [T] {
+    /// Reads the whole dataset into a new array, after checking its element count against `maxElements`.
+    package func readValues<T: HDF5Element>(as: T.Type = T.self, maxElements: Int) throws(HDF5Error) -> [T] {
         let info = try info()
         guard let count = info.elementCount, count <= UInt64(max(maxElements, 0)) else {
             throw site.error(.size, "read dataset as \(T.hdf5Type)",
@@ -260,7 +237,7 @@ extension HDF5Dataset {
         let values = [T](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
             adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             do throws(HDF5Error) {
-                try read(into: UnsafeMutableRawBufferPointer(buffer), as: T.hdf5Type, eachSlab: eachSlab)
+                try read(into: UnsafeMutableRawBufferPointer(buffer), as: T.hdf5Type)
                 initialized = Int(count)
             } catch {
                 failure = error
@@ -272,9 +249,11 @@ extension HDF5Dataset {
     }
 }
 
-/// A dataset's data as slabs of whole rows (along the first dimension) of about `bytes` each, for reads and
-/// writes that hand each slab on while it is in the CPU's cache. 4 MiB stays in the L3 cache and keeps HDF5's
-/// per-call cost (a hyperslab selection per slab) small; 256 KiB slabs, which fit L2, were measured slower.
+/// A dataset's data as slabs of whole rows (along the first dimension) of about `bytes` each, for writes that hand
+/// each slab on while it is in the CPU's cache. 4 MiB stays in the L3 cache and keeps HDF5's per-call cost (a
+/// hyperslab selection per slab) small; 256 KiB slabs, which fit L2, were measured slower. (Reads stay whole: the
+/// native reader checksums on another core meanwhile, which measured faster than slab-wise reads when a core
+/// is free.)
 struct HDF5Slabs {
     static let bytes = 4 << 20
 
@@ -309,8 +288,8 @@ struct HDF5Slabs {
         }
     }
 
-    /// Selects `slab`'s rows in `fileSpace` and runs `transfer(memorySpace, fileSpace)` (an `H5Dread` or
-    /// `H5Dwrite` of just those rows).
+    /// Selects `slab`'s rows in `fileSpace` and runs `transfer(memorySpace, fileSpace)` (an `H5Dwrite` of just
+    /// those rows).
     func transfer(_ slab: Slab, dataset: HDF5Dataset, fileSpace: HDF5Dataspace, type: HDF5ElementType, site: HDF5Site,
                   operation: String, _ transfer: (hid_t, hid_t) -> herr_t) throws(HDF5Error) {
         var start = [hsize_t](repeating: 0, count: shape.count)
