@@ -127,7 +127,7 @@ let package = Package(
         // wrappers themselves never write.
         .testTarget(name: "HDF5SupportTests", dependencies: ["HDF5Support", "CHDF5", "TestSupport"]),
         .testTarget(name: "JSONSupportTests", dependencies: ["JSONSupport", "TestSupport"]),
-        .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip"]),
+        .testTarget(name: "ZipSupportTests", dependencies: ["ZipSupport", "CZip", "TestSupport"]),
         .testTarget(name: "PickleSupportTests", dependencies: ["PickleSupport", "ZipSupport"]),
         .testTarget(name: "MLPDocumentTests", dependencies: ["MLPDocument", "MLPCore"]),
         .testTarget(

@@ -63,6 +63,27 @@ struct HDF5ModelCodecBadInputTests {
         #expect(readError(path) == "model.h5: /@format_version: expected an integer, found a string")
     }
 
+    /// Tensors over one read slab (4 MiB) are checksummed slab by slab as they are written and read: the stored
+    /// CRC-32C is that of the whole tensor (the portable implementation, in one pass), and a byte flipped in the
+    /// last slab is caught.
+    @Test("a tensor larger than a read slab keeps its whole-tensor checksum, and a flip in its last slab is caught")
+    func flippedByteInALargeTensor() throws {
+        let folder = try TemporaryFolder()
+        var factory = DocumentFactory(seed: 11)
+        let (path, document) = try writeSample(folder, factory.document(inputWidth: 2200, units: [1000], names: ["big"]))
+        let kernel = document.weights[0].kernel
+        #expect(kernel.byteCount > 2 * (4 << 20))
+        let file = try HDF5File.openReadOnly(at: path)
+        let dataset = try file.openDataset("/weights/big/kernel")
+        #expect(try dataset.attribute("crc32c") == .int64(Int64(kernel.withUnsafeBytes { CRC32C.software($0) })))
+        let offset = try #require(try dataset.info().dataOffset)
+        var bytes = try fileBytes(path)
+        bytes[Int(offset) + kernel.byteCount - 3] ^= 0x01
+        try writeBytes(path, bytes)
+        let message = readError(path) ?? ""
+        #expect(message.hasPrefix("model.h5: /weights/big/kernel: checksum mismatch (stored crc32c "), "\(message)")
+    }
+
     @Test("a flipped byte in a tensor's data is caught by its checksum, naming the tensor")
     func flippedTensorByte() throws {
         let folder = try TemporaryFolder()

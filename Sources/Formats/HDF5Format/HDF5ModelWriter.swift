@@ -88,8 +88,8 @@ extension HDF5ModelCodec {
         }
     }
 
-    /// One dataset per parameter (`<layer>/kernel`, `<layer>/bias`), written with a single `H5Dwrite` from the
-    /// tensor's own buffer, each with the CRC-32C of its little-endian bytes.
+    /// One dataset per parameter (`<layer>/kernel`, `<layer>/bias`), written from the tensor's own buffer, each
+    /// with the CRC-32C of its little-endian bytes, computed slab by slab just before HDF5 copies the slab out.
     private static func writeParameters(_ tensors: [Tensor], names: [String], in group: HDF5Group,
                                         compression: HDF5Compression?) throws(HDF5Error) {
         // The layer groups explicitly, not as intermediate groups, which would carry timestamps.
@@ -102,9 +102,12 @@ extension HDF5ModelCodec {
             let type: HDF5ElementType = tensor.dtype == .float32 ? .float32 : .float64
             let result = tensor.withUnsafeBytes { bytes in
                 Result { () throws(HDF5Error) in
+                    var crc: UInt32 = 0
                     let dataset = try group.createDataset(name, type: type, shape: tensor.shape, bytes: bytes,
-                                                          compression: compression)
-                    try dataset.setAttribute(Name.checksum, .uint32(CRC32C.checksum(bytes)))
+                                                          compression: compression) { slab in
+                        crc = CRC32C.checksum(slab, continuing: crc)
+                    }
+                    try dataset.setAttribute(Name.checksum, .uint32(crc))
                 }
             }
             try result.get()

@@ -227,12 +227,13 @@ package enum KerasH5Reader {
             if let compiled {
                 legacyRuleNote = compiled.ruleNote
                 metrics = compiled.metrics
-                var optimizer = ModelDocument.OptimizerRecord(
-                    config: compiled.config, iterations: 0, slots: zeroSlots(compiled.config, document),
-                    scalars: ModelDocument.OptimizerRecord.initialScalars(compiled.config))
-                if try reader.wrap(h5.hasMember("optimizer_weights")) {
-                    optimizer = try readOptimizerWeights(h5, config: compiled.config, document: document, reader: &reader)
-                }
+                // Fresh slots only for an optimizer that never ran: built up front, they were a second copy of the
+                // slots in memory while the stored ones were read.
+                let optimizer = try reader.wrap(h5.hasMember("optimizer_weights"))
+                    ? try readOptimizerWeights(h5, config: compiled.config, document: document, reader: &reader)
+                    : ModelDocument.OptimizerRecord(
+                        config: compiled.config, iterations: 0, slots: zeroSlots(compiled.config, document),
+                        scalars: ModelDocument.OptimizerRecord.initialScalars(compiled.config))
                 document.training = .init(loss: compiled.loss, optimizer: optimizer)
             }
         }

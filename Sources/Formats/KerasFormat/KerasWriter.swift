@@ -359,12 +359,14 @@ package enum KerasZipWriter {
     package static func write(_ document: ModelDocument, toPath path: String, file: String,
                       forceZip64: Bool = false) throws(ModelFileError) {
         let document = try KerasWriting.writable(document, file: file)
-        // model.weights.h5 is built in memory (HDF5's core driver) and goes into the archive as bytes.
-        let weightsBytes: Data
+        let failure = modelFileFailure(file)
+        // model.weights.h5 goes to a file of its own beside the output, then into the archive piece by piece: the
+        // weights are never in memory again next to the document (as an HDF5 image, then as the archive).
+        let weights: TemporaryFile
+        do { weights = try TemporaryFile(nextTo: path) } catch { throw failure(error) }
         do throws(HDF5Error) {
-            let h5 = try HDF5File.createInMemory(name: "\(file):\(KerasZipReader.weightsName)")
+            let h5 = try HDF5File.create(at: weights.path)
             try writeWeights(document, to: h5)
-            weightsBytes = try h5.image()
             try h5.close()
         } catch {
             throw ModelFileError(error, file: file)
@@ -382,12 +384,31 @@ package enum KerasZipWriter {
         let extras = KerasExtras(document)
         if !extras.isEmpty { metadataWriter.key(KerasExtras.key); extras.write(to: &metadataWriter) }
         metadataWriter.endObject()
-        let archive = StoredZip(modified: saved, forceZip64: forceZip64).archive([
-            .init(name: KerasZipReader.metadataName, data: Data(metadataWriter.finish())),
-            .init(name: KerasZipReader.configName, data: Data(KerasWriting.modelConfigText(document, native: true).utf8)),
-            .init(name: KerasZipReader.weightsName, data: weightsBytes),
-        ])
-        try AtomicFile.write(archive, to: path, failure: modelFileFailure(file))
+        let metadata = metadataWriter.finish()
+        let config = Array(KerasWriting.modelConfigText(document, native: true).utf8)
+        do throws(FileFailure) {
+            // The header before the weights holds their CRC-32: one pass over the file for it, one to copy it.
+            let size = try weights.size()
+            var crc: UInt32 = 0
+            try weights.forEachPiece(expectedSize: size) { crc = StoredZip.checksum($0, continuing: crc) }
+            let output = try StreamingFile(path: path)
+            var archive = StoredZip.Writer<FileFailure>(StoredZip(modified: saved, forceZip64: forceZip64)) {
+                bytes throws(FileFailure) in try output.write(bytes)
+            }
+            for (name, bytes) in [(KerasZipReader.metadataName, metadata), (KerasZipReader.configName, config)] {
+                let result = bytes.withUnsafeBytes { raw in
+                    Result { () throws(FileFailure) in try archive.add(name: name, bytes: raw) }
+                }
+                try result.get()
+            }
+            try archive.add(name: KerasZipReader.weightsName, size: UInt64(size), crc: crc) { write throws(FileFailure) in
+                try weights.forEachPiece(expectedSize: size, write)
+            }
+            try archive.finish()
+            try output.finish()
+        } catch {
+            throw failure(error)
+        }
     }
 
     private static func writeWeights(_ document: ModelDocument, to h5: HDF5File) throws(HDF5Error) {

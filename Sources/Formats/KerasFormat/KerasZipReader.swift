@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import MLPCore
 import FormatSupport
@@ -6,12 +7,13 @@ import JSONSupport
 import MLPDocument
 import ZipSupport
 
-/// Keras 3 native `.keras` files (docs/keras-formats.md, the .keras layout): a zip read entirely in memory.
-/// Members are looked up by exact name (`config.json`, `metadata.json`, `model.weights.h5`) and nothing is ever
-/// extracted to disk. An archive with a member that could escape a folder it were unpacked into (`../x`,
-/// `/etc/passwd`) or a symbolic link is refused all the same: Keras never writes one, so the file was crafted,
-/// and whoever runs `inspect` on it should hear so rather than have it pass on. The weights file is opened from
-/// memory through HDF5's core driver.
+/// Keras 3 native `.keras` files (docs/keras-formats.md, the .keras layout): a zip whose members are looked up by
+/// exact name (`config.json`, `metadata.json`, `model.weights.h5`); nothing is ever unpacked under a member's
+/// name. An archive with a member that could escape a folder it were unpacked into (`../x`, `/etc/passwd`) or a
+/// symbolic link is refused all the same: Keras never writes one, so the file was crafted, and whoever runs
+/// `inspect` on it should hear so rather than have it pass on. The archive is read on demand, and the weights
+/// member is copied (CRC-checked) to a private temporary file that HDF5 opens and that is unlinked at once: the
+/// weights are in memory once, as tensors, rather than also as the archive's bytes and as an HDF5 image.
 package enum KerasZipReader {
     /// Most entries accepted in the archive (Keras writes three, plus assets for some layers).
     package static let maxEntries = 1000
@@ -22,16 +24,11 @@ package enum KerasZipReader {
     package static let metadataName = "metadata.json"
     package static let weightsName = "model.weights.h5"
 
-    package static func read(path: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
-        let bytes = try ModelFileBytes.read(path, limits: limits)
-        let archive: ZipReader
-        do {
-            archive = try ZipReader(bytes, maxEntries: maxEntries)
-        } catch where error.isOverLimit {
-            throw ModelFileError(file: path, reason: "\(error); refused (a .keras file holds a few)")
-        } catch {
-            throw ModelFileError(file: path, reason: "a zip archive that cannot be read as a .keras file: \(error)")
-        }
+    /// Reads the model at `path`. The weights member is copied to a scratch file in `scratchFolder` (default: the
+    /// system's temporary folder), removed before this returns.
+    package static func read(path: String, limits: LoadLimits,
+                             scratchFolder: String? = nil) throws(ModelFileError) -> ModelDocument {
+        let archive = try openArchive(path, limits: limits)
         var entries: [String: ZipReader.Entry] = [:]
         for entry in archive.entries {
             if let reason = unsafeMemberReason(entry) {
@@ -44,12 +41,15 @@ package enum KerasZipReader {
             }
             entries[entry.name] = entry
         }
-        func member(_ name: String, cap: Int) throws(ModelFileError) -> Data {
+        func entry(_ name: String) throws(ModelFileError) -> ZipReader.Entry {
             guard let entry = entries[name] else {
                 throw ModelFileError(file: path, object: name, reason: "missing from the archive (a .keras file holds "
                                      + "\(configName), \(metadataName) and \(weightsName))")
             }
-            return try extract(entry, of: archive, cap: cap, file: path)
+            return entry
+        }
+        func member(_ name: String, cap: Int) throws(ModelFileError) -> Data {
+            try extract(try entry(name), of: archive, cap: cap, file: path)
         }
 
         let configData = try member(configName, cap: maxJSONBytes)
@@ -105,17 +105,9 @@ package enum KerasZipReader {
         }
         let (tensorBytes, overflow) = parameterBytes.multipliedReportingOverflow(by: 8 * 5)
         let weightsCap = min(limits.maxFileBytes, limits.maxTotalBytes, overflow ? Int.max : tensorBytes) + (16 << 20)
-        let weightsData = try member(weightsName, cap: weightsCap)
-        let opened = weightsData.withUnsafeBytes { raw in
-            Result { () throws(HDF5Error) in try HDF5File.openReadOnly(image: raw, name: path) }
-        }
-        let h5: HDF5File
-        switch opened {
-        case .success(let file): h5 = file
-        case .failure(let error):
-            throw ModelFileError(file: path, object: weightsName, reason: "not a readable HDF5 file: \(error.reason)")
-        }
-        var reader = KerasWeightsReader(file: path, objectPrefix: "\(weightsName):", fileSize: weightsData.count,
+        let (h5, weightsSize) = try openWeights(try entry(weightsName), of: archive, cap: weightsCap, file: path,
+                                                scratchFolder: scratchFolder)
+        var reader = KerasWeightsReader(file: path, objectPrefix: "\(weightsName):", fileSize: weightsSize,
                                         limits: limits)
         var document = ModelDocument(architecture: .init(inputWidth: spec.inputWidth, inputShape: spec.inputShape,
                                                          layers: spec.layers), weights: [])
@@ -256,6 +248,81 @@ package enum KerasZipReader {
         }
         if components.contains("..") { return "a name that climbs out of the archive with \"..\" (zip slip)" }
         return nil
+    }
+
+    /// The archive at `path`: a regular file is read on demand (its records, then the members asked for), anything
+    /// else whole, after the same size check.
+    private static func openArchive(_ path: String, limits: LoadLimits) throws(ModelFileError) -> ZipReader {
+        let source: FileHandle?
+        do throws(FileFailure) {
+            if case .regular(let size) = FileStatus(path: path) {
+                try WholeFile.checkSize(size, limit: limits.maxFileBytes)
+                guard let handle = FileHandle(forReadingAtPath: path) else { throw WholeFile.cannotOpen }
+                source = handle
+            } else {
+                source = nil
+            }
+        } catch {
+            throw ModelFileError(file: path, reason: error.reason)
+        }
+        let bytes = source == nil ? try ModelFileBytes.read(path, limits: limits) : nil
+        let archive: ZipReader
+        do throws(ZipReader.Failure) {
+            if let source {
+                archive = try ZipReader(file: source, maxEntries: maxEntries)
+            } else {
+                archive = try ZipReader(bytes ?? Data(), maxEntries: maxEntries)
+            }
+        } catch where error.isOverLimit {
+            throw ModelFileError(file: path, reason: "\(error); refused (a .keras file holds a few)")
+        } catch {
+            throw ModelFileError(file: path, reason: "a zip archive that cannot be read as a .keras file: \(error)")
+        }
+        if archive.size > UInt64(limits.maxFileBytes) {
+            throw ModelFileError(file: path, reason: WholeFile.grewPastLimit(limits.maxFileBytes).reason)
+        }
+        return archive
+    }
+
+    /// Copies the weights member (at most `cap` bytes, its CRC-32 checked on the way) to a temporary file, opens
+    /// it with HDF5 and unlinks it: HDF5 keeps reading the open file, and no path is left behind. Returns the file
+    /// and its size.
+    private static func openWeights(_ entry: ZipReader.Entry, of archive: ZipReader, cap: Int, file: String,
+                                    scratchFolder: String?) throws(ModelFileError) -> (HDF5File, Int) {
+        guard !entry.isDirectory else {
+            throw ModelFileError(file: file, object: entry.name, reason: "not a regular file entry")
+        }
+        let copy: TemporaryFile, output: StreamingFile
+        do throws(FileFailure) {
+            let base = "mlpconv-\(weightsName)"
+            copy = if let scratchFolder { try TemporaryFile(in: scratchFolder, base: base) } else { try TemporaryFile(base: base) }
+            output = try StreamingFile(path: copy.path)
+        } catch {
+            throw ModelFileError(file: file, object: entry.name, reason: "cannot be copied out to be read: \(error.reason)")
+        }
+        var size = 0
+        var writeFailure: FileFailure?
+        do {
+            try archive.extract(entry, cap: cap) { piece in
+                do throws(FileFailure) { try output.write(piece) } catch {
+                    writeFailure = error
+                    throw error
+                }
+                size += piece.count
+            }
+        } catch {
+            let reason = writeFailure.map { "cannot be copied out to be read: \($0.reason)" } ?? error.description
+            throw ModelFileError(file: file, object: entry.name, reason: reason)
+        }
+        do throws(FileFailure) { try output.finish() } catch {
+            throw ModelFileError(file: file, object: entry.name, reason: "cannot be copied out to be read: \(error.reason)")
+        }
+        defer { copy.remove() }
+        do throws(HDF5Error) {
+            return (try HDF5File.openReadOnly(at: copy.path), size)
+        } catch {
+            throw ModelFileError(file: file, object: weightsName, reason: "not a readable HDF5 file: \(error.reason)")
+        }
     }
 
     /// One member's content, at most `cap` bytes whatever it declares (zip bombs lie); the reader checks the

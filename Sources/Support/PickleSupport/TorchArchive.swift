@@ -76,6 +76,8 @@ package struct TorchArchive {
     package let root: PickleValue
     package let byteOrder: ByteOrder
     private let zip: ZipReader
+    /// The archive's bytes (mapped from the file by `init(contentsOf:)`), whose pages a read storage gives back.
+    private let data: Data
     /// Each storage of the tree, as checked against its member when the archive was opened.
     private let storages: [String: (reference: StorageReference, entry: ZipReader.Entry)]
     private let maxTensorElements: Int
@@ -196,7 +198,7 @@ package struct TorchArchive {
             storages[storage.key] = (storage, entry)
         }
         (self.file, self.prefix, self.root, self.byteOrder) = (file, prefix, root, byteOrder)
-        (self.zip, self.storages, self.maxTensorElements) = (zip, storages, maxTensorElements)
+        (self.zip, self.data, self.storages, self.maxTensorElements) = (zip, data, storages, maxTensorElements)
     }
 
     /// Every tensor in a value tree with its path (`["state_dict"]["0.weight"]`, `[2]`), in tree order.
@@ -286,7 +288,7 @@ package struct TorchArchive {
         defer {
             // Another view of the same storage reads the pages from the file again.
             if releasesPages && entry.method == 0 {
-                MappedFile.releasePages(bytes.startIndex - zip.data.startIndex..<bytes.endIndex - zip.data.startIndex, of: zip.data)
+                MappedFile.releasePages(bytes.startIndex - data.startIndex..<bytes.endIndex - data.startIndex, of: data)
             }
         }
         let swap = byteOrder == .big

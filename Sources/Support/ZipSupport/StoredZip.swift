@@ -1,10 +1,11 @@
 import Foundation
 internal import CZip
 
-/// Writes a zip archive of stored (uncompressed) members, as Keras writes `.keras` files, straight into one
-/// buffer: the CRC-32 is zlib's and nothing is copied twice (ZIPFoundation's in-memory archive spent most of a
-/// 300 MB save on its own CRC and copies). ZIP64 records are added when a size or offset needs them, as Python's
-/// zipfile does.
+/// Writes a zip archive of stored (uncompressed) members, as Keras writes `.keras` files: either straight into one
+/// buffer (`archive`) or member by member through a sink (`Writer`), so that a member as large as a model can be
+/// copied in from a file instead of being held in memory. The CRC-32 is zlib's. ZIP64 records are added when a
+/// size or offset needs them, as Python's zipfile does. (ZIPFoundation's in-memory archive spent most of a 300 MB
+/// save on its own CRC and copies.)
 package struct StoredZip {
     package struct Member {
         package var name: String
@@ -31,14 +32,16 @@ package struct StoredZip {
         self.dataAlignment = min(max(dataAlignment, 1), 4096)
     }
 
-    private static let limit32 = UInt64(UInt32.max)
+    fileprivate static let limit32 = UInt64(UInt32.max)
 
     package func archive(_ members: [Member]) -> Data {
         var out = Data()
         out.reserveCapacity(members.reduce(0) { $0 + $1.data.count + 2 * $1.name.utf8.count + 160 } + 100)
-        write(members.map { member in StreamedMember(name: member.name) { member.data } }) { (bytes: UnsafeRawBufferPointer) in
-            out.append(contentsOf: bytes)
+        var writer = Writer<Never>(self) { bytes in out.append(contentsOf: bytes) }
+        for member in members {
+            member.data.withUnsafeBytes { bytes in writer.add(name: member.name, bytes: bytes) }
         }
+        writer.finish()
         return out
     }
 
@@ -54,26 +57,67 @@ package struct StoredZip {
         }
     }
 
-    /// The archive `archive` builds, handed to `sink` piece by piece in file order: each member's CRC-32 is computed
-    /// from its bytes before its local header is written, then the bytes follow straight from the member.
+    /// The archive `archive` builds for the same members, handed to `sink` piece by piece in file order, each
+    /// member's bytes produced only when its turn comes.
     package func write<Failure: Error>(
         _ members: [StreamedMember], to sink: (UnsafeRawBufferPointer) throws(Failure) -> Void
     ) throws(Failure) {
-        let (time, date) = dosTimeAndDate(modified)
-        var written = 0
-        func emit(_ bytes: Data) throws(Failure) {
-            try bytes.withUnsafeBytes { raw in Result { () throws(Failure) in try sink(raw) } }.get()
-            written += bytes.count
-        }
-        var central = Data()
-        for member in members {
-            let name = Array(member.name.utf8)
-            let content = member.content()
-            let (size, crc) = content.withUnsafeBytes { raw in
-                (UInt64(raw.count), mlp_crc32_zip(0, raw.baseAddress, raw.count))
+        // The writer keeps its sink only until `finish`, which returns before this function does.
+        let result = withoutActuallyEscaping(sink) { sink in
+            Result { () throws(Failure) in
+                var writer = Writer<Failure>(self, sink: sink)
+                for member in members {
+                    let content = member.content()
+                    try content.withUnsafeBytes { raw in
+                        Result { () throws(Failure) in try writer.add(name: member.name, bytes: raw) }
+                    }.get()
+                }
+                try writer.finish()
             }
-            let offset = UInt64(written)
-            let zip64 = forceZip64 || size >= Self.limit32 || offset >= Self.limit32
+        }
+        try result.get()
+    }
+
+    /// The CRC-32 a member's header records for its data, continuing `crc` (0 to start), so a caller streaming a
+    /// member in pieces can compute it before `Writer.add(name:size:crc:data:)`.
+    package static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        mlp_crc32_zip(crc, bytes.baseAddress, bytes.count)
+    }
+
+    /// Writes an archive through `sink`, one member at a time; the bytes are exactly those `archive` builds for the
+    /// same members. Only the central directory (about 100 bytes per member) is kept until `finish()`.
+    package struct Writer<Failure: Error> {
+        private let zip: StoredZip
+        private let sink: (UnsafeRawBufferPointer) throws(Failure) -> Void
+        private let time: UInt16, date: UInt16
+        /// Bytes written so far: where the next local header goes.
+        private var offset: UInt64 = 0
+        private var central = Data()
+        private var count: UInt64 = 0
+
+        package init(_ zip: StoredZip, sink: @escaping (UnsafeRawBufferPointer) throws(Failure) -> Void) {
+            self.zip = zip
+            self.sink = sink
+            (time, date) = zip.dosTimeAndDate(zip.modified)
+        }
+
+        /// Adds a member held in memory.
+        package mutating func add(name: String, bytes: UnsafeRawBufferPointer) throws(Failure) {
+            try add(name: name, size: UInt64(bytes.count), crc: StoredZip.checksum(bytes)) { write throws(Failure) in
+                try write(bytes)
+            }
+        }
+
+        /// Adds a member of `size` bytes with CRC-32 `crc`, whose data `data` writes through the closure it is
+        /// given: exactly `size` bytes, which must have that CRC (the header that precedes them says so).
+        package mutating func add(
+            name: String, size: UInt64, crc: UInt32,
+            data: (_ write: (UnsafeRawBufferPointer) throws(Failure) -> Void) throws(Failure) -> Void
+        ) throws(Failure) {
+            let name = Array(name.utf8)
+            let offset = self.offset
+            let zip64 = zip.forceZip64 || size >= StoredZip.limit32 || offset >= StoredZip.limit32
+            let (time, date) = (self.time, self.date)
 
             // From "version needed" to the extra field's length, both headers hold the same fields.
             func appendSharedFields(to header: inout Data, extraLength: UInt16) {
@@ -91,11 +135,11 @@ package struct StoredZip {
             // Local file header; ZIP64 sizes, then the alignment padding, in its extra field.
             let zip64Extra = zip64 ? 20 : 0
             var padding = 0
-            if dataAlignment > 1 {
-                let unpadded = written + 30 + name.count + zip64Extra + 4
-                padding = (dataAlignment - unpadded % dataAlignment) % dataAlignment
+            if zip.dataAlignment > 1 {
+                let unpadded = Int(offset % UInt64(zip.dataAlignment)) + 30 + name.count + zip64Extra + 4
+                padding = (zip.dataAlignment - unpadded % zip.dataAlignment) % zip.dataAlignment
             }
-            let localExtra = zip64Extra + (dataAlignment > 1 ? 4 + padding : 0)
+            let localExtra = zip64Extra + (zip.dataAlignment > 1 ? 4 + padding : 0)
             var local = Data()
             local.append(le32: 0x0403_4b50)
             appendSharedFields(to: &local, extraLength: UInt16(localExtra))
@@ -104,13 +148,12 @@ package struct StoredZip {
                 local.append(le16: 0x0001); local.append(le16: 16)
                 local.append(le64: size); local.append(le64: size)
             }
-            if dataAlignment > 1 {
+            if zip.dataAlignment > 1 {
                 local.append(le16: 0x4246); local.append(le16: UInt16(padding))  // "FB"
                 local.append(contentsOf: repeatElement(UInt8(ascii: "Z"), count: padding))
             }
             try emit(local)
-            try content.withUnsafeBytes { raw in Result { () throws(Failure) in try sink(raw) } }.get()
-            written += Int(size)
+            try data { bytes throws(Failure) in try emit(bytes) }
 
             // Its central directory entry; ZIP64 sizes and offset in its extra field.
             central.append(le32: 0x0201_4b50)
@@ -126,28 +169,45 @@ package struct StoredZip {
                 central.append(le16: 0x0001); central.append(le16: 24)
                 central.append(le64: size); central.append(le64: size); central.append(le64: offset)
             }
+            count += 1
         }
-        let centralOffset = UInt64(written), centralSize = UInt64(central.count), count = UInt64(members.count)
-        var end = central
-        let zip64End = forceZip64 || centralOffset >= Self.limit32 || centralSize >= Self.limit32 || count >= 0xFFFF
-        if zip64End {
-            let recordOffset = centralOffset + centralSize
-            end.append(le32: 0x0606_4b50)
-            end.append(le64: 44)
-            end.append(le16: (3 << 8) | 45); end.append(le16: 45)
-            end.append(le32: 0); end.append(le32: 0)
-            end.append(le64: count); end.append(le64: count)
-            end.append(le64: centralSize); end.append(le64: centralOffset)
-            end.append(le32: 0x0706_4b50)
-            end.append(le32: 0); end.append(le64: recordOffset); end.append(le32: 1)
+
+        /// Writes the central directory and the end records.
+        package mutating func finish() throws(Failure) {
+            let centralOffset = offset, centralSize = UInt64(central.count), count = self.count
+            var end = central
+            let zip64End = zip.forceZip64 || centralOffset >= StoredZip.limit32 || centralSize >= StoredZip.limit32
+                || count >= 0xFFFF
+            if zip64End {
+                let recordOffset = centralOffset + centralSize
+                end.append(le32: 0x0606_4b50)
+                end.append(le64: 44)
+                end.append(le16: (3 << 8) | 45); end.append(le16: 45)
+                end.append(le32: 0); end.append(le32: 0)
+                end.append(le64: count); end.append(le64: count)
+                end.append(le64: centralSize); end.append(le64: centralOffset)
+                end.append(le32: 0x0706_4b50)
+                end.append(le32: 0); end.append(le64: recordOffset); end.append(le32: 1)
+            }
+            end.append(le32: 0x0605_4b50)
+            end.append(le16: 0); end.append(le16: 0)
+            end.append(le16: zip64End ? 0xFFFF : UInt16(count)); end.append(le16: zip64End ? 0xFFFF : UInt16(count))
+            end.append(le32: zip64End ? UInt32.max : UInt32(centralSize))
+            end.append(le32: zip64End ? UInt32.max : UInt32(centralOffset))
+            end.append(le16: 0)
+            try emit(end)
         }
-        end.append(le32: 0x0605_4b50)
-        end.append(le16: 0); end.append(le16: 0)
-        end.append(le16: zip64End ? 0xFFFF : UInt16(count)); end.append(le16: zip64End ? 0xFFFF : UInt16(count))
-        end.append(le32: zip64End ? UInt32.max : UInt32(centralSize))
-        end.append(le32: zip64End ? UInt32.max : UInt32(centralOffset))
-        end.append(le16: 0)
-        try emit(end)
+
+        private mutating func emit(_ bytes: Data) throws(Failure) {
+            let result = bytes.withUnsafeBytes { raw in Result { () throws(Failure) in try sink(raw) } }
+            try result.get()
+            offset += UInt64(bytes.count)
+        }
+
+        private mutating func emit(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
+            try sink(bytes)
+            offset += UInt64(bytes.count)
+        }
     }
 
     /// MS-DOS time (2-second resolution) and date of `date` in UTC; 1980 is the earliest the format holds.
