@@ -163,10 +163,12 @@ struct TrainingTests {
     /// partial last block); a batch of rows takes BLAS's GEMM. Both must agree with a float64 sum, for every row.
     @Test func oneRowPredictionsAgreeWithBatchedOnesAndFloat64() throws {
         var random = RandomGenerator(seed: 11)
-        let network = try Network<Float>(inputWidth: 520, layers: [LayerSpec(700, .relu), LayerSpec(3, .linear)],
+        let network = try Network<Float>(inputWidth: 1030, layers: [LayerSpec(2100, .relu), LayerSpec(3, .linear)],
                                          random: &random)
         let rows = 4
-        let features = (0..<(rows * 520)).map { _ in Float(random.nextUnitDouble() * 2 - 1) }
+        // Large enough to be split across two threads, with a partial last column block (2100 = 16·128 + 52).
+        #expect(1030 * 2100 >= 1 << 21)
+        let features = (0..<(rows * 1030)).map { _ in Float(random.nextUnitDouble() * 2 - 1) }
         let savedThreads = BLAS.threads
         BLAS.threads = 2
         defer { BLAS.threads = savedThreads }
@@ -176,15 +178,15 @@ struct TrainingTests {
         let singleOneThread = try network.predict(features, batchSize: 1)
         #expect(single == singleOneThread, "the split changes nothing")
         for row in 0..<rows {
-            var hidden = [Double](repeating: 0, count: 700)
-            for j in 0..<700 {
+            var hidden = [Double](repeating: 0, count: 2100)
+            for j in 0..<2100 {
                 var sum = Double(network.layers[0].weights[1][j])
-                for p in 0..<520 { sum += Double(features[row * 520 + p]) * Double(network.layers[0].weights[0][p * 700 + j]) }
+                for p in 0..<1030 { sum += Double(features[row * 1030 + p]) * Double(network.layers[0].weights[0][p * 2100 + j]) }
                 hidden[j] = max(sum, 0)
             }
             for o in 0..<3 {
                 var sum = Double(network.layers[1].weights[1][o])
-                for j in 0..<700 { sum += hidden[j] * Double(network.layers[1].weights[0][j * 3 + o]) }
+                for j in 0..<2100 { sum += hidden[j] * Double(network.layers[1].weights[0][j * 3 + o]) }
                 #expect(abs(Double(single[row * 3 + o]) - sum) <= 1e-4 * max(1, abs(sum)), "row \(row) output \(o)")
                 #expect(abs(Double(batched[row * 3 + o]) - sum) <= 1e-4 * max(1, abs(sum)), "row \(row) output \(o)")
             }

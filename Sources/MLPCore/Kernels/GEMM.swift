@@ -46,8 +46,9 @@ enum GEMM {
                 return
             }
             nonisolated(unsafe) let (a, b, c) = (a, b, c)
-            if m >= 16 * parts {
-                // Rows of op(A) and C: rows of A, or columns of a transposed A.
+            if m >= 32 * parts {
+                // Rows of op(A) and C: rows of A, or columns of a transposed A. (Fewer rows than this per part and
+                // OpenBLAS's kernels lose more than the split gains: a 32-row prediction splits by columns.)
                 let chunk = (m + parts - 1) / parts
                 DispatchQueue.concurrentPerform(iterations: parts) { t in
                     let start = t * chunk, rows = min(chunk, m - start)
