@@ -74,7 +74,7 @@ struct ONNXImportBadInputTests {
     }
 
     @Test func textAndNoiseAreNotONNX() {
-        var generator = SplitMix(seed: 0x6E6F_6973)
+        var generator = SeededGenerator(state: 0x6E6F_6973)
         var claimed = 0
         for _ in 0..<20_000 {
             var bytes = (0..<(1 + Int(generator.next() % 600))).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -193,7 +193,7 @@ struct ONNXImportBadInputTests {
     @Test func mutantsLoadOrFailCleanly() throws {
         let original = try Data(contentsOf: URL(fileURLWithPath: ONNXFixtures.path("ts17_gelu_silu_mish.onnx")))
         let folder = try TemporaryFolder()
-        var generator = SplitMix(seed: 0x6F6E_6E78)
+        var generator = SeededGenerator(state: 0x6F6E_6E78)
         var outcomes = (loaded: 0, refused: 0)
         var slowest = 0.0
         for round in 0..<600 {
@@ -218,18 +218,5 @@ struct ONNXImportBadInputTests {
         #expect(outcomes.loaded + outcomes.refused == 600)
         #expect(outcomes.refused > 100 && outcomes.loaded > 10, "\(outcomes)")
         #expect(slowest < 2, "slowest mutant took \(slowest) s")
-    }
-}
-
-/// A small deterministic generator for the mutation test.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -49,18 +49,6 @@ private func expectSameFromFile(_ bytes: [UInt8], at path: String, sourceLocatio
     #expect(fromFile == fromMemory, sourceLocation: sourceLocation)
 }
 
-/// SplitMix64: the same mutations on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Zip archives read from a file on demand, as from memory")
 struct ZipFileReaderTests {
     /// Stored (StoredZip) and DEFLATE (ZIPFoundation, an independent writer) archives: the same entries and the

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ZipSupport
 
 /// Members laid out as in a `.keras` file (two short JSON members, then the larger weights), so the records at the
@@ -27,18 +28,6 @@ private func readAll(_ archive: [UInt8], sourceLocation: SourceLocation = #_sour
         } else {
             #expect(members.contains { $0.data == data }, "member \(entry.name) is new", sourceLocation: sourceLocation)
         }
-    }
-}
-
-/// SplitMix64: the same mutations on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
