@@ -149,6 +149,32 @@ struct FinetuneTests {
     }
 }
 
+/// finetune's work besides the epochs is timed as phases: in the summary once each (checkpoints summed), and in
+/// --json's phase_seconds.
+struct FinetunePhaseTests {
+    @Test func fixedCostsAreReportedAsPhases() throws {
+        let scratch = try Scratch()
+        let model = scratch.path("m.h5"), out = scratch.path("out.h5")
+        #expect(try mlpconv(["init", model, "--inputs", "64", "--layer", "10:softmax", "--loss", "sparse_categorical_crossentropy"]).status == 0)
+        let run = try mlpconv(["finetune", model, "--data", digitsCSV, "--output", out, "--epochs", "3",
+                               "--checkpoint-every", "1", "--plot", scratch.path("curve.svg")])
+        #expect(run.status == 0, "\(run.stderr)")
+        let line = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("besides training: ") })
+        let names = ["loading the model", "loading the data", "evaluating before training", "writing a checkpoint",
+                     "saving", "evaluating after training", "plotting"]
+        for name in names {
+            #expect(line.components(separatedBy: name + " ").count == 2, "\(name) once in: \(line)")
+        }
+        let json = try mlpconv(["finetune", out, "--data", digitsCSV, "--output", out, "--quiet", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let phases = try #require(summary["phase_seconds"] as? [String: Double])
+        #expect(Set(phases.keys) == ["loading the model", "loading the data", "evaluating before training", "saving",
+                                     "evaluating after training"])
+        #expect(phases.values.allSatisfy { $0 >= 0 })
+    }
+}
+
 /// The restarted run after mlpconv chose OpenBLAS kernels itself (BLASKernelChoice): it checks a product in the
 /// kernels it asked for and says in one line what it did; a user's own OPENBLAS_CORETYPE is never overridden.
 struct BLASKernelChoiceTests {

@@ -261,8 +261,17 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             print("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
         }
         if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
+        // Repeated phases (checkpoints) are summed, in the order they first ran.
+        var totals: [(name: String, seconds: Double)] = []
+        for phase in phases {
+            if let index = totals.firstIndex(where: { $0.name == phase.name }) {
+                totals[index].seconds += phase.seconds
+            } else {
+                totals.append(phase)
+            }
+        }
         let fixed = phases.reduce(0) { $0 + $1.seconds }
-        print("besides training: \(String(format: "%.2f", fixed)) s (" + phases.map { "\($0.name) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ") + ")")
+        print("besides training: \(String(format: "%.2f", fixed)) s (" + totals.map { "\($0.name) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ") + ")")
         print("wrote \(output)")
     }
 }
