@@ -1,5 +1,4 @@
 internal import CKernels
-import Dispatch
 
 /// The optimizer loops that take square roots, in CKernels (vectorised there; see mlp_kernels.h for why not in
 /// Swift), split across the BLAS threads for large tensors. Every element is computed on its own, so the split
@@ -8,23 +7,10 @@ enum ElementKernels {
     /// Below this many elements a tensor is updated on the calling thread: waking a second one costs more.
     static let parallelThreshold = 1 << 16
 
-    /// Calls `body` on consecutive ranges covering `0..<count`, one per thread in use.
+    /// Calls `body` on consecutive ranges covering `0..<count`, one per thread in use, in whole cache lines.
     static func forEachChunk(count: Int, _ body: (Range<Int>) -> Void) {
         let threads = count >= parallelThreshold ? min(BLAS.threads, count / (parallelThreshold / 2)) : 1
-        guard threads > 1 else {
-            body(0..<count)
-            return
-        }
-        // Chunks are whole cache lines (16 floats) so two threads never write the same line.
-        let chunk = ((count + threads - 1) / threads + 15) & ~15
-        withoutActuallyEscaping(body) { body in
-            // The chunks are disjoint and concurrentPerform returns only when all are done.
-            nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                let start = min(t * chunk, count), end = min(start + chunk, count)
-                if start < end { body(start..<end) }
-            }
-        }
+        Parallel.split(count, into: threads, alignment: 16, body)
     }
 
     /// `y[j] += Σ_p x[p]·a[p·lda + j]`: one row times a row-major `[k, n]` matrix. Streaming the matrix from L3
@@ -35,21 +21,14 @@ enum ElementKernels {
         // Waking a second thread costs about 10 µs here, as long as streaming 1.6 MB (4·10⁵ floats) from L3.
         let threads = k * n >= 1 << 21 ? min(BLAS.threads, n / 128) : 1
         // Column blocks of 128 floats (the kernel's register block), whole for every part but the last.
-        let chunk = threads > 1 ? ((n + threads - 1) / threads + 127) & ~127 : n
-        let run = { (start: Int) in
-            let columns = min(chunk, n - start)
-            guard columns > 0 else { return }
+        Parallel.split(n, into: threads, alignment: 128) { columns in
+            let start = columns.lowerBound
             if T.self == Float.self {
-                mlp_row_times_matrix_f32(float(x), float(a + start), lda, k, columns, float(y + start))
+                mlp_row_times_matrix_f32(float(x), float(a + start), lda, k, columns.count, float(y + start))
             } else {
                 checkDouble(T.self)
-                mlp_row_times_matrix_f64(double(x), double(a + start), lda, k, columns, double(y + start))
+                mlp_row_times_matrix_f64(double(x), double(a + start), lda, k, columns.count, double(y + start))
             }
-        }
-        guard threads > 1 else { return run(0) }
-        withoutActuallyEscaping(run) { run in
-            nonisolated(unsafe) let run = run
-            DispatchQueue.concurrentPerform(iterations: threads) { t in run(t * chunk) }
         }
     }
 

@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Row-major matrix products for the three GEMMs per layer per step (docs/numerics.md, batch forward/backward).
 ///
 /// BLAS wins on anything sizeable, but its call and threading overhead dominates tiny products such as a
@@ -45,27 +43,22 @@ enum GEMM {
                     alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: n)
                 return
             }
-            nonisolated(unsafe) let (a, b, c) = (a, b, c)
             if m >= 32 * parts {
                 // Rows of op(A) and C: rows of A, or columns of a transposed A. (Fewer rows than this per part and
                 // OpenBLAS's kernels lose more than the split gains: a 32-row prediction splits by columns.)
-                let chunk = (m + parts - 1) / parts
-                DispatchQueue.concurrentPerform(iterations: parts) { t in
-                    let start = t * chunk, rows = min(chunk, m - start)
-                    guard rows > 0 else { return }
-                    T.blasGEMM(transposeA: transposeA, transposeB: transposeB, m: rows, n: n, k: k, alpha: alpha,
+                Parallel.split(m, into: parts) { rows in
+                    let start = rows.lowerBound
+                    T.blasGEMM(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
                                a: transposeA ? a + start : a + start * lda, lda: lda, b: b, ldb: ldb, beta: beta,
                                c: c + start * n, ldc: n)
                 }
             } else {
                 // Columns of op(B) and C, in whole cache lines.
-                let chunk = ((n + parts - 1) / parts + 15) & ~15
-                DispatchQueue.concurrentPerform(iterations: parts) { t in
-                    let start = min(t * chunk, n), columns = min(chunk, n - start)
-                    guard columns > 0 else { return }
-                    T.blasGEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: columns, k: k, alpha: alpha,
-                               a: a, lda: lda, b: transposeB ? b + start * ldb : b + start, ldb: ldb, beta: beta,
-                               c: c + start, ldc: n)
+                Parallel.split(n, into: parts, alignment: 16) { columns in
+                    let start = columns.lowerBound
+                    T.blasGEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
+                               alpha: alpha, a: a, lda: lda, b: transposeB ? b + start * ldb : b + start, ldb: ldb,
+                               beta: beta, c: c + start, ldc: n)
                 }
             }
             return
