@@ -19,7 +19,7 @@ a lower bound that misses at most the last few milliseconds).
 Usage (release build; the machine is shared, so repeat and keep the smallest):
 
     swift build -c release --product mlpconv --scratch-path .build-bench
-    /work/venv/bin/python Benchmarks/conversion_memory.py --mlpconv .build-bench/release/mlpconv \\
+    .venv-bench/bin/python Benchmarks/conversion_memory.py --mlpconv .build-bench/release/mlpconv \\
         [--size-mb 600] [--repeats 1] [--work /tmp/conversion-memory] [--keep] [--json-out raw.json]
 
 Needs numpy (the random training data) and the standard library only.
