@@ -113,19 +113,17 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                                  allowNonFiniteWeights: allowNonfinite, metrics: compiled?.computed)
         let start = ContinuousClock.now
         var trainedSamples = 0
-        var checkpointSeconds = 0.0
         for epoch in 1...epochs {
             progress.startEpoch(epoch, absolute: model.training.epochsCompleted + 1)
             let records = try model.fit(dataset, options: options) { event in progress.handle(event) }
             trainedSamples += Int((Double(dataset.count) * (1 - validationSplit)).rounded(.down))
             if let record = records.last { progress.finishEpoch(record, elapsed: ContinuousClock.now - start) }
             if let checkpointEvery, epoch % checkpointEvery == 0, epoch < epochs {
-                let saved = ContinuousClock.now
                 try progress.phase("writing a checkpoint") { try save(model, document: document, format: format) }
-                checkpointSeconds += (ContinuousClock.now - saved).seconds
             }
         }
-        // The training rate counts the epochs only.
+        // The training rate counts the epochs only: the checkpoints written between them are phases of their own.
+        let checkpointSeconds = progress.phases.filter { $0.name == "writing a checkpoint" }.reduce(0) { $0 + $1.seconds }
         let elapsed = (ContinuousClock.now - start).seconds - checkpointSeconds
         let saveNotes = try progress.phase("saving") { try save(model, document: document, format: format) }
         if !quiet { for note in saveNotes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
