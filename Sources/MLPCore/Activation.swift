@@ -73,17 +73,27 @@ extension Activation {
         }
     }
 
-    /// `∇z = ∇y ⊙ f'(z)`, or the Jacobian-vector product per row for softmax and log_softmax.
+    /// `∇z = ∇y ⊙ f'(z)`, or the Jacobian-vector product per row for softmax and log_softmax. With `columnSums`,
+    /// also `Σ_rows ∇z` (a Dense layer's bias gradient) in the same pass, while each row of `∇z` is still in
+    /// registers or L1: rows added in order from zero, the same sums as a separate pass. Returns where `∇z` is:
+    /// `gradZ`, or `gradY` itself for the linear activation, which would only copy it.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
+    @discardableResult
     func backward<T: MLPScalar>(
         z: UnsafePointer<T>, y: UnsafePointer<T>, gradY: UnsafePointer<T>, into gradZ: UnsafeMutablePointer<T>,
-        rows: Int, width: Int
-    ) {
+        rows: Int, width: Int, columnSums: UnsafeMutablePointer<T>? = nil
+    ) -> UnsafePointer<T> {
         let count = rows * width
+        columnSums?.update(repeating: 0, count: width)
+        @inline(__always) func addRow(_ row: UnsafePointer<T>) {
+            guard let columnSums else { return }
+            for j in 0..<width { columnSums[j] += row[j] }
+        }
         switch self {
         case .linear:
-            gradZ.update(from: gradY, count: count)
+            for r in 0..<rows { addRow(gradY + r * width) }
+            return gradY
         case .softmax:
             // ∇z = y ⊙ (∇y − (∇y · y)) per row.
             for r in 0..<rows {
@@ -91,6 +101,7 @@ extension Activation {
                 var dot: T = 0
                 for j in 0..<width { dot += gr[j] * yr[j] }
                 for j in 0..<width { out[j] = yr[j] * (gr[j] - dot) }
+                addRow(out)
             }
         case .logSoftmax:
             // y = z − logsumexp(z), so ∂y_i/∂z_j = δ_ij − softmax_j and ∇z = ∇y − softmax(z)·Σ∇y.
@@ -99,10 +110,23 @@ extension Activation {
                 var sum: T = 0
                 for j in 0..<width { sum += gr[j] }
                 for j in 0..<width { out[j] = gr[j] - T.exp(yr[j]) * sum }
+                addRow(out)
             }
         default:
             @inline(__always) func each(_ f: Activation) {
-                for i in 0..<count { gradZ[i] = gradY[i] * f.derivative(z: z[i], y: y[i]) }
+                guard let columnSums else {
+                    for i in 0..<count { gradZ[i] = gradY[i] * f.derivative(z: z[i], y: y[i]) }
+                    return
+                }
+                for r in 0..<rows {
+                    let offset = r * width
+                    let (zr, yr, gr, out) = (z + offset, y + offset, gradY + offset, gradZ + offset)
+                    for j in 0..<width {
+                        let g = gr[j] * f.derivative(z: zr[j], y: yr[j])
+                        out[j] = g
+                        columnSums[j] += g
+                    }
+                }
             }
             switch self {
             case .relu: each(.relu)
@@ -123,6 +147,7 @@ extension Activation {
             case .linear, .softmax, .logSoftmax: break
             }
         }
+        return UnsafePointer(gradZ)
     }
 
     /// Element-wise `f(x)`; not called for the row-wise activations.

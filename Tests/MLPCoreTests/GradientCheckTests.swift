@@ -45,6 +45,30 @@ struct GradientCheckTests {
         }
     }
 
+    /// The linear activation hands back ∇y as ∇z instead of copying it; a standalone linear Activation layer in
+    /// the middle must still pass ∇y down as its ∇x, so its network has exactly the gradients of the same network
+    /// without it.
+    @Test func standaloneLinearActivationPassesTheGradientDown() throws {
+        var random = RandomGenerator(seed: 77)
+        let plain = try Network<Double>(
+            inputWidth: 3, layers: [LayerSpec(5, .tanh), LayerSpec(4, .linear), LayerSpec(3, .linear)], random: &random)
+        let layers = plain.layers
+        let withIdentity = try Network<Double>(inputWidth: 3, layers: [
+            layers[0], layers[1], try Layer(name: "identity", kind: .activation(.linear), inputWidth: 4, weights: []), layers[2],
+        ])
+        let data = randomDataset(inputWidth: 3, outputWidth: 3, rows: 4, loss: .meanSquaredError, random: &random)
+        func gradients(_ network: Network<Double>) -> [[Double]] {
+            let ws = Workspace(network: network, capacity: 4, targetWidth: 3)
+            ws.gather(data, order: nil, start: 0, rows: 4)
+            _ = network.lossAndGradients(ws, rows: 4, loss: .meanSquaredError)
+            return ws.gradients.map(Array.init)
+        }
+        #expect(gradients(withIdentity) == gradients(plain))
+        let report = try withIdentity.gradientCheck(
+            loss: .meanSquaredError, data: data, epsilon: 1e-3, scheme: .fourPoint, tiny: 1e-6, random: &random)
+        for tensor in report.tensors { #expect(tensor.maxRelativeError <= 1e-6, "\(tensor.name)") }
+    }
+
     @Test func plainCentralDifferencesAgreeToTheNotesPrecision() throws {
         // docs/numerics.md, the gradient check: ε ≈ 1e-6 central differences agree to a relative error near 1e-8
         // on smooth activations.

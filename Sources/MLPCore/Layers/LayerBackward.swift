@@ -22,17 +22,10 @@ extension Network {
                     _ = activity.penalty(UnsafeBufferPointer(ws.y[l].extracting(0..<rows * units)),
                                          addingGradientTo: gradY, scale: 1 / T(rows))
                 }
-                let gradZ = ws.scratch.baseAddress!
-                dense.activation.backward(
-                    z: ws.z[l].baseAddress!, y: ws.y[l].baseAddress!, gradY: gradY, into: gradZ, rows: rows, width: units)
-                if dense.useBias {
-                    let gradB = ws.gradients[first + 1].baseAddress!
-                    gradB.update(repeating: 0, count: units)
-                    for r in 0..<rows {
-                        let row = gradZ + r * units
-                        for j in 0..<units { gradB[j] += row[j] }
-                    }
-                }
+                // ∇b = Σ_rows ∇z comes out of the same pass that forms ∇z.
+                let gradZ = dense.activation.backward(
+                    z: ws.z[l].baseAddress!, y: ws.y[l].baseAddress!, gradY: gradY, into: ws.scratch.baseAddress!,
+                    rows: rows, width: units, columnSums: dense.useBias ? ws.gradients[first + 1].baseAddress! : nil)
                 GEMM.multiply(x, transposed: true, gradZ, transposed: false, into: ws.gradients[first].baseAddress!,
                               m: width, n: units, k: rows)
                 if let gradX {
@@ -43,7 +36,9 @@ extension Network {
                 }
             case .activation(let activation):
                 guard let gradX else { continue }
-                activation.backward(z: x, y: ws.y[l].baseAddress!, gradY: gradY, into: gradX, rows: rows, width: width)
+                let result = activation.backward(z: x, y: ws.y[l].baseAddress!, gradY: gradY, into: gradX, rows: rows, width: width)
+                // The linear activation leaves ∇z in ∇y rather than copying it.
+                if result == UnsafePointer(gradY) { gradX.update(from: gradY, count: rows * width) }
             case .dropout(let dropout):
                 guard let gradX else { continue }
                 if dropout.rate > 0 {
