@@ -43,4 +43,10 @@ typedef struct {
 
 mlp_cpu_features mlp_cpu_detect(void);
 
+/// Runs task(context, part) for every part in 0..<parts and returns when all have finished: the caller runs some
+/// parts itself, worker threads (started on first use, kept, spinning briefly between jobs) run the others. A call
+/// made while another is running (nested, or from a second thread) runs its parts on the calling thread.
+typedef void (*mlp_parallel_task)(void *context, long part);
+void mlp_parallel_run(long parts, mlp_parallel_task task, void *context);
+
 #endif
