@@ -43,9 +43,11 @@ enum GEMM {
                     alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: n)
                 return
             }
-            if m >= 32 * parts {
-                // Rows of op(A) and C: rows of A, or columns of a transposed A. (Fewer rows than this per part and
-                // OpenBLAS's kernels lose more than the split gains: a 32-row prediction splits by columns.)
+            // Each part packs its share of the split operand and all of the other, so splitting the longer side
+            // of C packs the least: rows when op(A) has more rows than op(B) has columns. (Fewer than 32 rows per
+            // part and OpenBLAS's kernels lose more than the split gains: a 32-row prediction splits by columns.)
+            if m >= 32 * parts, m >= n {
+                // Rows of op(A) and C: rows of A, or columns of a transposed A.
                 Parallel.split(m, into: parts) { rows in
                     let start = rows.lowerBound
                     T.blasGEMM(transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k, alpha: alpha,
