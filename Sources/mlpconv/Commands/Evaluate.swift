@@ -50,8 +50,8 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         } else {
             let described = EpochRecord(epoch: 0, metrics: metrics).orderedKeys
                 .map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
-            print("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss)): \(described)")
-            if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
+            emit("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss)): \(described)")
+            if !notComputed.isEmpty { emit("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
         }
     }
 }

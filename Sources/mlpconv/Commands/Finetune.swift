@@ -252,13 +252,13 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         func describe(_ metrics: [String: Double]) -> String {
             EpochRecord(epoch: 0, metrics: metrics).orderedKeys.map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
         }
-        print("trained \(epochs) epoch\(epochs == 1 ? "" : "s") (now \(model.training.epochsCompleted) in all, step \(model.training.optimizer.state.iterations)) in \(String(format: "%.2f", seconds)) s, \(Int(seconds > 0 ? Double(samples) / seconds : 0).formatted()) samples/s")
-        print("before: \(describe(before))")
-        print("after:  \(describe(after))")
+        emit("trained \(epochs) epoch\(epochs == 1 ? "" : "s") (now \(model.training.epochsCompleted) in all, step \(model.training.optimizer.state.iterations)) in \(String(format: "%.2f", seconds)) s, \(Int(seconds > 0 ? Double(samples) / seconds : 0).formatted()) samples/s")
+        emit("before: \(describe(before))")
+        emit("after:  \(describe(after))")
         if let last, last.metrics.keys.contains(where: { $0.hasPrefix("val_") }) {
-            print("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
+            emit("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
         }
-        if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
+        if !notComputed.isEmpty { emit("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
         // Repeated phases (checkpoints) are summed, in the order they first ran.
         var totals: [(name: String, seconds: Double)] = []
         for phase in phases {
@@ -269,8 +269,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             }
         }
         let fixed = phases.reduce(0) { $0 + $1.seconds }
-        print("besides training: \(String(format: "%.2f", fixed)) s (" + totals.map { "\($0.name) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ") + ")")
-        print("wrote \(output)")
+        emit("besides training: \(String(format: "%.2f", fixed)) s (" + totals.map { "\($0.name) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ") + ")")
+        emit("wrote \(output)")
     }
 }
 

@@ -118,7 +118,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         if style.json {
             printJSON(jsonReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed.count, warnings: warnings))
         } else {
-            print(textReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed), terminator: "")
+            emit(textReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed), terminator: "")
         }
         if !failed.isEmpty { throw CheckFailed() }
     }

@@ -107,7 +107,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
                 "lr_schedule": config.schedule.map { .string($0.summary) } ?? .null, "seed": .string(String(seed)),
             ])
         } else {
-            print("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss), optimizer \(config.kind.name) (learning_rate \(config.schedule?.summary ?? "\(config.learningRate)")), seed \(seed)")
+            emit("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss), optimizer \(config.kind.name) (learning_rate \(config.schedule?.summary ?? "\(config.learningRate)")), seed \(seed)")
         }
     }
 }
