@@ -14,8 +14,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             in a row on its output. --learning-rate changes the rate and keeps the state (replacing a learning-rate \
             schedule); --lr-schedule sets a schedule, evaluated from the stored step on, or removes one (constant); \
             a different --optimizer starts fresh state (and says so); --loss (with its default settings) or \
-            --from-logits, --label-smoothing, --huber-delta change the loss; --seed restarts the generator. OUT may be FILE: it is replaced \
-            atomically, and only once training has finished (or at each checkpoint). Each epoch records the loss and \
+            --from-logits, --label-smoothing, --huber-delta change the loss; --seed restarts the generator. OUTPUT may be FILE (resuming in \
+            place); another existing file is replaced only with --force, and neither OUTPUT nor --plot may be one of \
+            the inputs (compared as files, links followed). Both are checked before training starts; OUTPUT is \
+            replaced atomically, and only once training has finished (or at each checkpoint). Each epoch records the loss and \
             the model's compiled metrics (a Keras file's, kept by every format) under Keras's history keys, val_ ones \
             with --validation-split; metrics mlpconv does not compute are named. A model compiled without metrics \
             records accuracy for the cross-entropies.
@@ -27,7 +29,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     static let dataHelp = "Training data: CSV, .npy/.npz or HDF5 with datasets x and y."
     @OptionGroup var data: DataOption<Finetune>
 
-    @Option(help: "Where to write the trained model (.json or .h5; may equal FILE).")
+    @Option(help: "Where to write the trained model (\(modelExtensions); may equal FILE, to resume in place).")
     var output: String
 
     @Option(help: "Epochs to train.")
@@ -67,8 +69,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @Flag(name: .customLong("allow-nonfinite"), help: "Train even if the weights hold NaN or infinite values.")
     var allowNonfinite = false
 
-    @Flag(help: "No progress output.")
+    @Flag(help: "No output but errors: no progress, notes or summary (--json still prints its summary).")
     var quiet = false
+
+    @OptionGroup var overwrite: ForceFlag
 
     static let jsonHelp = "Print the summary as JSON on stdout."
     @OptionGroup var style: JSONFlag<Finetune>
@@ -88,6 +92,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @OptionGroup var activations: ActivationsOption
 
     func run() throws {
+        // Every file this run writes is checked before the first epoch, not found unwritable after the last.
+        var outputs = [PlannedOutput(option: "--output", path: output, mayReplace: file)]
+        if let plot { outputs.append(PlannedOutput(option: "--plot", path: plot)) }
+        try PlannedOutput.check(outputs, inputs: [("the model", file), ("the training data", data.path)], force: overwrite)
         let inputKind = try ModelFiles.detectKind(at: file)
         let format = try outputFormat(inputKind: inputKind)
         // A torch checkpoint records neither its loss nor (from torch before 2.4) always its optimizer class.
@@ -140,7 +148,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     private func outputFormat(inputKind: ModelFileKind) throws -> ModelFormat {
         if let format = ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) { return format }
         if output == file, let format = ModelFormat(kind: inputKind) { return format }
-        throw CommandError("\(output): cannot tell the format from the extension; use .json, .h5, .keras, .safetensors or .pt")
+        throw CommandError("\(output): cannot tell the format from the extension; use \(modelExtensions)")
     }
 
     /// The stored model with the overrides applied; `notes` says what changed from the stored state.
