@@ -35,7 +35,7 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         let loss = try self.loss.resolve(for: document, file: file)
         let model = try evaluationModel(document, loss: loss, file: file, as: Float.self)
         let dataset = try loadData(data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
-                                   loss: loss, requireTargets: true)
+                                   loss: loss, requireTargets: true, header: data.csvHeader.value)
         let compiled = try ModelFiles.compiledMetrics(of: document, file: file)
         let metrics = try wrap(data.path) { () throws(TrainingError) in
             try model.evaluate(dataset, batchSize: batchSize.rows, metrics: compiled?.computed)

@@ -46,7 +46,8 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
         let document = try IsolatedRead.load(file, options: activations.loadOptions)
         let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
         let dataset: Dataset<Float>
-        do { dataset = try DataFiles.loadFeatures(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth) } catch {
+        do { dataset = try DataFiles.loadFeatures(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
+                                                         header: data.csvHeader.value) } catch {
             throw CommandError(error.description)
         }
         let values = try wrap(data.path) { () throws(TrainingError) in
