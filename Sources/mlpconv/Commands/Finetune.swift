@@ -60,7 +60,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @Flag(name: .customLong("no-shuffle"), help: "Keep the data's row order in every epoch.")
     var noShuffle = false
 
-    @Option(name: .customLong("checkpoint-every"), help: "Also write OUT every K epochs.")
+    @Option(name: .customLong("checkpoint-every"), help: "Also write OUTPUT every K epochs.")
     var checkpointEvery: Int?
 
     @Option(help: "Write an SVG of loss (and validation loss and accuracy) per epoch over the model's whole history.")
@@ -141,6 +141,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                 try LossPlot(history: model.training.history, title: URL(fileURLWithPath: output).lastPathComponent).write(to: plot)
             }
         }
+        guard style.json || !quiet else { return }
         printSummary(model: model, before: before, after: after, seconds: elapsed, samples: trainedSamples,
                      phases: progress.phases, notComputed: compiled?.notComputed ?? [])
     }
