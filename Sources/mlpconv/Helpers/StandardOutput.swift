@@ -18,8 +18,16 @@ enum StandardOutput {
 
     static func write(_ text: String) {
         guard failure == nil else { return }
-        buffer.append(contentsOf: text.utf8)
-        if buffer.count >= capacity { flush() }
+        var text = text
+        text.withUTF8 { utf8 in
+            if buffer.count + utf8.count > capacity { flush() }
+            // A large text (predict's CSV) goes straight out: no second copy of it in the buffer.
+            if utf8.count >= capacity {
+                writeAll(UnsafeRawBufferPointer(utf8))
+            } else {
+                buffer.append(contentsOf: utf8)
+            }
+        }
     }
 
     /// Writes out what is buffered; nil when everything written so far reached stdout, else the first error.
@@ -29,13 +37,15 @@ enum StandardOutput {
     }
 
     private static func flush() {
-        defer { buffer.removeAll(keepingCapacity: true) }
-        guard failure == nil else { return }
+        buffer.withUnsafeBytes { writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private static func writeAll(_ bytes: UnsafeRawBufferPointer) {
+        guard failure == nil, let base = bytes.baseAddress else { return }
         var done = 0
-        while done < buffer.count {
-            let written = buffer.withUnsafeBytes { raw in
-                Glibc.write(STDOUT_FILENO, raw.baseAddress! + done, raw.count - done)
-            }
+        while done < bytes.count {
+            let written = Glibc.write(STDOUT_FILENO, base + done, bytes.count - done)
             if written < 0 {
                 if errno == EINTR { continue }
                 failure = String(cString: strerror(errno))
