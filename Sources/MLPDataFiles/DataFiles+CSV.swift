@@ -13,14 +13,14 @@ internal import TextSupport
 // is reported rather than misread.
 
 extension DataFiles {
-    static func loadCSV(_ path: String, shape: ModelShape, limits: DataLimits) throws(DataFileError) -> Dataset<Float> {
+    static func loadCSV(_ path: String, shape: ModelShape, limits: DataLimits, header: CSVHeader) throws(DataFileError) -> Dataset<Float> {
         let bytes = try InputFile(path: path).readAll(maxBytes: limits.maxBytes, padding: CSVParser.padding)
         // Array.withUnsafeBufferPointer rethrows untyped errors: carry the typed one out in a Result.
         let result = bytes.withUnsafeBufferPointer { buffer in
             Result { () throws(DataFileError) in
                 guard let base = buffer.baseAddress else { throw DataFileError(file: path, reason: "cannot read") }
                 var parser = CSVParser(path: path, text: base, end: buffer.count - CSVParser.padding)
-                return try parser.parse(shape: shape, limits: limits)
+                return try parser.parse(shape: shape, limits: limits, headerRow: header)
             }
         }
         return try result.get()
@@ -98,7 +98,7 @@ private struct CSVParser {
                              reason: reason)
     }
 
-    mutating func parse(shape given: ModelShape, limits: DataLimits) throws(DataFileError) -> Dataset<Float> {
+    mutating func parse(shape given: ModelShape, limits: DataLimits, headerRow: CSVHeader) throws(DataFileError) -> Dataset<Float> {
         var shape = given
         var position = 0
         // A UTF-8 byte-order mark, as spreadsheet programs write.
@@ -114,7 +114,7 @@ private struct CSVParser {
         let firstLine = line
         let columns = countColumns(position)
 
-        if isHeader(position) {
+        if try hasHeader(position, line: line, mode: headerRow) {
             header = headerNames(position)
             position = lineEnd(position)
             line += 1
@@ -256,19 +256,39 @@ private struct CSVParser {
         return count + 1
     }
 
-    /// The first row is a header when one of its cells is not a number (or is quoted, as R quotes names).
-    /// An empty or NaN cell decides nothing: that row is data, and reported as such.
-    func isHeader(_ start: Int) -> Bool {
+    /// Whether the first row, at `start`, is a header. Detected, it is one when it has text cells (not numbers, or
+    /// quoted, as R quotes names) and no number: a row mixing both is a typo in the data as often as a header with
+    /// a numeric name (`1,2,3O,4,0` was once silently dropped as a header), so it is an error naming the first text
+    /// cell. Empty and NaN cells decide nothing.
+    func hasHeader(_ start: Int, line: Int, mode: CSVHeader) throws(DataFileError) -> Bool {
+        switch mode {
+        case .present: return true
+        case .absent: return false
+        case .detect: break
+        }
         var position = start
+        var column = 1
+        var firstText: (cell: CellScan, column: Int)?
+        var firstNumber: Int?
         while true {
             let cell = scanCell(position)
-            if cell.status == .notNumber || cell.status == .quote { return true }
+            switch cell.status {
+            case .notNumber, .quote: firstText = firstText ?? (cell, column)
+            case .number, .outOfRange: firstNumber = firstNumber ?? column
+            case .empty, .notFinite: break
+            }
             position = cell.next
             // A malformed cell stops where the cell ends; skip to its separator.
             while position < end, text[position] != Byte.comma, text[position] != Byte.newline { position += 1 }
-            guard text[position] == Byte.comma else { return false }
+            guard text[position] == Byte.comma else { break }
             position += 1
+            column += 1
         }
+        guard let firstText else { return false }
+        guard let firstNumber else { return true }
+        throw error(line, firstText.column, "'\(cellText(firstText.cell))' is not a number, but column \(firstNumber) of this "
+                        + "first row is: neither a header (no numbers) nor data (only numbers); fix the cell, or say "
+                        + "which it is with --header or --no-header")
     }
 
     /// The header's cells, trimmed and unquoted, for error messages.
@@ -277,7 +297,10 @@ private struct CSVParser {
         if stop > start, text[stop - 1] == Byte.newline { stop -= 1 }
         let line = UnsafeBufferPointer(start: text + start, count: stop - start)
         return line.split(separator: Byte.comma, omittingEmptySubsequences: false).map { cell in
-            var name = String(decoding: cell, as: UTF8.self).trimmingBlanks()
+            let blank: (UInt8) -> Bool = { $0 == Byte.space || $0 == Byte.tab || $0 == Byte.carriageReturn }
+            let first = cell.firstIndex { !blank($0) } ?? cell.endIndex
+            let last = cell.lastIndex { !blank($0) }.map { $0 + 1 } ?? first
+            var name = escapedForMessage(cell[first..<max(first, last)])
             if name.count >= 2, name.hasPrefix("\""), name.hasSuffix("\"") { name = String(name.dropFirst().dropLast()) }
             return name
         }
@@ -302,7 +325,7 @@ private struct CSVParser {
     /// A cell's text for a message, at most 40 characters.
     func cellText(_ cell: CellScan) -> String {
         let bytes = UnsafeBufferPointer(start: text + cell.textStart, count: max(0, cell.textEnd - cell.textStart))
-        let shown = String(decoding: bytes.prefix(40), as: UTF8.self)
+        let shown = escapedForMessage(bytes.prefix(40))
         return bytes.count > 40 ? shown + "…" : shown
     }
 

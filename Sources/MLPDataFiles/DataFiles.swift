@@ -24,10 +24,11 @@ public enum DataFiles {
     /// an error when `requireTargets` is set (training, evaluation).
     ///
     /// The format is taken from the content, never the extension: the HDF5 signature, a zip archive (`.npz`),
-    /// the `\x93NUMPY` magic (`.npy`), and CSV text otherwise.
+    /// the `\x93NUMPY` magic (`.npy`), and CSV text otherwise. `header` says whether a CSV file's first row is a
+    /// header (binary formats have none).
     public static func load(
         _ path: String, inputWidth: Int, outputWidth: Int, loss: Loss?, requireTargets: Bool,
-        limits: DataLimits = .standard
+        limits: DataLimits = .standard, header: CSVHeader = .detect
     ) throws(DataFileError) -> Dataset<Float> {
         guard inputWidth > 0, outputWidth > 0 else {
             throw DataFileError(file: path, reason: "the model must have at least one input and one output "
@@ -38,7 +39,7 @@ public enum DataFiles {
         case .hdf5: return try loadHDF5(path, shape: shape, limits: limits)
         case .npz: return try loadNPZ(path, shape: shape, limits: limits)
         case .npy: return try loadNPY(path, shape: shape, limits: limits)
-        case .csv: return try loadCSV(path, shape: shape, limits: limits)
+        case .csv: return try loadCSV(path, shape: shape, limits: limits, header: header)
         }
     }
 
@@ -46,7 +47,7 @@ public enum DataFiles {
     /// file (a `y` array or dataset; in CSV, one label column or `outputWidth` target columns after the features)
     /// are not checked against any loss and not returned, whatever their values.
     public static func loadFeatures(
-        _ path: String, inputWidth: Int, outputWidth: Int, limits: DataLimits = .standard
+        _ path: String, inputWidth: Int, outputWidth: Int, limits: DataLimits = .standard, header: CSVHeader = .detect
     ) throws(DataFileError) -> Dataset<Float> {
         guard inputWidth > 0, outputWidth > 0 else {
             throw DataFileError(file: path, reason: "the model must have at least one input and one output "
@@ -59,7 +60,7 @@ public enum DataFiles {
         case .hdf5: loaded = try loadHDF5(path, shape: shape, limits: limits)
         case .npz: loaded = try loadNPZ(path, shape: shape, limits: limits)
         case .npy: loaded = try loadNPY(path, shape: shape, limits: limits)
-        case .csv: loaded = try loadCSV(path, shape: shape, limits: limits)
+        case .csv: loaded = try loadCSV(path, shape: shape, limits: limits, header: header)
         }
         guard loaded.targetWidth > 0 else { return loaded }
         return try dataset(path, features: loaded.features, featureWidth: inputWidth, targets: [], targetWidth: 0)
@@ -81,6 +82,17 @@ public enum DataFiles {
     }
 
     static let npyMagic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+}
+
+/// Whether a CSV file's first non-blank row is a header of column names.
+public enum CSVHeader: Sendable, Equatable {
+    /// From its cells: a header when it has text and no number; data when only numbers; a row mixing both is an
+    /// error (a typo in the first data row must not silently drop it).
+    case detect
+    /// The first row is a header, whatever it holds.
+    case present
+    /// The first row is data: a cell that is not a number is an error.
+    case absent
 }
 
 /// What `DataFiles.format(of:)` found.

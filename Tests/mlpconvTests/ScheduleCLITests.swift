@@ -105,7 +105,8 @@ struct ScheduleCLITests {
         let data = try sampleDataFile(scratch, rows: 8)
         func finetune(_ extra: [String], from input: String = "m.json", to output: String = "out.json") throws -> (CommandResult, OptimizerConfig?) {
             let out = scratch.path(output)
-            let result = try mlpconv(["finetune", scratch.path(input), "--data", data, "--output", out] + extra)
+            // out.json is written again and again: replacing an existing file takes --force.
+            let result = try mlpconv(["finetune", scratch.path(input), "--data", data, "--output", out, "--force"] + extra)
             return (result, result.status == 0 ? try ModelFiles.load(out).training?.optimizer.config : nil)
         }
         // 8 rows in one batch: one step per epoch.

@@ -16,18 +16,26 @@ package enum AtomicFile {
     /// Calls `write` with the path of a fresh temporary file next to `destination` (the file exists, empty, with
     /// mode 0644 less the umask), then commits it. `failure` turns this function's own failures into the
     /// caller's error type, so `write`'s errors pass through unchanged.
+    ///
+    /// A `destination` that is a symbolic link is written through, as `cp` does: the file it points to is the one
+    /// replaced (in its own folder), and the link stays a link.
     package static func replace<Failure: Error>(
         _ destination: String, failure: (FileFailure) -> Failure,
         write: (_ temporaryPath: String) throws(Failure) -> Void
     ) throws(Failure) {
+        let target: String
         do throws(FileFailure) {
-            try checkDestination(destination)
+            target = try resolvingLinks(destination)
+            try checkDestination(target)
         } catch {
             throw failure(error)
         }
-        let url = URL(fileURLWithPath: destination)
+        let url = URL(fileURLWithPath: target)
         let folder = url.deletingLastPathComponent().path
-        var template = Array((folder + "/." + url.lastPathComponent + ".tmp-XXXXXX").utf8CString)
+        removeStaleTemporaries(of: url.lastPathComponent, in: folder)
+        // The writer's pid in the name tells a later writer whether this file can still be completed (see
+        // removeStaleTemporaries).
+        var template = Array((folder + "/" + temporaryPrefix(of: url.lastPathComponent) + "\(getpid())-XXXXXX").utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else {
             throw failure(FileFailure("cannot create a temporary file in \(folder): \(errnoText())"))
@@ -47,12 +55,56 @@ package enum AtomicFile {
         } catch {
             throw failure(error)
         }
-        guard rename(temporary, destination) == 0 else {
+        guard rename(temporary, target) == 0 else {
             throw failure(FileFailure("cannot replace the file: \(errnoText())"))
         }
         committed = true
         // The data is safe; a failed folder sync only weakens the guarantee against power loss.
         try? sync(path: folder)
+    }
+
+    /// Fails as `replace` would before writing anything: the folder is missing or not writable, the destination
+    /// is a directory. Lets a command refuse before hours of work whose result it could not save.
+    package static func checkWritable(_ destination: String) throws(FileFailure) {
+        let target = try resolvingLinks(destination)
+        try checkDestination(target)
+        let folder = URL(fileURLWithPath: target).deletingLastPathComponent().path
+        guard access(folder, W_OK) == 0 else { throw FileFailure("cannot write in the folder \(folder): \(errnoText())") }
+    }
+
+    /// The file `path` names once symbolic links in its last component are followed (a link to a link, …); the
+    /// path itself when it is not a link. The result may not exist yet (a dangling link names the file to create).
+    package static func resolvingLinks(_ path: String) throws(FileFailure) -> String {
+        var current = path
+        // The kernel's own limit on links followed in one lookup.
+        for _ in 0..<40 {
+            var info = stat()
+            guard lstat(current, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return current }
+            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else {
+                throw FileFailure("cannot read the symbolic link \(current): \(errnoText())")
+            }
+            current = link.hasPrefix("/") ? link : URL(fileURLWithPath: current).deletingLastPathComponent().path + "/" + link
+        }
+        throw FileFailure("too many levels of symbolic links")
+    }
+
+    /// `.<name>.tmp-`: what every temporary file for `name` starts with; the writer's pid and mkstemp's six
+    /// characters follow.
+    private static func temporaryPrefix(of name: String) -> String { "." + name + ".tmp-" }
+
+    /// Removes temporary files of an earlier write of `name` whose writer was killed (a 746 MB one was seen):
+    /// those named `.<name>.tmp-<pid>-XXXXXX` whose pid is no running process. A writer that is alive (or a pid
+    /// reused since) keeps its file; names without a pid, from older versions, are left alone, as nothing tells
+    /// whether their writer is gone. Best effort: a file that cannot be removed stays, the write goes on.
+    private static func removeStaleTemporaries(of name: String, in folder: String) {
+        let prefix = temporaryPrefix(of: name)
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+            guard rest.count == 2, rest[1].utf8.count == 6, let pid = pid_t(rest[0]), pid > 0 else { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(folder + "/" + entry)
+        }
     }
 
     private static func checkDestination(_ destination: String) throws(FileFailure) {

@@ -100,7 +100,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
                 : document.metadata["keras_training_state"] != nil ? "no training state: the Keras file's was not read (see inspect)"
                 : document.metadata["torch_training_state"] != nil ? "no training state: the checkpoint's optimizer state was not read (see inspect; --loss keeps it)"
                 : "no training state"
-            print("wrote \(output) (\(format.rawValue), \(formatBytes(bytes)), \(document.parameterCount.formatted()) parameters, \(state)) from \(input) (\(inputKind.rawValue))")
+            emit("wrote \(output) (\(format.rawValue), \(formatBytes(bytes)), \(document.parameterCount.formatted()) parameters, \(state)) from \(input) (\(inputKind.rawValue))")
         }
     }
 }

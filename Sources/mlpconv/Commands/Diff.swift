@@ -43,7 +43,7 @@ struct Diff: ParsableCommand, JSONFlagHelp {
         if style.json {
             printJSON(report.json(a: a, b: b, formatA: kindA.rawValue, formatB: kindB.rawValue))
         } else {
-            print(report.text(a: a, b: b, formatA: kindA.rawValue, formatB: kindB.rawValue), terminator: "")
+            emit(report.text(a: a, b: b, formatA: kindA.rawValue, formatB: kindB.rawValue), terminator: "")
         }
         if !report.equal { throw CheckFailed() }
     }

@@ -35,7 +35,7 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         let loss = try self.loss.resolve(for: document, file: file)
         let model = try evaluationModel(document, loss: loss, file: file, as: Float.self)
         let dataset = try loadData(data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
-                                   loss: loss, requireTargets: true)
+                                   loss: loss, requireTargets: true, header: data.csvHeader.value)
         let compiled = try ModelFiles.compiledMetrics(of: document, file: file)
         let metrics = try wrap(data.path) { () throws(TrainingError) in
             try model.evaluate(dataset, batchSize: batchSize.rows, metrics: compiled?.computed)
@@ -50,8 +50,8 @@ struct Evaluate: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         } else {
             let described = EpochRecord(epoch: 0, metrics: metrics).orderedKeys
                 .map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
-            print("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss)): \(described)")
-            if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
+            emit("\(file) on \(data.path) (\(plural(dataset.count, "row")), \(loss)): \(described)")
+            if !notComputed.isEmpty { emit("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
         }
     }
 }

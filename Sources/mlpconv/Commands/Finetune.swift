@@ -14,8 +14,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             in a row on its output. --learning-rate changes the rate and keeps the state (replacing a learning-rate \
             schedule); --lr-schedule sets a schedule, evaluated from the stored step on, or removes one (constant); \
             a different --optimizer starts fresh state (and says so); --loss (with its default settings) or \
-            --from-logits, --label-smoothing, --huber-delta change the loss; --seed restarts the generator. OUT may be FILE: it is replaced \
-            atomically, and only once training has finished (or at each checkpoint). Each epoch records the loss and \
+            --from-logits, --label-smoothing, --huber-delta change the loss; --seed restarts the generator. OUTPUT may be FILE (resuming in \
+            place); another existing file is replaced only with --force, and neither OUTPUT nor --plot may be one of \
+            the inputs (compared as files, links followed). Both are checked before training starts; OUTPUT is \
+            replaced atomically, and only once training has finished (or at each checkpoint). Each epoch records the loss and \
             the model's compiled metrics (a Keras file's, kept by every format) under Keras's history keys, val_ ones \
             with --validation-split; metrics mlpconv does not compute are named. A model compiled without metrics \
             records accuracy for the cross-entropies.
@@ -27,7 +29,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     static let dataHelp = "Training data: CSV, .npy/.npz or HDF5 with datasets x and y."
     @OptionGroup var data: DataOption<Finetune>
 
-    @Option(help: "Where to write the trained model (.json or .h5; may equal FILE).")
+    @Option(help: "Where to write the trained model (\(modelExtensions); may equal FILE, to resume in place).")
     var output: String
 
     @Option(help: "Epochs to train.")
@@ -58,7 +60,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @Flag(name: .customLong("no-shuffle"), help: "Keep the data's row order in every epoch.")
     var noShuffle = false
 
-    @Option(name: .customLong("checkpoint-every"), help: "Also write OUT every K epochs.")
+    @Option(name: .customLong("checkpoint-every"), help: "Also write OUTPUT every K epochs.")
     var checkpointEvery: Int?
 
     @Option(help: "Write an SVG of loss (and validation loss and accuracy) per epoch over the model's whole history.")
@@ -67,8 +69,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @Flag(name: .customLong("allow-nonfinite"), help: "Train even if the weights hold NaN or infinite values.")
     var allowNonfinite = false
 
-    @Flag(help: "No progress output.")
+    @Flag(help: "No output but errors: no progress, notes or summary (--json still prints its summary).")
     var quiet = false
+
+    @OptionGroup var overwrite: ForceFlag
 
     static let jsonHelp = "Print the summary as JSON on stdout."
     @OptionGroup var style: JSONFlag<Finetune>
@@ -88,6 +92,10 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @OptionGroup var activations: ActivationsOption
 
     func run() throws {
+        // Every file this run writes is checked before the first epoch, not found unwritable after the last.
+        var outputs = [PlannedOutput(option: "--output", path: output, mayReplace: file)]
+        if let plot { outputs.append(PlannedOutput(option: "--plot", path: plot)) }
+        try PlannedOutput.check(outputs, inputs: [("the model", file), ("the training data", data.path)], force: overwrite)
         let inputKind = try ModelFiles.detectKind(at: file)
         let format = try outputFormat(inputKind: inputKind)
         // A torch checkpoint records neither its loss nor (from torch before 2.4) always its optimizer class.
@@ -101,7 +109,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         let dataset = try progress.phase("loading the data") {
             try DataFiles.load(
                 data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
-                loss: model.training.loss, requireTargets: true)
+                loss: model.training.loss, requireTargets: true, header: data.csvHeader.value)
         }
         if !quiet { for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
         let compiled = try ModelFiles.compiledMetrics(of: document, file: file)
@@ -133,6 +141,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
                 try LossPlot(history: model.training.history, title: URL(fileURLWithPath: output).lastPathComponent).write(to: plot)
             }
         }
+        guard style.json || !quiet else { return }
         printSummary(model: model, before: before, after: after, seconds: elapsed, samples: trainedSamples,
                      phases: progress.phases, notComputed: compiled?.notComputed ?? [])
     }
@@ -140,7 +149,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     private func outputFormat(inputKind: ModelFileKind) throws -> ModelFormat {
         if let format = ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) { return format }
         if output == file, let format = ModelFormat(kind: inputKind) { return format }
-        throw CommandError("\(output): cannot tell the format from the extension; use .json, .h5, .keras, .safetensors or .pt")
+        throw CommandError("\(output): cannot tell the format from the extension; use \(modelExtensions)")
     }
 
     /// The stored model with the overrides applied; `notes` says what changed from the stored state.
@@ -252,13 +261,13 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         func describe(_ metrics: [String: Double]) -> String {
             EpochRecord(epoch: 0, metrics: metrics).orderedKeys.map { "\($0) \(formatMetric(metrics[$0] ?? .nan))" }.joined(separator: ", ")
         }
-        print("trained \(epochs) epoch\(epochs == 1 ? "" : "s") (now \(model.training.epochsCompleted) in all, step \(model.training.optimizer.state.iterations)) in \(String(format: "%.2f", seconds)) s, \(Int(seconds > 0 ? Double(samples) / seconds : 0).formatted()) samples/s")
-        print("before: \(describe(before))")
-        print("after:  \(describe(after))")
+        emit("trained \(epochs) epoch\(epochs == 1 ? "" : "s") (now \(model.training.epochsCompleted) in all, step \(model.training.optimizer.state.iterations)) in \(String(format: "%.2f", seconds)) s, \(Int(seconds > 0 ? Double(samples) / seconds : 0).formatted()) samples/s")
+        emit("before: \(describe(before))")
+        emit("after:  \(describe(after))")
         if let last, last.metrics.keys.contains(where: { $0.hasPrefix("val_") }) {
-            print("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
+            emit("validation: " + describe(last.metrics.filter { $0.key.hasPrefix("val_") }))
         }
-        if !notComputed.isEmpty { print("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
+        if !notComputed.isEmpty { emit("not computed by mlpconv: " + notComputed.map(\.name).joined(separator: ", ")) }
         // Repeated phases (checkpoints) are summed, in the order they first ran.
         var totals: [(name: String, seconds: Double)] = []
         for phase in phases {
@@ -269,8 +278,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
             }
         }
         let fixed = phases.reduce(0) { $0 + $1.seconds }
-        print("besides training: \(String(format: "%.2f", fixed)) s (" + totals.map { "\($0.name) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ") + ")")
-        print("wrote \(output)")
+        emit("besides training: \(String(format: "%.2f", fixed)) s (" + totals.map { "\($0.name) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ") + ")")
+        emit("wrote \(output)")
     }
 }
 

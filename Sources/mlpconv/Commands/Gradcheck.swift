@@ -34,6 +34,8 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
     @Option(help: "Check on the first rows of this data file (CSV, .npy/.npz, HDF5) instead of random samples.")
     var data: String?
 
+    @OptionGroup var csvHeader: CSVHeaderOption
+
     @Option(help: "How many samples (rows) the loss is computed on.")
     var samples: Int = 8
 
@@ -118,7 +120,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         if style.json {
             printJSON(jsonReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed.count, warnings: warnings))
         } else {
-            print(textReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed), terminator: "")
+            emit(textReport(report, loss: loss, rows: samples.count, tiny: tiny, failed: failed), terminator: "")
         }
         if !failed.isEmpty { throw CheckFailed() }
     }
@@ -128,7 +130,7 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
         let targetWidth = loss.targetWidth(outputWidth: network.outputWidth)
         if let data {
             let dataset = try loadData(data, inputWidth: network.inputWidth, outputWidth: network.outputWidth, loss: loss,
-                                       requireTargets: true)
+                                       requireTargets: true, header: csvHeader.value)
             guard dataset.count > 0 else { throw CommandError("\(data): no rows to check the gradient on") }
             let rows = dataset.rows(0..<min(samples, dataset.count))
             do {

@@ -14,10 +14,10 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
             Without --loss, the loss follows the output activation (softmax → categorical_crossentropy, sigmoid → \
             binary_crossentropy, otherwise mean_squared_error). A logits model ends in a linear layer with \
             --loss categorical_crossentropy --from-logits (or binary_crossentropy, sparse_categorical_crossentropy). \
-            The format follows OUTPUT's extension (.json, .h5).
+            The format follows OUTPUT's extension (.json, .h5/.hdf5, .keras, .safetensors, .pt/.pth, .onnx).
             """)
 
-    @Argument(help: "The model file to create (.json or .h5).")
+    @Argument(help: "The model file to create (\(modelExtensions)).")
     var output: String
 
     @Option(help: "Input width (number of features).")
@@ -66,7 +66,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
 
     func run() throws {
         guard let format = ModelFormat(pathExtension: URL(fileURLWithPath: output).pathExtension) else {
-            throw CommandError("\(output): cannot tell the format from the extension; use .json, .h5, .keras, .safetensors or .pt")
+            throw CommandError("\(output): cannot tell the format from the extension; use \(modelExtensions)")
         }
         try overwrite.check(output)
         // The activation the outputs leave through: the last Dense layer's or a later Activation layer's.
@@ -107,7 +107,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
                 "lr_schedule": config.schedule.map { .string($0.summary) } ?? .null, "seed": .string(String(seed)),
             ])
         } else {
-            print("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss), optimizer \(config.kind.name) (learning_rate \(config.schedule?.summary ?? "\(config.learningRate)")), seed \(seed)")
+            emit("wrote \(self.output): \(shape), \(model.network.parameterCount.formatted()) parameters; loss \(loss), optimizer \(config.kind.name) (learning_rate \(config.schedule?.summary ?? "\(config.learningRate)")), seed \(seed)")
         }
     }
 }

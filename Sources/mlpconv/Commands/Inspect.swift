@@ -22,6 +22,6 @@ struct Inspect: ParsableCommand, JSONFlagHelp {
         let document = try IsolatedRead.load(file, options: activations.loadOptions)
         let bytes = FileStatus.size(of: file) ?? 0
         let report = InspectReport(file: file, kind: kind, bytes: bytes, document: document, includeStats: stats)
-        if style.json { printJSON(report.json) } else { print(report.text, terminator: "") }
+        if style.json { printJSON(report.json) } else { emit(report.text, terminator: "") }
     }
 }

@@ -46,7 +46,8 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
         let document = try IsolatedRead.load(file, options: activations.loadOptions)
         let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
         let dataset: Dataset<Float>
-        do { dataset = try DataFiles.loadFeatures(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth) } catch {
+        do { dataset = try DataFiles.loadFeatures(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
+                                                         header: data.csvHeader.value) } catch {
             throw CommandError(error.description)
         }
         let values = try wrap(data.path) { () throws(TrainingError) in
@@ -61,7 +62,7 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
             if style.json {
                 printJSON(["rows": .int(rows), "columns": .int(columns), "output": .string(output), "format": .string(format.rawValue)])
             } else {
-                print("wrote \(output) (\(format.rawValue), \(plural(rows, "row")) × \(plural(columns, "column"))) from \(file) on \(data.path)")
+                emit("wrote \(output) (\(format.rawValue), \(plural(rows, "row")) × \(plural(columns, "column"))) from \(file) on \(data.path)")
             }
         } else if style.json {
             let table: [JSONOutput] = (0..<rows).map { row in
@@ -69,7 +70,7 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
             }
             printJSON(["rows": .int(rows), "columns": .int(columns), "predictions": .array(table)])
         } else {
-            print(String(decoding: DataFiles.predictionsCSV(values, rows: rows, columns: columns), as: UTF8.self), terminator: "")
+            emit(String(decoding: DataFiles.predictionsCSV(values, rows: rows, columns: columns), as: UTF8.self), terminator: "")
         }
     }
 }

@@ -45,6 +45,8 @@ enum BLASKernelChoice {
     }
 
     private static func note(_ message: String) {
+        // This runs before the arguments are parsed; --quiet (finetune's) means no output but errors.
+        guard !CommandLine.arguments.contains("--quiet") else { return }
         FileHandle.standardError.write(Data("mlpconv: note: \(message)\n".utf8))
     }
 }

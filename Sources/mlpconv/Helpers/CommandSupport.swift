@@ -6,10 +6,11 @@ import MLPCore
 // Reading what the commands work on, with failures turned into command errors that name the file.
 
 /// Reads a data file shaped for a model; a bad file is a command error naming the file, line/array and column.
-func loadData(_ path: String, inputWidth: Int, outputWidth: Int, loss: Loss?, requireTargets: Bool) throws -> Dataset<Float> {
+func loadData(_ path: String, inputWidth: Int, outputWidth: Int, loss: Loss?, requireTargets: Bool,
+              header: CSVHeader) throws -> Dataset<Float> {
     do {
         return try DataFiles.load(path, inputWidth: inputWidth, outputWidth: outputWidth, loss: loss,
-                                  requireTargets: requireTargets)
+                                  requireTargets: requireTargets, header: header)
     } catch {
         throw CommandError(error.description)
     }

@@ -7,7 +7,7 @@ enum JSONOutput {
 }
 
 func printJSON(_ object: [String: JSONOutput]) {
-    print(render(.object(object)))
+    emit(render(.object(object)))
 }
 
 func render(_ value: JSONOutput) -> String {

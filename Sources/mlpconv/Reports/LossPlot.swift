@@ -1,5 +1,6 @@
 import Foundation
 import MLPCore
+internal import FileSupport
 
 /// An SVG chart of a model's history: loss and validation loss on the left axis, accuracy and validation
 /// accuracy (when recorded) on the right one, against the epoch.
@@ -12,8 +13,10 @@ struct LossPlot {
 
     func write(to path: String) throws {
         guard !history.isEmpty else { throw CommandError("\(path): the model has no training history to plot") }
-        do { try Data(svg.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw CommandError("\(path): cannot write the plot: \(error.localizedDescription)")
+        // Like the model: atomically, through a symbolic link to its target.
+        let failure = { (error: FileFailure) in CommandError("\(path): cannot write the plot: \(error.reason)") }
+        try AtomicFile.replace(path, failure: failure) { temporary throws(CommandError) in
+            try AtomicFile.write(Data(svg.utf8), to: temporary, failure: failure)
         }
     }
 
