@@ -129,6 +129,18 @@ struct ValueValidationTests {
         #expect(result.stderr.contains("--epochs 1: the model has completed 9223372036854775807 epochs"), "\(result.stderr)")
     }
 
+    /// gradcheck's random rows are held at once: a count that fits --samples' cap can still be too many rows of a
+    /// wide model (it reserved samples × width doubles and trapped).
+    @Test func gradcheckSamplesAreBoundedByTheirBytes() throws {
+        let scratch = try Scratch()
+        let model = scratch.path("wide.h5")
+        #expect(try mlpconv(["init", model, "--inputs", "1048576", "--layer", "1:linear"]).status == 0)
+        let result = try mlpconv(["gradcheck", model, "--samples", "1048576"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "mlpconv: --samples 1048576: 1048576 random rows of 1048576 features and 1 targets would take "
+                + "more than 8589934592 bytes; give fewer\n", "\(result.stderr)")
+    }
+
     // MARK: Narrowing to float32 (item 12)
 
     @Test func convertRefusesToNarrowAValueBeyondFloat32() throws {

@@ -143,6 +143,14 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
                                    targets: rows.targets.map(Double.init), targetWidth: rows.targetWidth)
             } catch { throw CommandError("\(data): \(error.description)") }
         }
+        // The random rows are float64 and held at once: as large as one tensor a reader accepts, at most.
+        let (rowBytes, rowOverflow) = (network.inputWidth + targetWidth).multipliedReportingOverflow(by: MemoryLayout<Double>.size)
+        let (bytes, bytesOverflow) = rowBytes.multipliedReportingOverflow(by: samples)
+        let limit = LoadLimits().maxTensorBytes
+        guard !rowOverflow, !bytesOverflow, bytes <= limit else {
+            throw CommandError("--samples \(samples): \(samples) random rows of \(network.inputWidth) features and \(targetWidth) "
+                               + "targets would take more than \(limit) bytes; give fewer")
+        }
         var features: [Double] = [], targets: [Double] = []
         features.reserveCapacity(samples * network.inputWidth)
         targets.reserveCapacity(samples * targetWidth)
