@@ -31,7 +31,15 @@ extension Model {
             network: network, capacity: min(options.batchSize, trainCount),
             targetWidth: data.targetWidth)
         var random = RandomGenerator(state: training.random)
-        let batches = (trainCount + options.batchSize - 1) / options.batchSize
+        // Rounded up without `trainCount + batchSize - 1`, which overflows for a batch size near Int.max.
+        let batches = trainCount / options.batchSize + (trainCount % options.batchSize == 0 ? 0 : 1)
+        // The counters a file may have brought close to Int.max must be able to count this run to its end.
+        let (steps, stepsOverflow) = batches.multipliedReportingOverflow(by: options.epochs)
+        guard !stepsOverflow, !training.optimizer.state.iterations.addingReportingOverflow(steps).overflow,
+              !training.epochsCompleted.addingReportingOverflow(options.epochs).overflow else {
+            throw .invalidOption("\(options.epochs) epochs of \(batches) steps cannot be counted on from "
+                                 + "\(training.epochsCompleted) epochs and \(training.optimizer.state.iterations) steps")
+        }
         let usesDropout = network.layers.contains { if case .dropout(let d) = $0.kind { d.rate > 0 } else { false } }
         let normalizesBatches = network.layers.contains { if case .batchNormalization = $0.kind { true } else { false } }
         let constrained = network.hasConstraints

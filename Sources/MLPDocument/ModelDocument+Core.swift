@@ -142,9 +142,11 @@ extension ModelDocument {
             history: model.training.history)
     }
 
-    /// The network in precision `T` (float64 tensors become float32 by rounding when `T` is `Float`).
+    /// The network in precision `T` (float64 tensors become float32 by rounding when `T` is `Float`; a value
+    /// beyond float32's range is an error rather than ±∞).
     public func network<T: MLPScalar>(as _: T.Type = Float.self) throws(DocumentError) -> Network<T> {
         try validate()
+        if T.self == Float.self { try checkFloat32Range(includingOptimizer: false) }
         var layers: [MLPCore.Layer<T>] = []
         for (index, (layer, tensors)) in zip(architecture.layers, weights).enumerated() {
             let variables = architecture.variables(ofLayer: index)
@@ -168,6 +170,7 @@ extension ModelDocument {
             throw DocumentError("training", "the model has no loss or optimizer; choose them to train it")
         }
         let network: Network<T> = try network(as: T.self)
+        if T.self == Float.self { try checkFloat32Range(includingOptimizer: true) }
         let state = OptimizerState<T>(
             iterations: training.optimizer.iterations,
             slots: training.optimizer.slots.map { .init(name: $0.name, values: $0.tensors.map { $0.values(as: T.self) }) },

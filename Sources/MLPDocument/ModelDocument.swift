@@ -251,4 +251,35 @@ extension ModelDocument {
         }
         return copy
     }
+
+    /// `converted(to:)` that refuses to round a finite value to ±∞ (a float64 value beyond float32's range): the
+    /// error names the tensor (`weights/dense/kernel`, `optimizer/momentum/dense/kernel`) and the element.
+    public func checkedConversion(to dtype: Tensor.DType) throws(DocumentError) -> ModelDocument {
+        if dtype == .float32 { try checkFloat32Range(includingOptimizer: true) }
+        return converted(to: dtype)
+    }
+
+    /// Throws for the first tensor value (or parameter-precision optimizer scalar) that float32 cannot hold.
+    func checkFloat32Range(includingOptimizer: Bool) throws(DocumentError) {
+        func check(_ tensor: Tensor, _ object: @autoclosure () -> String) throws(DocumentError) {
+            do { _ = try tensor.checkedConversion(to: .float32) } catch { throw DocumentError(object(), error.description) }
+        }
+        for (index, layer) in weights.enumerated() where layer.tensors.values.contains(where: { $0.dtype == .float64 }) {
+            let name = index < architecture.layers.count ? architecture.layers[index].name : "\(index)"
+            for key in layer.tensors.keys.sorted() {
+                if let tensor = layer.tensors[key] { try check(tensor, "weights/\(name)/\(key)") }
+            }
+        }
+        guard includingOptimizer, let optimizer = training?.optimizer else { return }
+        let parameters = parameterNames
+        for slot in optimizer.slots {
+            for (index, tensor) in slot.tensors.enumerated() {
+                try check(tensor, "optimizer/\(slot.name)/\(index < parameters.count ? parameters[index] : String(index))")
+            }
+        }
+        for scalar in optimizer.scalars
+        where OptimizerConfig.parameterPrecisionScalarNames.contains(scalar.name) && scalar.value.isFinite && !Float(scalar.value).isFinite {
+            throw DocumentError("optimizer/\(scalar.name)", "\(scalar.value) is beyond float32's range; it would become infinity")
+        }
+    }
 }

@@ -93,6 +93,27 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `converted(to:)` that refuses to round a finite value to ±∞: float64 → float32 fails on the first value
+    /// beyond float32's range (±3.4028235e38), naming its index. NaN and ±∞ stay what they are.
+    public func checkedConversion(to dtype: DType) throws(TensorError) -> Tensor {
+        if dtype == .float32, case .float64(let values) = storage,
+           let index = values.firstIndex(where: { $0.isFinite && !Float($0).isFinite }) {
+            throw .beyondRange(shape: shape, index: index, value: values[index], dtype: dtype)
+        }
+        return converted(to: dtype)
+    }
+
+    /// `[i, j, …]` of the element at `index` in row-major order (`[index]` for a scalar's or a vector's).
+    public static func elementPosition(of index: Int, in shape: [Int]) -> String {
+        guard shape.count > 1, !shape.contains(0) else { return "[\(index)]" }
+        var rest = index, position: [Int] = []
+        for dimension in shape.reversed() {
+            position.append(rest % dimension)
+            rest /= dimension
+        }
+        return "[" + position.reversed().map(String.init).joined(separator: ", ") + "]"
+    }
+
     /// The raw values in host byte order (little-endian on every platform Swift supports here).
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         switch storage {
@@ -150,6 +171,8 @@ public enum TensorError: Error, CustomStringConvertible, Equatable, Sendable {
     case invalidShape([Int])
     case countMismatch(shape: [Int], count: Int)
     case byteCountMismatch(shape: [Int], dtype: Tensor.DType, bytes: Int)
+    /// A value `dtype` cannot hold, at row-major `index`.
+    case beyondRange(shape: [Int], index: Int, value: Double, dtype: Tensor.DType)
 
     public var description: String {
         switch self {
@@ -159,6 +182,9 @@ public enum TensorError: Error, CustomStringConvertible, Equatable, Sendable {
             "shape \(shape) needs \(Tensor.elementCount(of: shape) ?? -1) values, got \(count)"
         case .byteCountMismatch(let shape, let dtype, let bytes):
             "shape \(shape) of \(dtype.rawValue) needs \((Tensor.elementCount(of: shape) ?? 0) * dtype.byteSize) bytes, got \(bytes)"
+        case .beyondRange(let shape, let index, let value, let dtype):
+            "element \(Tensor.elementPosition(of: index, in: shape)) is \(value), beyond \(dtype.rawValue)'s range; "
+                + "it would become \(value > 0 ? "+" : "-")infinity"
         }
     }
 }

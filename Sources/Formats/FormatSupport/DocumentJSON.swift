@@ -7,7 +7,7 @@ import MLPDocument
 package enum DocumentJSON {
     package static let architectureKeys: Set<String> = ["input_width", "input_shape", "layers"]
     /// Widths beyond this are refused before anything is allocated for them.
-    package static let maxWidth = 1 << 24
+    package static let maxWidth = LoadLimits.maxWidth
 
     // MARK: Architecture
 

@@ -37,7 +37,10 @@ public struct Layer<T: MLPScalar>: Sendable, Equatable {
         try kind.validate(layer: name)
         if case .dense(let dense) = kind {
             let (count, overflow) = inputWidth.multipliedReportingOverflow(by: dense.units)
-            guard !overflow, count <= Int32.max else { throw .invalidWidth(layer: name, what: "units", value: dense.units) }
+            guard !overflow, count <= Int32.max else {
+                throw .invalidSetting(layer: name, setting: "units", reason: "\(dense.units) over \(inputWidth) inputs make a kernel "
+                                      + "of more than \(Int32.max) weights, the most BLAS can index")
+            }
         }
         var weights: [[T]] = []
         for variable in kind.variables(inputWidth: inputWidth) {

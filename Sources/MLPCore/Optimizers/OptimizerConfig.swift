@@ -206,8 +206,12 @@ public struct OptimizerConfig: Sendable, Equatable {
         func require(_ ok: Bool, _ key: String, _ reason: String) throws(OptimizerError) {
             if !ok { throw .invalidHyperparameter(key: key, reason: reason) }
         }
-        try require(learningRate.isFinite && learningRate >= 0, "learning_rate", "must be a finite number ≥ 0, got \(learningRate)")
-        if kind.isTorch { return try validateTorch() }
+        try Self.validate(learningRate: learningRate)
+        // The float32 rule comes last, so that a value's own range, where it has one, gives the message.
+        if kind.isTorch {
+            try validateTorch()
+            return try validateFloat32Range()
+        }
         try schedule?.validate()
         try require(momentum.isFinite && momentum >= 0 && momentum <= 1, "momentum", "must be in [0, 1], got \(momentum)")
         if kind == .lion {
@@ -230,6 +234,51 @@ public struct OptimizerConfig: Sendable, Equatable {
         try require(clipnorm == nil || globalClipnorm == nil, "global_clipnorm", "cannot be set together with clipnorm")
         try validateMore()
         try validateWrappers()
+        try validateFloat32Range()
+    }
+}
+
+extension OptimizerConfig {
+    /// The rule for a learning rate from anywhere (a file, a command's flag): a finite number ≥ 0 that float32
+    /// can hold.
+    public static func validate(learningRate: Double) throws(OptimizerError) {
+        guard learningRate.isFinite && learningRate >= 0 else {
+            throw .invalidHyperparameter(key: "learning_rate", reason: "must be a finite number ≥ 0, got \(learningRate)")
+        }
+        guard Float(learningRate).isFinite else {
+            throw .invalidHyperparameter(key: "learning_rate", reason: beyondFloat32(learningRate))
+        }
+    }
+
+    static func beyondFloat32(_ value: Double) -> String {
+        "\(value) is beyond float32's range (±\(Float.greatestFiniteMagnitude)), in which model files store it"
+    }
+
+    /// Every real hyperparameter and schedule parameter must narrow to a finite float32: Keras keeps the learning
+    /// rate (and a schedule's result) as a float32 variable and the models train in float32, so a value beyond
+    /// ±3.4028235e38 could be stored by no writer and would turn into ±inf at the first step. One rule, here, so
+    /// that every reader and every command flag goes through it.
+    func validateFloat32Range() throws(OptimizerError) {
+        func check(_ key: String, _ value: Double) throws(OptimizerError) {
+            guard !value.isFinite || Float(value).isFinite else {
+                throw .invalidHyperparameter(key: key, reason: Self.beyondFloat32(value))
+            }
+        }
+        for (key, value) in hyperparameters {
+            switch value {
+            case .number(let x), .optionalNumber(let x?): try check(key, x)
+            case .flag, .optionalNumber(nil): break
+            }
+        }
+        guard let schedule else { return }
+        // `parameters` lists every number a schedule has, so a new one is covered without a change here.
+        for (key, value) in schedule.parameters {
+            switch value {
+            case .number(let x), .optionalNumber(let x?): try check("learning_rate (\(schedule.kind.name) \(key))", x)
+            case .numbers(let list): for x in list { try check("learning_rate (\(schedule.kind.name) \(key))", x) }
+            case .flag, .optionalNumber(nil): break
+            }
+        }
     }
 }
 

@@ -68,7 +68,9 @@ package struct JSONWriter {
     package mutating func null() { beginValue(); append("null") }
     package mutating func integer<I: BinaryInteger>(_ number: I) { beginValue(); append(String(number)) }
 
-    /// A finite double in shortest round-trip form.
+    /// A finite double in shortest round-trip form. A non-finite one is a caller's error that no input can cause:
+    /// the model writers run only on documents `ModelFiles.save` has validated (docs/robustness.md, "Values from
+    /// flags and files"), and parsed JSON holds only finite numbers.
     package mutating func number(_ number: Double) {
         precondition(number.isFinite, "JSON has no literal for \(number)")
         beginValue()

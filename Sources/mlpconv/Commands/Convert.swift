@@ -34,7 +34,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
     @Flag(help: "HDF5: compress datasets (shuffle + gzip).")
     var compress = false
 
-    @Option(name: .customLong("opset"), help: ArgumentHelp(
+    @Option(name: .customLong("opset"), parsing: .unconditional, help: ArgumentHelp(
         "ONNX: the default-domain opset to export for, 13 to 21 (default 17); activations whose op is newer are composed "
             + "from older ops (docs/onnx.md).", valueName: "N"))
     var onnxOpset: Int?
@@ -79,7 +79,7 @@ struct Convert: ParsableCommand, JSONFlagHelp {
             loadOptions.optimizer = kind
         }
         var document = try IsolatedRead.load(input, options: loadOptions)
-        if let dtype { document = document.converted(to: dtype) }
+        if let dtype { document = try wrap(input) { () throws(DocumentError) in try document.checkedConversion(to: dtype) } }
         if dropOptimizer { document.training = nil }
         document.metadata["converted_from"] = "\(URL(fileURLWithPath: input).lastPathComponent) (\(inputKind.rawValue))"
         let options = SaveOptions(jsonTensors: jsonTensors, compress: compress, onnxOpset: onnxOpset,

@@ -32,13 +32,13 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     @Option(help: "Where to write the trained model (\(modelExtensions); may equal FILE, to resume in place).")
     var output: String
 
-    @Option(help: "Epochs to train.")
+    @Option(parsing: .unconditional, help: "Epochs to train.")
     var epochs: Int = 1
 
-    @Option(name: .customLong("batch-size"), help: "Mini-batch size.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Mini-batch size.")
     var batchSize: Int = 32
 
-    @Option(name: .customLong("learning-rate"), help: "New learning rate (the optimizer state is kept).")
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "New learning rate (the optimizer state is kept).")
     var learningRate: Double?
 
     @Option(name: .customLong("lr-schedule"), help: ScheduleSpec.help, transform: ScheduleSpec.init(parsing:))
@@ -51,16 +51,16 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
     static let lossHelp = "Train with another loss (\(Loss.acceptedNames.joined(separator: ", ")))."
     @OptionGroup var loss: LossOption<Finetune>
 
-    @Option(name: .customLong("validation-split"), help: "Fraction of the rows (the last ones, as Keras does) held out for validation.")
+    @Option(name: .customLong("validation-split"), parsing: .unconditional, help: "Fraction of the rows (the last ones, as Keras does) held out for validation.")
     var validationSplit: Double = 0
 
-    @Option(help: "Restart the random generator from this seed instead of continuing the stored one.")
+    @Option(parsing: .unconditional, help: "Restart the random generator from this seed instead of continuing the stored one (0 to 2^64 − 1).")
     var seed: UInt64?
 
     @Flag(name: .customLong("no-shuffle"), help: "Keep the data's row order in every epoch.")
     var noShuffle = false
 
-    @Option(name: .customLong("checkpoint-every"), help: "Also write OUTPUT every K epochs.")
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also write OUTPUT every K epochs.")
     var checkpointEvery: Int?
 
     @Option(help: "Write an SVG of loss (and validation loss and accuracy) per epoch over the model's whole history.")
@@ -83,10 +83,8 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         guard validationSplit >= 0 && validationSplit < 1 else {
             throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
         }
-        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
-        if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
-            throw ValidationError("--learning-rate must be a finite number ≥ 0, got \(learningRate)")
-        }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        if let learningRate { try validateLearningRate(learningRate) }
     }
 
     @OptionGroup var activations: ActivationsOption
@@ -106,6 +104,11 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         let document = try progress.phase("loading the model") { try IsolatedRead.load(file, options: loadOptions) }
         var notes: [String] = []
         var model = try makeModel(document, notes: &notes)
+        // The stored counters must be able to count every epoch asked for (the core checks each fit's own steps).
+        guard !model.training.epochsCompleted.addingReportingOverflow(epochs).overflow else {
+            throw CommandError("--epochs \(epochs): the model has completed \(model.training.epochsCompleted) epochs; "
+                               + "together they exceed the largest count (\(Int.max))")
+        }
         let dataset = try progress.phase("loading the data") {
             try DataFiles.load(
                 data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,

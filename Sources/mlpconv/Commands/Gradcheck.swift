@@ -36,25 +36,25 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
 
     @OptionGroup var csvHeader: CSVHeaderOption
 
-    @Option(help: "How many samples (rows) the loss is computed on.")
+    @Option(parsing: .unconditional, help: "How many samples (rows) the loss is computed on.")
     var samples: Int = 8
 
-    @Option(help: "Seed for the random samples and for choosing the elements of sampled tensors.")
+    @Option(parsing: .unconditional, help: "Seed for the random samples and for choosing the elements of sampled tensors.")
     var seed: UInt64 = 0
 
-    @Option(help: "Finite-difference step (default: 1e-6 central, 1e-3 four-point).")
+    @Option(parsing: .unconditional, help: "Finite-difference step (default: 1e-6 central, 1e-3 four-point).")
     var epsilon: Double?
 
-    @Option(help: "Largest relative error a tensor may have.")
+    @Option(parsing: .unconditional, help: "Largest relative error a tensor may have.")
     var tolerance: Double = 1e-4
 
     @Option(help: "Finite-difference scheme: central or four-point.")
     var scheme: FiniteDifferenceScheme = .central
 
-    @Option(help: "Floor of the relative error's denominator (default: the scheme's rounding noise divided by the tolerance).")
+    @Option(parsing: .unconditional, help: "Floor of the relative error's denominator (default: the scheme's rounding noise divided by the tolerance).")
     var tiny: Double?
 
-    @Option(name: .customLong("max-elements"), help: "Perturb at most K elements of each tensor, drawn with --seed (default: all up to 10,000, else 1000).")
+    @Option(name: .customLong("max-elements"), parsing: .unconditional, help: "Perturb at most K elements of each tensor, drawn with --seed (default: all up to 10,000, else 1000).")
     var maxElements: Int?
 
     static let lossHelp = "Check this loss instead of the stored one (required when the model stores none)."
@@ -66,12 +66,19 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
     /// Tensors up to this many elements are checked whole by default; larger ones on `sampledElements`.
     static let fullCheckLimit = 10_000
     static let sampledElements = 1000
+    /// A gradient check computes the loss twice per perturbed element over all its samples; more rows than this
+    /// would take hours and could exhaust memory before the first one.
+    static let maxSamples = 1 << 20
     /// Rounding of the loss in units of float64's roundoff, generous: the loss is a sum over samples and outputs of
     /// values that went through two GEMMs and an activation per layer.
     static let roundingUnits = 100.0
 
     func validate() throws {
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        // Random samples are float64 rows held in memory at once: a count past this is a typo, not a check.
+        guard samples <= Self.maxSamples else {
+            throw ValidationError("--samples must be at most \(Self.maxSamples), got \(samples)")
+        }
         if let epsilon, !(epsilon.isFinite && epsilon > 0) {
             throw ValidationError("--epsilon must be a positive number, got \(epsilon)")
         }
@@ -137,6 +144,14 @@ struct Gradcheck: ParsableCommand, LossOptionHelp, JSONFlagHelp {
                 return try Dataset(features: rows.features.map(Double.init), featureWidth: rows.featureWidth,
                                    targets: rows.targets.map(Double.init), targetWidth: rows.targetWidth)
             } catch { throw CommandError("\(data): \(error.description)") }
+        }
+        // The random rows are float64 and held at once: as large as one tensor a reader accepts, at most.
+        let (rowBytes, rowOverflow) = (network.inputWidth + targetWidth).multipliedReportingOverflow(by: MemoryLayout<Double>.size)
+        let (bytes, bytesOverflow) = rowBytes.multipliedReportingOverflow(by: samples)
+        let limit = LoadLimits().maxTensorBytes
+        guard !rowOverflow, !bytesOverflow, bytes <= limit else {
+            throw CommandError("--samples \(samples): \(samples) random rows of \(network.inputWidth) features and \(targetWidth) "
+                               + "targets would take more than \(limit) bytes; give fewer")
         }
         var features: [Double] = [], targets: [Double] = []
         features.reserveCapacity(samples * network.inputWidth)

@@ -20,13 +20,13 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
     @Argument(help: "The model file to create (\(modelExtensions)).")
     var output: String
 
-    @Option(help: "Input width (number of features).")
+    @Option(parsing: .unconditional, help: "Input width (number of features).")
     var inputs: Int
 
-    @Option(name: .customLong("layer"), help: """
+    @Option(name: .customLong("layer"), parsing: .unconditionalSingleValue, help: """
         A layer, input to output (repeat): a Dense layer as UNITS:ACTIVATION, or activation:NAME, dropout:RATE, \
         batch_normalization, layer_normalization.
-        """)
+        """, transform: LayerArgument.init(parsing:))
     var layers: [LayerArgument]
 
     static let lossHelp = "Loss (\(Loss.acceptedNames.joined(separator: ", ")))."
@@ -35,7 +35,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
     @Option(help: OptimizerSpec.help, transform: OptimizerSpec.init(parsing:))
     var optimizer = OptimizerSpec(.adam)
 
-    @Option(name: .customLong("learning-rate"), help: "Learning rate (default: Keras's default for the optimizer).")
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Learning rate (default: Keras's default for the optimizer).")
     var learningRate: Double?
 
     @Option(name: .customLong("lr-schedule"), help: ScheduleSpec.help, transform: ScheduleSpec.init(parsing:))
@@ -44,7 +44,7 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
     @Option(help: "Kernel initializer (\(Initializer.acceptedNames.joined(separator: ", "))).")
     var initializer = NamedArgument<Initializer>(.glorotUniform)
 
-    @Option(help: "Seed for the weights and for the generator training continues with.")
+    @Option(parsing: .unconditional, help: "Seed for the weights and for the generator training continues with (0 to 2^64 − 1).")
     var seed: UInt64 = 0
 
     @Flag(name: .customLong("no-bias"), help: "Create the layers without biases.")
@@ -56,12 +56,13 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
 
     func validate() throws {
         guard inputs > 0 else { throw ValidationError("--inputs must be a positive integer, got \(inputs)") }
+        guard inputs <= LoadLimits.maxWidth else {
+            throw ValidationError("--inputs \(inputs) exceeds the readers' limit of \(LoadLimits.maxWidth) inputs")
+        }
         guard layers.contains(where: { $0.kind.dense != nil }) else {
             throw ValidationError("give at least one Dense layer, --layer UNITS:ACTIVATION")
         }
-        if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
-            throw ValidationError("--learning-rate must be a finite number ≥ 0, got \(learningRate)")
-        }
+        if let learningRate { try validateLearningRate(learningRate) }
     }
 
     func run() throws {
@@ -88,6 +89,12 @@ struct Init: ParsableCommand, JSONFlagHelp, LossOptionHelp {
         var optimizerConfig = try optimizer.config(learningRate: learningRate)
         optimizerConfig.schedule = try lrSchedule?.schedule(initialRate: optimizerConfig.learningRate)
         warnIfNonFinite(optimizerConfig.schedule)
+        // Before anything is allocated: a model every reader would refuse is not worth minutes and gigabytes.
+        if let refusal = LoadLimits().refusal(inputWidth: inputs, layers: specs.map(\.kind),
+                                              slotsPerParameter: optimizerConfig.slotNames.count) {
+            throw CommandError(refusal.layer.map { "--layer \(layers[$0].text) (layer \($0 + 1)): \(refusal.reason)" }
+                               ?? "--inputs \(inputs): \(refusal.reason)")
+        }
         let model = try Model<Float>(
             inputWidth: inputs, layers: specs, loss: loss, optimizer: optimizerConfig, seed: seed)
         let document = ModelDocument(model: model, metadata: [

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import MLPDataFiles
 import MLPDocument
@@ -42,4 +43,15 @@ func wrap<T, Failure: Error & CustomStringConvertible>(_ file: String, _ body: (
 /// A warning on stderr; the command carries on.
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("mlpconv: warning: \(message)\n".utf8))
+}
+
+/// `--learning-rate`, held to the core's rule for every learning rate, wherever it comes from
+/// (`OptimizerConfig.validate(learningRate:)`: finite, ≥ 0, within float32's range).
+func validateLearningRate(_ rate: Double) throws {
+    do {
+        try OptimizerConfig.validate(learningRate: rate)
+    } catch {
+        guard case .invalidHyperparameter(_, let reason) = error else { throw ValidationError("--learning-rate: \(error)") }
+        throw ValidationError("--learning-rate \(reason)")
+    }
 }

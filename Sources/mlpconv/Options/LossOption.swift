@@ -17,14 +17,14 @@ struct LossOption<Command: LossOptionHelp>: ParsableArguments {
           help: "The cross-entropy takes logits: the outputs before sigmoid or softmax (Keras's from_logits).")
     var fromLogits: Bool?
 
-    @Option(name: .customLong("label-smoothing"),
+    @Option(name: .customLong("label-smoothing"), parsing: .unconditional,
             help: "Smooth the targets of binary or categorical cross-entropy by S in [0, 1] (Keras's label_smoothing).")
     var labelSmoothing: Double?
 
-    @Option(name: .customLong("huber-delta"), help: "Huber's delta, where it turns from quadratic to linear (default 1).")
+    @Option(name: .customLong("huber-delta"), parsing: .unconditional, help: "Huber's delta, where it turns from quadratic to linear (default 1).")
     var huberDelta: Double?
 
-    @Option(name: .customLong("smooth-l1-beta"),
+    @Option(name: .customLong("smooth-l1-beta"), parsing: .unconditional,
             help: "SmoothL1's beta, where it turns from quadratic to linear (torch's beta, default 1; 1 is huber).")
     var smoothL1Beta: Double?
 

@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// `--atol` and `--rtol`: how close two elements must be for `diff` to count them equal.
 struct ToleranceOptions: ParsableArguments {
-    @Option(help: "Absolute tolerance per element.")
+    @Option(parsing: .unconditional, help: "Absolute tolerance per element.")
     var atol: Double = 0
 
-    @Option(help: "Relative tolerance per element (relative to B's value).")
+    @Option(parsing: .unconditional, help: "Relative tolerance per element (relative to B's value).")
     var rtol: Double = 0
 
     var perElement: ElementTolerance { ElementTolerance(atol: atol, rtol: rtol) }
