@@ -77,4 +77,33 @@ struct InputRangeTests {
         #expect(throws: TrainingError.self) { try model.fit(data, options: FitOptions(epochs: .max, batchSize: 1)) }
         #expect(model.training.optimizer.state.iterations == 0)
     }
+
+    /// Layer settings are rounded to the weights' type when used and stored as float32 attributes by the ONNX
+    /// export: beyond float32 each is refused, naming the setting, instead of becoming ±inf.
+    @Test func layerSettingsBeyondFloat32AreRefused() {
+        let huge = Self.beyondFloat32
+        let kinds: [(LayerKind, String)] = [
+            (.batchNormalization(BatchNormalizationSettings(epsilon: huge)), "epsilon"),
+            (.layerNormalization(LayerNormalizationSettings(epsilon: huge)), "epsilon"),
+            (.dense(DenseSettings(units: 2, kernelRegularizer: .l2(huge))), "kernel_regularizer"),
+            (.dense(DenseSettings(units: 2, activityRegularizer: .l1l2(l1: 0, l2: huge))), "activity_regularizer"),
+            (.dense(DenseSettings(units: 2, kernelConstraint: .maxNorm(maxValue: huge, axis: 0))), "kernel_constraint"),
+            (.dense(DenseSettings(units: 2, biasConstraint: .minMaxNorm(minValue: 0, maxValue: huge, rate: 1, axis: 0))),
+             "bias_constraint"),
+        ]
+        for (kind, setting) in kinds {
+            do {
+                try kind.validate(layer: "l")
+                Issue.record("\(setting) = 1e39 was accepted")
+            } catch {
+                guard case .invalidSetting(_, let named, let reason) = error else { Issue.record("\(error)"); continue }
+                #expect(named == setting && reason.contains("float32"), "\(named): \(reason)")
+            }
+        }
+        // The largest float32 itself is accepted.
+        #expect(throws: Never.self) {
+            try LayerKind.layerNormalization(LayerNormalizationSettings(epsilon: Double(Float.greatestFiniteMagnitude))).validate(layer: "l")
+        }
+    }
+
 }

@@ -76,9 +76,11 @@ public enum LayerKind: Sendable, Equatable {
         case .batchNormalization(let bn):
             try require(bn.momentum.isFinite && bn.momentum >= 0 && bn.momentum <= 1, "momentum",
                         "must be in [0, 1], got \(bn.momentum)")
-            try require(bn.epsilon.isFinite && bn.epsilon > 0, "epsilon", "must be a finite number > 0, got \(bn.epsilon)")
+            try require(bn.epsilon.isFinite && bn.epsilon > 0 && fitsFloat32(bn.epsilon), "epsilon",
+                        "must be a finite number > 0 within float32's range, got \(bn.epsilon)")
         case .layerNormalization(let ln):
-            try require(ln.epsilon.isFinite && ln.epsilon > 0, "epsilon", "must be a finite number > 0, got \(ln.epsilon)")
+            try require(ln.epsilon.isFinite && ln.epsilon > 0 && fitsFloat32(ln.epsilon), "epsilon",
+                        "must be a finite number > 0 within float32's range, got \(ln.epsilon)")
         case .activation, .flatten:
             break
         }

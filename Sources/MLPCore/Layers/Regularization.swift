@@ -20,7 +20,9 @@ public enum Regularizer: Sendable, Equatable {
     }
 
     var problem: String? {
-        l1.isFinite && l1 >= 0 && l2.isFinite && l2 >= 0 ? nil : "factors must be finite numbers ≥ 0, got l1 \(l1), l2 \(l2)"
+        guard l1.isFinite && l1 >= 0 && l2.isFinite && l2 >= 0 else { return "factors must be finite numbers ≥ 0, got l1 \(l1), l2 \(l2)" }
+        // Rounded to the weights' type when used: a factor beyond float32 would make a float32 loss infinite.
+        return fitsFloat32(l1) && fitsFloat32(l2) ? nil : "factors must be within float32's range, got l1 \(l1), l2 \(l2)"
     }
 
     /// The penalty of `values`, and its gradient added into `gradient` (scaled by `scale`) when given.
@@ -61,12 +63,14 @@ public enum Constraint: Sendable, Equatable {
         switch self {
         case .nonNeg: return nil
         case .maxNorm(let maxValue, let a):
-            guard maxValue.isFinite, maxValue >= 0 else { return "max_value must be a finite number ≥ 0, got \(maxValue)" }
+            guard maxValue.isFinite, maxValue >= 0, fitsFloat32(maxValue) else {
+                return "max_value must be a finite number ≥ 0 within float32's range, got \(maxValue)"
+            }
             axis = a
         case .unitNorm(let a): axis = a
         case .minMaxNorm(let minValue, let maxValue, let rate, let a):
-            guard minValue.isFinite, maxValue.isFinite, minValue >= 0, minValue <= maxValue else {
-                return "needs 0 ≤ min_value ≤ max_value, got \(minValue) and \(maxValue)"
+            guard minValue.isFinite, maxValue.isFinite, minValue >= 0, minValue <= maxValue, fitsFloat32(maxValue) else {
+                return "needs 0 ≤ min_value ≤ max_value within float32's range, got \(minValue) and \(maxValue)"
             }
             guard rate.isFinite, rate >= 0, rate <= 1 else { return "rate must be in [0, 1], got \(rate)" }
             axis = a
@@ -114,3 +118,7 @@ public enum Constraint: Sendable, Equatable {
         }
     }
 }
+
+/// Whether `value` stays finite as a float32: layer settings are rounded to the weights' type when used, and the
+/// ONNX export stores them as float32 attributes.
+func fitsFloat32(_ value: Double) -> Bool { Float(value).isFinite }
