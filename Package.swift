@@ -162,6 +162,8 @@ let package = Package(
         .testTarget(
             name: "mlpconvTests",
             dependencies: ["mlpconv", "MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TestSupport",
+                           // The bad-input catalogue crafts HDF5 files and zip archives no writer makes.
+                           "HDF5Format", "HDF5Support", "CHDF5", "ZipSupport",
                            .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "ArchitectureTests"),
     ],

@@ -126,7 +126,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         var trainedSamples = 0
         for epoch in 1...epochs {
             progress.startEpoch(epoch, absolute: model.training.epochsCompleted + 1)
-            let records = try model.fit(dataset, options: options) { event in progress.handle(event) }
+            let records = try fitNamingTheModel(&model, dataset, options: options) { event in progress.handle(event) }
             trainedSamples += Int((Double(dataset.count) * (1 - validationSplit)).rounded(.down))
             if let record = records.last { progress.finishEpoch(record, elapsed: ContinuousClock.now - start) }
             if let checkpointEvery, epoch % checkpointEvery == 0, epoch < epochs {
@@ -147,6 +147,18 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         guard style.json || !quiet else { return }
         printSummary(model: model, before: before, after: after, seconds: elapsed, samples: trainedSamples,
                      phases: progress.phases, notComputed: compiled?.notComputed ?? [])
+    }
+
+    /// `fit`, with non-finite weights reported as FILE's: the file, the tensor, and how to train anyway.
+    private func fitNamingTheModel(_ model: inout Model<Float>, _ dataset: Dataset<Float>, options: FitOptions,
+                                   progress: @escaping (TrainingEvent) -> Void) throws -> [EpochRecord] {
+        do {
+            return try model.fit(dataset, options: options, progress: progress)
+        } catch {
+            guard case .nonFiniteWeights(let tensor, let count) = error else { throw error }
+            throw CommandError("\(file): \(tensor): holds \(count) NaN or infinite values; refusing to train on them "
+                               + "(--allow-nonfinite trains anyway)")
+        }
     }
 
     private func outputFormat(inputKind: ModelFileKind) throws -> ModelFormat {
