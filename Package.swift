@@ -30,6 +30,9 @@ let package = Package(
 
         .systemLibrary(name: "CBLAS", path: "Sources/C/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/C/CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        // The file driver for HDF5 files being written: it stops writing after the first failure, so that closing a
+        // file on a full disk cannot fail (HDF5 1.10 crashes later on a file whose close failed).
+        .target(name: "CHDF5Driver", dependencies: ["CHDF5"], path: "Sources/C/CHDF5Driver"),
         .systemLibrary(name: "CJSONC", path: "Sources/C/CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         // CRC-32C for the checksums native HDF5 files carry: SSE4.2 when available, slicing-by-8 otherwise.
         .target(name: "CCRC32C", path: "Sources/C/CCRC32C"),
@@ -42,7 +45,7 @@ let package = Package(
 
         .target(name: "TextSupport", path: "Sources/Support/TextSupport"),
         .target(name: "FileSupport", path: "Sources/Support/FileSupport"),
-        .target(name: "HDF5Support", dependencies: ["CHDF5"], path: "Sources/Support/HDF5Support"),
+        .target(name: "HDF5Support", dependencies: ["CHDF5", "CHDF5Driver"], path: "Sources/Support/HDF5Support"),
         .target(name: "JSONSupport", dependencies: ["CJSONC"], path: "Sources/Support/JSONSupport"),
         .target(name: "ZipSupport", dependencies: ["CZip"], path: "Sources/Support/ZipSupport"),
         .target(

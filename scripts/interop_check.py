@@ -21,6 +21,7 @@ hdf5     every top-level DIR/*.h5 opens with h5py; its `format` attribute is the
 expected every DIR/hdf5-*.h5 (the HDF5 codec's files, at least one) has DIR/<file>.expected beside it, and every
          *.h5 with a .expected matches it (JSON written by the test, named so that the *.json glob skips it):
          format "mlpconv-model" and format_version 1; the architecture text, and architecture_crc32c over it;
+         attributes_crc32c over the attributes of /, /metadata, /optimizer and /training;
          /weights and /optimizer hold exactly the expected datasets, each with the expected dtype (little-endian),
          shape and bytes, and a crc32c attribute matching its data; the optimizer name and iterations, the loss,
          and /training/history being JSON with a matching crc32c (or no /optimizer and no /training when none is
@@ -243,6 +244,43 @@ def read_h5(f: h5py.File, architecture_validator) -> tuple:
     return architecture, weights, slots
 
 
+def attributes_crc32c(f: h5py.File) -> int:
+    """The CRC-32C that /@attributes_crc32c stores, computed independently of mlpconv (schemas/hdf5-layout.md,
+    "Checksums"): for /, /metadata, /optimizer and /training in that order (those present), each attribute sorted by
+    its name's UTF-8 bytes (/@attributes_crc32c itself left out): the group's path, "@", the name, a NUL, the kind
+    (s, i, f), 0 for a scalar or 1 and the count as uint64 LE, then the elements (strings NUL-terminated, integers as
+    64-bit LE, floats as float64 LE)."""
+    data = bytearray()
+    for path in ["/", "/metadata", "/optimizer", "/training"]:
+        if path != "/" and path[1:] not in f:
+            continue
+        attrs = f[path].attrs
+        for name in sorted((n for n in attrs.keys() if not (path == "/" and n == "attributes_crc32c")),
+                           key=lambda n: n.encode("utf-8")):
+            dtype = attrs.get_id(name).dtype
+            value = attrs[name]
+            shape = attrs.get_id(name).shape
+            data += path.encode("utf-8") + b"@" + name.encode("utf-8") + b"\0"
+            values = [value] if shape == () else list(value)
+            if dtype.kind in "iu":
+                data += b"i"
+            elif dtype.kind == "f":
+                data += b"f"
+            else:
+                data += b"s"
+            data += b"\0" if shape == () else b"\1" + np.uint64(len(values)).astype("<u8").tobytes()
+            if dtype.kind == "u":
+                data += np.asarray(values, dtype="<u8").tobytes()
+            elif dtype.kind == "i":
+                data += np.asarray(values, dtype="<i8").tobytes()
+            elif dtype.kind == "f":
+                data += np.asarray(values, dtype="<f8").tobytes()
+            else:
+                for item in values:
+                    data += text(item).encode("utf-8") + b"\0"
+    return crc32c(bytes(data))
+
+
 def expected_problems(f: h5py.File, expected: dict) -> list:
     """Every difference between an open HDF5 file and its .expected, as text."""
     problems = []
@@ -256,6 +294,10 @@ def expected_problems(f: h5py.File, expected: dict) -> list:
     if crc32c(architecture.encode("utf-8")) != int(f.attrs["architecture_crc32c"]):
         problems.append("architecture_crc32c does not match the text")
     json.loads(architecture)
+    if "attributes_crc32c" not in f.attrs:
+        problems.append("no attributes_crc32c")
+    elif attributes_crc32c(f) != int(f.attrs["attributes_crc32c"]):
+        problems.append("attributes_crc32c does not match the attributes")
 
     found = set()
     f.visititems(lambda name, obj: found.add("/" + name) if isinstance(obj, h5py.Dataset) else None)

@@ -13,7 +13,7 @@ enum Layering {
         // Support wrappers: their own C library at most, no model knowledge.
         "TextSupport": [],
         "FileSupport": [],
-        "HDF5Support": ["CHDF5"],
+        "HDF5Support": ["CHDF5", "CHDF5Driver"],
         "JSONSupport": ["CJSONC"],
         "ZipSupport": ["CZip"],
         "PickleSupport": ["ZipSupport", "FileSupport"],

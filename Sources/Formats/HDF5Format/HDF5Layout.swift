@@ -2,7 +2,8 @@
 /// h5dump read without our code.
 ///
 ///     /                      @format = "mlpconv-model", @format_version = 1 (int64),
-///                            @architecture = JSON text (the JSON codec's architecture object), @architecture_crc32c
+///                            @architecture = JSON text (the JSON codec's architecture object), @architecture_crc32c,
+///                            @attributes_crc32c (every attribute of /, /metadata, /optimizer and /training)
 ///     /weights/<layer>/<variable>   one dataset per tensor of the layer (kernel [in, units], bias [units],
 ///                            gamma/beta/moving_mean/moving_variance [features]), float32|float64, @crc32c
 ///     /optimizer             @name, @iterations, one attribute per hyperparameter (Keras's keys),
@@ -15,7 +16,9 @@
 /// Reading treats the file as hostile: links, external storage and virtual datasets are refused; every
 /// dataset's shape is compared with the architecture, its type must be IEEE float32/float64 little-endian, and
 /// its decoded size is checked against the limits and the file before anything is allocated; every tensor and
-/// text is checked against its stored CRC-32C, because HDF5 itself reads flipped bytes back as different data.
+/// text is checked against its stored CRC-32C, because HDF5 itself reads flipped bytes back as different data, and
+/// so are the groups' attributes (`attributesChecksum`; files written before it existed have none, and load).
+/// An attribute the layout does not define is refused wherever it appears.
 package enum HDF5ModelCodec {
     /// The names of groups, datasets and attributes in the file.
     package enum Name {
@@ -38,6 +41,14 @@ package enum HDF5ModelCodec {
         package static let epochsCompleted = "epochs_completed"
         package static let randomState = "random_state"
         package static let history = "history"
+        package static let attributesChecksum = "attributes_crc32c"
+
+        /// The attributes each group may carry (`/optimizer`'s are its configuration's keys, `/metadata`'s any).
+        package static let rootAttributes: Set<String> = [format, formatVersion, architecture, architectureChecksum,
+                                                          attributesChecksum]
+        package static let trainingAttributes: Set<String> = [loss, epochsCompleted, randomState]
+        /// The groups whose attributes `attributesChecksum` covers, in the order they are hashed.
+        package static let checksummedGroups = ["/", "/\(metadata)", "/\(optimizer)", "/\(training)"]
 
         /// `/optimizer` attributes that are not hyperparameters.
         package static let optimizerReserved: Set<String> = [optimizerName, iterations, booleanHyperparameters,

@@ -70,6 +70,7 @@ extension HDF5ModelReader {
     func readTraining(_ group: HDF5Group,
                       optimizer: ModelDocument.OptimizerRecord) throws(ModelFileError) -> ModelDocument.TrainingRecord {
         let path = "/\(Name.training)"
+        try checkAttributes(of: group, path: path, allowed: Name.trainingAttributes)
         try checkMembers(of: group, path: path, expected: [(Name.history, false, true)],
                          unexpected: { _ in "/training holds only the history" },
                          missing: { _ in "the history JSON text" })
@@ -86,6 +87,7 @@ extension HDF5ModelReader {
         }
         let historyPath = "\(path)/\(Name.history)"
         let dataset = try wrap(group.openDataset(Name.history))
+        try checkAttributes(of: dataset, path: historyPath, allowed: [Name.checksum])
         let text = try wrap(dataset.readString(maxBytes: HDF5ModelCodec.maxHistoryBytes))
         try verifyChecksum(of: text, owner: dataset, attribute: Name.checksum, path: historyPath,
                            object: historyPath, what: "the history text")

@@ -55,6 +55,7 @@ struct HDF5ModelReader {
 
     func document() throws(ModelFileError) -> ModelDocument {
         try checkFormat()
+        try checkAttributes(of: h5, path: "/", allowed: Name.rootAttributes)
         let architecture = try readArchitecture()
         try checkMembers(of: h5, path: "/",
                          expected: [(Name.weights, true, true), (Name.optimizer, true, false),
@@ -132,7 +133,29 @@ struct HDF5ModelReader {
         }
         // Every part was checked on the way; this is the document's own consistency check, as a last guard.
         do { try document.validate() } catch { throw ModelFileError(file: file, error) }
+        // Last, so that a value out of range is named as such: one that passed every check may still differ from
+        // what was written.
+        try verifyAttributesChecksum()
         return document
+    }
+
+    /// Refuses any attribute of `object` (at `path`) outside `allowed`: the layout defines every attribute, and an
+    /// unknown name is most likely a known one with a flipped byte, whose value would otherwise be ignored.
+    func checkAttributes(of object: some HDF5Object, path: String, allowed: Set<String>) throws(ModelFileError) {
+        for name in try wrap(object.attributeNames(limit: 1000)) where !allowed.contains(name) {
+            let expected = allowed.isEmpty ? "it has none" : "it has " + allowed.sorted().joined(separator: ", ")
+            throw fail("\(path)@\(name)", "unexpected attribute (\(expected) in an mlpconv model)")
+        }
+    }
+
+    /// Checks `/@attributes_crc32c` when the file has it (files written before it existed do not).
+    func verifyAttributesChecksum() throws(ModelFileError) {
+        guard try wrap(h5.hasAttribute(Name.attributesChecksum)) else { return }
+        let stored = try storedChecksum(of: h5, attribute: Name.attributesChecksum, path: "/",
+                                        what: "the attributes")
+        let computed = try wrap(HDF5ModelCodec.attributesChecksum(of: h5))
+        try verify(stored: stored, computed: computed, object: "/@\(Name.attributesChecksum)",
+                   what: "an attribute of " + Name.checksummedGroups.joined(separator: ", ") + " (its name or value)")
     }
 
     // MARK: Root
@@ -216,6 +239,7 @@ struct HDF5ModelReader {
             architecture.variables(ofLayer: index).filter { !trainableOnly || $0.trainable }
         }
         let holders = architecture.layers.indices.filter { !variables[$0].isEmpty }
+        try checkAttributes(of: group, path: path, allowed: [])
         let what = trainableOnly ? "trainable weights" : "weights"
         try checkMembers(of: group, path: path, expected: holders.map { (architecture.layers[$0].name, true, true) },
                          unexpected: { name in
@@ -227,6 +251,7 @@ struct HDF5ModelReader {
             let layer = architecture.layers[index]
             let layerPath = HDF5Path.join(path, layer.name)
             let layerGroup = try wrap(group.openGroup(layer.name))
+            try checkAttributes(of: layerGroup, path: layerPath, allowed: [])
             let inputs = architecture.inputWidth(ofLayer: index)
             let holds: String
             if case .dense(let dense) = layer.kind {
@@ -257,6 +282,7 @@ struct HDF5ModelReader {
                     origin: String) throws(ModelFileError) -> PlannedTensor {
         let path = HDF5Path.join(parent, name)
         let dataset = try wrap(group.openDataset(name))
+        try checkAttributes(of: dataset, path: path, allowed: [Name.checksum])
         let info = try wrap(dataset.info())  // refuses virtual datasets
         let dtype: Tensor.DType
         switch info.floatTensorDType(expected: expected, origin: origin) {

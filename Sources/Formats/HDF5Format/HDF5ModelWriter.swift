@@ -86,6 +86,32 @@ extension HDF5ModelCodec {
         for (key, value) in document.metadata.sorted(by: { $0.key < $1.key }) {
             try metadata.setAttribute(key, .string(value))
         }
+        // Last, over the attributes as they are in the file: read back by the reader's own encoding.
+        try h5.setAttribute(Name.attributesChecksum, .uint32(try attributesChecksum(of: h5)))
+    }
+
+    /// The CRC-32C of every attribute of the groups `Name.checksummedGroups` that exist (but
+    /// `/@attributes_crc32c`): for each group, each attribute sorted by its name's UTF-8 bytes, the group's path,
+    /// "@" and the attribute's canonical bytes (`canonicalAttributeBytes`).
+    static func attributesChecksum(of h5: HDF5File) throws(HDF5Error) -> UInt32 {
+        var crc: UInt32 = 0
+        for path in Name.checksummedGroups {
+            let group: any HDF5Object
+            if path == "/" {
+                group = h5
+            } else {
+                guard try h5.hasMember(String(path.dropFirst())) else { continue }
+                group = try h5.openGroup(path)
+            }
+            let names = try group.attributeNames(limit: 100_000)
+                .filter { path != "/" || $0 != Name.attributesChecksum }
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for name in names {
+                let bytes = Array(path.utf8) + [UInt8(ascii: "@")] + (try group.canonicalAttributeBytes(name))
+                crc = bytes.withUnsafeBytes { CRC32C.checksum($0, continuing: crc) }
+            }
+        }
+        return crc
     }
 
     /// One dataset per parameter (`<layer>/kernel`, `<layer>/bias`), written from the tensor's own buffer, each

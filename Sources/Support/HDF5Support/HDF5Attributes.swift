@@ -260,3 +260,69 @@ extension HDF5Object {
     }
 }
 
+
+extension HDF5Object {
+    /// The attribute `name` as bytes that change whenever its name, kind, shape or any value changes, for a
+    /// checksum over attributes: the name's UTF-8 and a NUL; `s`, `i` or `f` for strings, integers or floats; 0 for a
+    /// scalar, or 1 and the element count (uint64 LE) for a 1-D array; then each element — a string's UTF-8 and a
+    /// NUL, an integer's 64-bit two's-complement (or unsigned) pattern LE, a float as float64 LE.
+    package func canonicalAttributeBytes(_ name: String) throws(HDF5Error) -> [UInt8] {
+        let site = self.site
+        let operation = "read attribute '\(name)'"
+        try HDF5Path.validate(name, site, operation)
+        var bytes = Array(name.utf8) + [0]
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        func shape(_ count: Int, scalar: Bool) {
+            if scalar { bytes.append(0) } else { bytes.append(1); append(UInt64(count)) }
+        }
+        let (typeInfo, scalar) = try hdf5 { () throws(HDF5Error) in
+            let (_, _, _, extent, typeInfo) = try openAttribute(name, site: site, operation: operation)
+            return (typeInfo, extent.kind == .scalar)
+        }
+        switch typeInfo.typeClass {
+        case .integer:
+            // Unsigned words above Int64.max (a generator state) are read as such; every other integer as int64.
+            let words = !typeInfo.isSigned && typeInfo.size >= 8
+                ? try unsignedAttribute(name)
+                : try integerWords(name)
+            bytes.append(UInt8(ascii: "i"))
+            shape(words.count, scalar: scalar)
+            for word in words { append(word) }
+        case .float:
+            guard let numbers = try attribute(name).doubleValues else {
+                throw site.error(.unsupported, operation, "attribute holds \(typeInfo) values")
+            }
+            bytes.append(UInt8(ascii: "f"))
+            shape(numbers.count, scalar: scalar)
+            for number in numbers { append(number.bitPattern) }
+        case .string:
+            let strings = try stringArrayAttribute(name)
+            bytes.append(UInt8(ascii: "s"))
+            shape(strings.count, scalar: scalar)
+            for string in strings { bytes += Array(string.utf8) + [0] }
+        case .other(let typeName):
+            throw site.error(.unsupported, operation, "attribute holds \(typeName) values")
+        }
+        return bytes
+    }
+
+    /// A signed (or narrower unsigned) integer attribute's values as 64-bit patterns.
+    private func integerWords(_ name: String) throws(HDF5Error) -> [UInt64] {
+        switch try attribute(name) {
+        case .int64(let value): return [UInt64(bitPattern: value)]
+        case .int64s(let values): return values.map { UInt64(bitPattern: $0) }
+        case let other: throw site.error(.unsupported, "read attribute '\(name)'", "expected integers, found \(other)")
+        }
+    }
+}
+
+extension HDF5AttributeValue {
+    /// The numbers of a float attribute (scalar or 1-D), nil for any other kind.
+    var doubleValues: [Double]? {
+        switch self {
+        case .double(let value): [value]
+        case .doubles(let values): values
+        default: nil
+        }
+    }
+}

@@ -1,6 +1,7 @@
 // Files, and the groups and datasets in them: the handles, and creating and opening groups.
 // The C import is `package` because every handle exposes its id (tests build hostile files through it).
 package import CHDF5
+internal import CHDF5Driver
 import Foundation
 
 /// Anything attributes hang on: a file's root group, a group, a dataset.
@@ -24,19 +25,29 @@ package final class HDF5File: HDF5Container {
     package private(set) var id: hid_t
     package var file: HDF5File { self }
     package var objectPath: String { "/" }
+    /// Opened for writing through the stop-on-failure driver (`CHDF5Driver`).
+    private let writable: Bool
 
-    private init(adopting id: hid_t, path: String) {
+    private init(adopting id: hid_t, path: String, writable: Bool = false) {
         self.id = id
         self.path = path
+        self.writable = writable
     }
 
+    /// A file not closed explicitly is being abandoned (its writer failed): it is flushed first so that a write
+    /// failure happens there, after which the driver drops every write and the close cannot fail.
     deinit {
-        if id >= 0 { HDF5Library.withHDF5 { _ = H5Fclose(id) } }
+        if id >= 0 {
+            HDF5Library.withHDF5 {
+                if writable { _ = H5Fflush(id, H5F_SCOPE_GLOBAL) }
+                _ = H5Fclose(id)
+            }
+        }
     }
 
     /// Creates (or truncates) a file with default creation properties, so h5py and Keras read it.
     package static func create(at path: String) throws(HDF5Error) -> HDF5File {
-        try open(path, "create file") { H5Fcreate(path, mlp_H5F_ACC_TRUNC(), mlp_H5P_DEFAULT(), $0) }
+        try open(path, "create file", writable: true) { H5Fcreate(path, mlp_H5F_ACC_TRUNC(), mlp_H5P_DEFAULT(), $0) }
     }
 
     /// Creates a file that lives only in memory (the core driver without a backing store); `image()` gives its
@@ -96,17 +107,20 @@ package final class HDF5File: HDF5Container {
     /// Opens an existing file for reading and writing (to amend a file this toolkit wrote; never used on
     /// untrusted input).
     package static func openReadWrite(at path: String) throws(HDF5Error) -> HDF5File {
-        try open(path, "open file for writing") { H5Fopen(path, mlp_H5F_ACC_RDWR(), $0) }
+        try open(path, "open file for writing", writable: true) { H5Fopen(path, mlp_H5F_ACC_RDWR(), $0) }
     }
 
-    /// The shared part of creating and opening: refuse NUL in the path, use mlpconv's file-access properties,
-    /// and adopt the id `call` returns for the file-access property list it is given.
-    private static func open(_ path: String, _ operation: String, _ call: (hid_t) -> hid_t) throws(HDF5Error) -> HDF5File {
+    /// The shared part of creating and opening: refuse NUL in the path, use mlpconv's file-access properties
+    /// (and the stop-on-failure driver for writing), and adopt the id `call` returns for the file-access property
+    /// list it is given.
+    private static func open(_ path: String, _ operation: String, writable: Bool = false,
+                             _ call: (hid_t) -> hid_t) throws(HDF5Error) -> HDF5File {
         let site = HDF5Site(file: path, object: "/")
         if path.utf8.contains(0) { throw site.error(.unsupported, operation, "path contains a NUL byte") }
         let fapl = try HDF5PropertyList.fileAccess(site: site)
         return try hdf5 { () throws(HDF5Error) in
-            HDF5File(adopting: try site.id(call(fapl.id), operation), path: path)
+            if writable { try site.status(mlp_H5Pset_fapl_stop_on_failure(fapl.id), operation) }
+            return HDF5File(adopting: try site.id(call(fapl.id), operation), path: path, writable: writable)
         }
     }
 
@@ -115,6 +129,10 @@ package final class HDF5File: HDF5Container {
     /// HDF5's default "weak" close only really closes once every object in the file is closed, so a
     /// still-open group or dataset here would mean the data is not on disk yet: that is refused, and the
     /// caller must release those handles first.
+    ///
+    /// A file being written is flushed first: HDF5 1.10 frees a file whose close fails but keeps its id (its exit
+    /// handler then crashes on it), so a write failure must surface in the flush. After one, the driver drops
+    /// every write, and the close that follows succeeds whatever the disk does.
     package func close() throws(HDF5Error) {
         try hdf5 { () throws(HDF5Error) in
             guard id >= 0 else { return }
@@ -125,8 +143,20 @@ package final class HDF5File: HDF5Container {
                 throw site.error(.unsupported, "close file",
                                  "\(open - 1) object(s) in the file are still open; release them before closing")
             }
+            var failure: HDF5Error?
+            if writable {
+                if H5Fflush(id, H5F_SCOPE_GLOBAL) < 0 { failure = site.libraryError("close file") }
+                // A write that failed where nobody could report it (a dataset's chunks flushed by its `deinit`)
+                // left the driver's record: the file is incomplete all the same.
+                var handle: UnsafeMutableRawPointer?
+                if failure == nil, H5Fget_vfd_handle(id, mlp_H5P_DEFAULT(), &handle) >= 0 {
+                    let error = mlp_stop_on_failure_errno(handle)
+                    if error != 0 { failure = site.error(.library, "close file", String(cString: strerror(error))) }
+                }
+            }
             let status = H5Fclose(id)
             id = -1  // Closed or not, never try again: a second H5Fclose cannot do better.
+            if let failure { throw failure }
             try site.status(status, "close file")
         }
     }

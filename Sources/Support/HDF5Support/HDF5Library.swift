@@ -159,8 +159,17 @@ package struct HDF5Error: Error, CustomStringConvertible, Sendable {
     /// where the outer ones only repeat "unable to open file".
     package static func fromLibrary(file: String, object: String, operation: String) -> HDF5Error {
         let records = HDF5Library.takeErrorStack()
-        let reason = records.last.map { $0.message.isEmpty ? $0.minor : $0.message } ?? "HDF5 call failed"
+        let reason = records.last.map { plainReason($0.message.isEmpty ? $0.minor : $0.message) } ?? "HDF5 call failed"
         return HDF5Error(kind: .library, file: file, object: object, operation: operation, reason: reason,
                          libraryStack: records.enumerated().map { "#\($0.offset) \($0.element)" })
+    }
+
+    /// The system's reason alone from the sec2 driver's I/O messages ("file read failed: time = …, filename = …,
+    /// errno = 5, error message = 'Input/output error', buf = 0x…, …" becomes "Input/output error"); the
+    /// rest is internals that the error stack keeps.
+    static func plainReason(_ message: String) -> String {
+        guard let start = message.range(of: "error message = '"),
+              let end = message.range(of: "'", range: start.upperBound..<message.endIndex) else { return message }
+        return String(message[start.upperBound..<end.lowerBound])
     }
 }
