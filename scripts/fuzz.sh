@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes the pure-Swift readers with libFuzzer (docs/robustness.md, "Fuzzing").
 #
-#   scripts/fuzz.sh [TARGET|all] [DURATION] [-j N]
+#   scripts/fuzz.sh [TARGET|all] [DURATION] [-j N] [--no-build]
 #
-#   TARGET    one of the targets (scripts/fuzz.sh --list), or all (the default)
-#   DURATION  seconds per target (60 by default), or an execution count with the suffix "runs" (10000000runs)
-#   -j N      how many targets run at once (1 by default); each target is one process on one core
+#   TARGET      one of the targets (scripts/fuzz.sh --list), or all (the default)
+#   DURATION    seconds per target (60 by default), or an execution count with the suffix "runs" (10000000runs)
+#   -j N        how many targets run at once (1 by default); each target is one process on one core
+#   --no-build  run the binary already built
 #
 # Builds .build-fuzz/release/mlpfuzz (release, -sanitize=fuzzer,address) first. Each target starts from its
 # committed seeds (fuzz/corpus/TARGET) and grows a working corpus in .build-fuzz/corpus/TARGET, kept between runs.
@@ -16,13 +17,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 targets_all=(json-audit json-model keras-config zip safetensors pickle torch onnx npy npz csv)
-usage() { sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
-target=all duration=60 jobs=1
+target=all duration=60 jobs=1 build=1
 positional=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         -j) [[ $# -ge 2 ]] || usage; jobs=$2; shift 2 ;;
+        --no-build) build=0; shift ;;
         --list) printf '%s\n' "${targets_all[@]}"; exit 0 ;;
         -h|--help) usage ;;
         *) positional+=("$1"); shift ;;
@@ -50,12 +52,15 @@ scratch=.build-fuzz
 # SwiftPM's --sanitize flags instrument the C targets and link libFuzzer and ASan; swiftc takes only its last
 # -sanitize= flag, so the Swift modules need both sanitizers in one (else they get no coverage instrumentation).
 mkdir -p "$scratch"
-build_status=0
-MLPCONV_FUZZ=1 swift build -c release --scratch-path "$scratch" --sanitize=fuzzer --sanitize=address \
-    -Xswiftc -sanitize=fuzzer,address --product mlpfuzz >"$scratch/build.log" 2>&1 || build_status=$?
-grep -v -e '^\[' -e "Cannot export local symbol '__asan_extra_spill_area'" "$scratch/build.log" >&2 || true
-[[ $build_status -eq 0 ]] || { echo "fuzz.sh: the build failed (rc $build_status)" >&2; exit 1; }
+if [[ $build -eq 1 ]]; then
+    build_status=0
+    MLPCONV_FUZZ=1 swift build -c release --scratch-path "$scratch" --sanitize=fuzzer --sanitize=address \
+        -Xswiftc -sanitize=fuzzer,address --product mlpfuzz >"$scratch/build.log" 2>&1 || build_status=$?
+    grep -v -e '^\[' -e "Cannot export local symbol '__asan_extra_spill_area'" "$scratch/build.log" >&2 || true
+    [[ $build_status -eq 0 ]] || { echo "fuzz.sh: the build failed (rc $build_status)" >&2; exit 1; }
+fi
 binary=$scratch/release/mlpfuzz
+[[ -x $binary ]] || { echo "fuzz.sh: no $binary (run without --no-build)" >&2; exit 1; }
 
 dictionary() {
     case $1 in
