@@ -173,6 +173,15 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
+// libFuzzer targets for the pure-Swift readers (docs/robustness.md, "Fuzzing"), only when scripts/fuzz.sh asks for
+// them: the binary has no main of its own (libFuzzer's), so it links only with `-sanitize=fuzzer`.
+if Context.environment["MLPCONV_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "mlpfuzz",
+        dependencies: ["JSONSupport", "ZipSupport", "PickleSupport", "HDF5Support", "MLPDocument", "MLPCore",
+                       "JSONFormat", "KerasFormat", "SafetensorsFormat", "TorchFormat", "ONNXFormat", "MLPDataFiles"]))
+}
+
 // A member of a type is visible only where its module is imported, so no module reaches an API of a module it
 // does not import (Swift otherwise finds extensions of any module loaded indirectly).
 for target in package.targets where target.type != .system {

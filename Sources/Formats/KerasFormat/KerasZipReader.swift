@@ -161,7 +161,7 @@ package enum KerasZipReader {
 
     /// `compile_config`: the loss, the optimizer (when named), a legacy-rule note and the metrics; nil when the
     /// model was not compiled.
-    private static func readCompileConfig(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> Compiled? {
+    package static func readCompileConfig(_ root: JSONValue, isKeras2: Bool) throws(JSONError) -> Compiled? {
         guard let compile = try root.optionalValue(at: "compile_config"), compile.kind == .object,
               let lossValue = try compile.optionalValue(at: "loss"), !lossValue.isNull else { return nil }
         let loss = try KerasConfig.readLoss(lossValue)

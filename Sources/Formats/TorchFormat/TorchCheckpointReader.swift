@@ -56,7 +56,7 @@ package enum TorchCheckpointReader {
         return try decode(archive, file: path, limits: limits, options: options)
     }
 
-    static func decode(_ archive: TorchArchive, file: String, limits: LoadLimits,
+    package static func decode(_ archive: TorchArchive, file: String, limits: LoadLimits,
                        options: LoadOptions) throws(ModelFileError) -> ModelDocument {
         guard case .dict(let root) = archive.root else {
             throw ModelFileError(file: file, object: "data.pkl", reason: "expected a dict (a state_dict or a checkpoint), found \(describe(archive.root))")
