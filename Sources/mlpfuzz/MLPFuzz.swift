@@ -59,6 +59,9 @@ final class ScratchFile: @unchecked Sendable {
     private init() {
         let folder = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
         path = (folder as NSString).appendingPathComponent("mlpfuzz-\(getpid())-input")
+        // libFuzzer ends a run with exit(), which runs this; after a finding the process aborts and the file
+        // (at most one input's bytes) stays for reproducing it.
+        atexit { unlink(ScratchFile.shared.path) }
     }
 
     /// Writes `bytes` as the whole file; a failure to write is the machine's, not the reader's, so it stops the run.
