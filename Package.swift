@@ -34,7 +34,7 @@ let package = Package(
         // file on a full disk cannot fail (HDF5 1.10 crashes later on a file whose close failed).
         .target(name: "CHDF5Driver", dependencies: ["CHDF5"], path: "Sources/C/CHDF5Driver"),
         .systemLibrary(name: "CJSONC", path: "Sources/C/CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
-        // CRC-32C for the checksums native HDF5 files carry: SSE4.2 when available, slicing-by-8 otherwise.
+        // CRC-32C for the checksums native HDF5 and JSON files carry: SSE4.2 when available, slicing-by-8 otherwise.
         .target(name: "CCRC32C", path: "Sources/C/CCRC32C"),
         // zlib's CRC-32 and raw inflate, for the zip archives (.keras, .npz) read and written by ZipSupport.
         .target(name: "CZip", path: "Sources/C/CZip", linkerSettings: [.linkedLibrary("z")]),
@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "MLPDocument", dependencies: ["MLPCore"]),
         // What the formats share: the document's parts in the native JSON schema's form, wrapper errors as model-file errors.
         .target(
-            name: "FormatSupport", dependencies: ["MLPDocument", "MLPCore", "JSONSupport", "HDF5Support", "FileSupport"],
+            name: "FormatSupport", dependencies: ["MLPDocument", "MLPCore", "JSONSupport", "HDF5Support", "FileSupport", "CCRC32C"],
             path: "Sources/Formats/FormatSupport"),
 
         // MARK: One module per format: detect, decode to a document, encode a document. None imports another.
@@ -74,7 +74,7 @@ let package = Package(
             name: "JSONFormat", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "JSONSupport", "FileSupport"],
             path: "Sources/Formats/JSONFormat"),
         .target(
-            name: "HDF5Format", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support", "CCRC32C"],
+            name: "HDF5Format", dependencies: ["MLPDocument", "MLPCore", "FormatSupport", "HDF5Support"],
             path: "Sources/Formats/HDF5Format"),
         .target(
             name: "KerasFormat",

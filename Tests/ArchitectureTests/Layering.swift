@@ -21,10 +21,10 @@ enum Layering {
         // The core: BLAS, its own element-wise kernels and swift-numerics only; no formats, no C format library.
         "MLPCore": ["CBLAS", "CKernels", "RealModule"],
         "MLPDocument": ["MLPCore"],
-        "FormatSupport": ["MLPDocument", "MLPCore", "JSONSupport", "HDF5Support", "FileSupport", "TextSupport"],
+        "FormatSupport": ["MLPDocument", "MLPCore", "JSONSupport", "HDF5Support", "FileSupport", "TextSupport", "CCRC32C"],
         // Formats: the wrappers they read through; never another format.
         "JSONFormat": formatBase.union(["JSONSupport"]),
-        "HDF5Format": formatBase.union(["HDF5Support", "CCRC32C"]),
+        "HDF5Format": formatBase.union(["HDF5Support"]),
         "KerasFormat": formatBase.union(["HDF5Support", "JSONSupport", "ZipSupport"]),
         "SafetensorsFormat": formatBase.union(["JSONSupport"]),
         "TorchFormat": formatBase.union(["JSONSupport", "PickleSupport"]),

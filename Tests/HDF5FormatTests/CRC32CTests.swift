@@ -1,4 +1,5 @@
 import Foundation
+import FormatSupport
 import CCRC32C
 @testable import HDF5Format
 import MLPCore

@@ -1,6 +1,7 @@
 import CCRC32C
 import CHDF5
 import Foundation
+import FormatSupport
 import MLPCore
 import Testing
 import HDF5Support

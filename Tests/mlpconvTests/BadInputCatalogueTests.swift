@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import FormatSupport
 import HDF5Format
 import HDF5Support
 import MLPDocument

@@ -1,4 +1,5 @@
 import Foundation
+import FormatSupport
 import MLPDocument
 
 /// Checksums tensors on another core while the caller reads the next one from the file. In line, the CRC pass
