@@ -14,6 +14,10 @@ schema   JSON files against schemas/mlpconv-model.schema.json (jsonschema, draft
          - every DIR/json-codec-invalid/*.json (documents mlpconv's reader rejects for a reason the schema can
            express) is rejected: not strict JSON, or invalid against the schema, so the schema stays as strict
            as the reader. There must be at least one.
+crc32c   every tensor of a valid DIR/*.json that has a "crc32c" holds 8 lowercase hex digits equal to the CRC-32C of
+         its values' little-endian bytes (decoded here with json + base64 + numpy, checksummed with
+         scripts/mlpconv_crc32c.py); at least one tensor has one (mlpconv writes it for every tensor; documents
+         the tests write by hand have none); in a .json/.h5 pair it equals the .h5 tensor's checksum.
 hdf5     every top-level DIR/*.h5 opens with h5py; its `format` attribute is the string "mlpconv-model"; its
          `architecture` attribute is JSON valid against the schema's $defs/architecture; every kernel dataset is
          [inputs, units], every bias [units], and every /optimizer/<slot>/<layer>/<variable> (kernel, bias, gamma, beta) has its parameter's
@@ -108,6 +112,22 @@ def first_error(validator, document):
     return f"{errors[0].message[:300]} at {list(errors[0].absolute_path)}"
 
 
+def json_tensors(document: dict):
+    """(JSON path, tensor object) of every tensor in a model document: the weights, then the optimizer slots."""
+    for layer, entries in document.get("weights", {}).items():
+        for name, tensor in entries.items():
+            yield f"weights.{layer}.{name}", tensor
+    optimizer = (document.get("training") or {}).get("optimizer", {})
+    for slot, entries in optimizer.get("slots", {}).items():
+        for name, tensor in entries.items():
+            yield f"training.optimizer.slots.{slot}.{name}", tensor
+
+
+def array_crc32c(array: np.ndarray) -> str:
+    """The CRC-32C of an array's little-endian bytes, as JSON tensors store it."""
+    return f"{crc32c(array.astype(array.dtype.newbyteorder('<')).tobytes()):08x}"
+
+
 def tensor_from_json(value) -> np.ndarray:
     """A JSON tensor ({dtype, shape, data}: numbers, or base64 of little-endian bytes) as a numpy array."""
     dtype = np.dtype(DTYPES[value["dtype"]])
@@ -195,6 +215,26 @@ def check_json_models(files: Files, validator, report: Report) -> tuple:
     if not files.json_codec:
         report.fail("DIR", "schema", "no json-codec-*.json files (the JSON codec tests write them)")
     return documents, valid
+
+
+def check_json_checksums(documents: dict, report: Report) -> int:
+    """The crc32c check over the documents that loaded. Returns how many tensors' checksums were recomputed."""
+    checked = 0
+    for path, document in documents.items():
+        for where, tensor in json_tensors(document):
+            if not isinstance(tensor, dict) or "crc32c" not in tensor:
+                continue
+            try:
+                computed = array_crc32c(tensor_from_json(tensor))
+            except Exception as error:
+                report.fail(path, "crc32c", f"{where}: not compared: {describe(error)}")
+                continue
+            checked += 1
+            if tensor["crc32c"] != computed:
+                report.fail(path, "crc32c", f"{where}: crc32c {tensor['crc32c']!r}, the values' is {computed!r}")
+    if not checked:
+        report.fail("DIR", "crc32c", "no JSON tensor with a crc32c (mlpconv writes one for every tensor)")
+    return checked
 
 
 def check_json_invalid(files: Files, validator, report: Report) -> int:
@@ -402,9 +442,13 @@ def pair_problems(document: dict, h5_result: tuple) -> tuple:
     for name in sorted(set(json_weights) & set(weights)):
         if not same_bits(tensor_from_json(json_weights[name]), weights[name]):
             problems.append(f"{name} differs between .json and .h5")
+        elif json_weights[name].get("crc32c", array_crc32c(weights[name])) != array_crc32c(weights[name]):
+            problems.append(f"{name}: the .json's crc32c is not the .h5 tensor's checksum")
     for key in sorted(set(json_slots) & set(slots)):
         if not same_bits(tensor_from_json(json_slots[key]), slots[key]):
             problems.append(f"optimizer slot {key[0]} {key[1]} differs between .json and .h5")
+        elif json_slots[key].get("crc32c", array_crc32c(slots[key])) != array_crc32c(slots[key]):
+            problems.append(f"optimizer slot {key[0]} {key[1]}: the .json's crc32c is not the .h5 tensor's checksum")
     return problems, len(weights) + len(slots)
 
 
@@ -447,12 +491,14 @@ def main() -> int:
     report = Report()
 
     documents, valid = check_json_models(files, validator, report)
+    checksums = check_json_checksums(documents, report)
     rejected = check_json_invalid(files, validator, report)
     h5_results, expected_due, matched = check_h5_files(files, architecture_validator, report)
     pairs, same, tensors = check_pairs(files, documents, h5_results, report)
 
     print(f"interop: schema: {valid} of {len(files.json)} JSON models valid "
           f"({len(files.json_codec)} json-codec-*), {rejected} of {len(files.json_invalid)} invalid documents rejected; "
+          f"crc32c: {checksums} JSON tensors' checksums recomputed; "
           f"hdf5: {len(h5_results)} of {len(files.h5)} HDF5 files read by h5py; "
           f"expected: {matched} of {expected_due} HDF5 files match their .expected; "
           f"pairs: {same} of {pairs} .json/.h5 pairs hold the same {tensors} tensors bit for bit; "

@@ -144,7 +144,7 @@ struct JSONModelCodecBadInputTests {
         BadDocument("6: unknown tensor in a layer", #""data": "AACAPwAAAEAAAEBA"}"#, #""data": "AACAPwAAAEAAAEBA"}, "gamma": 1"#,
                     "$.weights.out.gamma", "unexpected tensor \"gamma\" (a dense layer with these settings holds: \"kernel\")"),
         BadDocument("6: unknown key in a tensor", #""shape": [3], "data": [0, 0, 0]"#, #""shape": [3], "data": [0, 0, 0], "order": "C""#,
-                    "$.weights.hidden.bias", "unknown key \"order\"; expected data, dtype, shape"),
+                    "$.weights.hidden.bias", "unknown key \"order\"; expected crc32c, data, dtype, shape"),
         BadDocument("6: missing slot entry", #""hidden/bias": {"dtype": "float64", "shape": [3], "data": [1, 2, 3]},"#, "",
                     "$.training.optimizer.slots.momentum[\"hidden/bias\"]",
                     "missing slot entry \"hidden/bias\" (the model's parameters are: \"hidden/kernel\", \"hidden/bias\", \"out/kernel\")",

@@ -141,7 +141,7 @@ struct JSONModelCodecRoundTripTests {
         let bias = try Tensor(shape: [3], float64: [0.1, -0.0, 1e-300])
         let document = ModelDocument(architecture: architecture, weights: [.init(kernel: kernel, bias: bias)])
         let written = text(try encodeJSON(document, .array, name: "shortest"))
-        #expect(written.contains(#""kernel": {"dtype": "float32", "shape": [2, 3], "data": [0.1,-0.0,1e-45,3.4028235e+38,3.0,0.3]}"#),
+        #expect(written.contains(#""kernel": {"dtype": "float32", "shape": [2, 3], "crc32c": "f5f6d15d", "data": [0.1,-0.0,1e-45,3.4028235e+38,3.0,0.3]}"#),
                 "\(written)")
         #expect(written.contains(#""data": [0.1,-0.0,1e-300]"#))
         #expect(!written.contains("0.10000000149011612"))

@@ -1,7 +1,8 @@
 import FormatSupport
 import JSONSupport
 import MLPDocument
-/// Tensors in JSON model files: `{"dtype": "float32"|"float64", "shape": [d0, d1, …], "data": …}` where data is
+/// Tensors in JSON model files: `{"dtype": "float32"|"float64", "shape": [d0, d1, …], "crc32c": "…", "data": …}`
+/// where data is
 ///
 /// - a flat row-major array of numbers in the shortest form that reads back to the same value in the tensor's
 ///   dtype (float32 `0.1` is written `0.1`), or
@@ -9,8 +10,12 @@ import MLPDocument
 ///
 /// JSON numbers cannot express NaN or ±∞, so a tensor holding one is always written as base64, whatever
 /// encoding was asked for. Reading either form gives bit-identical tensors, `-0.0` and subnormals included.
+///
+/// `crc32c` (8 lowercase hex digits) is the CRC-32C of the values' little-endian bytes, the number the HDF5 layout
+/// stores as `@crc32c`, whichever form data takes. A changed digit or base64 character otherwise reads back as
+/// another valid value. It is optional, so that a tensor edited by hand loads once its checksum is dropped.
 extension JSONModelCodec {
-    package static let tensorKeys: Set<String> = ["dtype", "shape", "data"]
+    package static let tensorKeys: Set<String> = ["dtype", "shape", "crc32c", "data"]
     /// The model's tensors have rank 1 or 2; a longer shape list is refused before it is read.
     package static let maxRank = 8
 
@@ -29,6 +34,7 @@ extension JSONModelCodec {
         writer.beginArray(inline: true)
         for dimension in tensor.shape { writer.integer(dimension) }
         writer.endArray()
+        writer.key("crc32c"); writer.string(checksumText(checksum(of: tensor)))
         writer.key("data")
         var wroteArray = false
         if usesArray(tensor, encoding) {
@@ -39,6 +45,17 @@ extension JSONModelCodec {
         }
         if !wroteArray { withLittleEndianBytes(of: tensor) { writer.base64String($0) } }
         writer.endObject()
+    }
+
+    /// The CRC-32C of the tensor's values as little-endian bytes.
+    static func checksum(of tensor: Tensor) -> UInt32 {
+        withLittleEndianBytes(of: tensor) { CRC32C.checksum($0) }
+    }
+
+    /// The checksum as the file stores it: 8 lowercase hex digits.
+    static func checksumText(_ crc: UInt32) -> String {
+        let digits = String(crc, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
     }
 
     private static func withLittleEndianBytes<R>(of tensor: Tensor, _ body: (UnsafeRawBufferPointer) -> R) -> R {
@@ -71,6 +88,7 @@ extension JSONModelCodec.Reader {
             throw shapeValue.error(.value, "shape \(shape) does not match the architecture: \(owner) needs \(expected)")
         }
         try reserve(count: count, of: dtype, shape: shape, at: shapeValue)
+        let storedChecksum = try readChecksum(value)
         let data = try value.value(at: "data")
         let tensor: Tensor
         switch data.kind {
@@ -78,8 +96,32 @@ extension JSONModelCodec.Reader {
         case .string: tensor = try readBase64(data, shape: shape, count: count, dtype: dtype)
         default: throw data.error(.type, "expected an array of numbers or a base64 string, found \(data.kind)")
         }
+        if let storedChecksum { try verify(tensor, against: storedChecksum, at: value) }
         if let releaseText, let range = data.bulkTextRange { releaseText(range) }
         return tensor
+    }
+
+    /// The tensor's `crc32c`, if it has one: 8 lowercase hex digits, as written.
+    private func readChecksum(_ tensor: JSONValue) throws(JSONError) -> UInt32? {
+        guard let value = try tensor.optionalValue(at: "crc32c") else { return nil }
+        let expectation = "expected 8 lowercase hex digits (the CRC-32C of the values' little-endian bytes)"
+        guard value.kind == .string else { throw value.error(.type, "\(expectation), found \(value.kind)") }
+        let text = try value.string()
+        let isHex = text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                                           || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+        guard text.utf8.count == 8, isHex, let crc = UInt32(text, radix: 16) else {
+            throw value.error(.value, "\(expectation), found \(JSONPath.quoted(text))")
+        }
+        return crc
+    }
+
+    private func verify(_ tensor: Tensor, against stored: UInt32, at value: JSONValue) throws(JSONError) {
+        let computed = JSONModelCodec.checksum(of: tensor)
+        guard computed == stored else {
+            throw value.error(.value, "checksum mismatch (stored crc32c \(CRC32C.hex(stored)), computed "
+                                  + "\(CRC32C.hex(computed))): the values differ from those written (the file is "
+                                  + "corrupt, or was edited by hand: an edited tensor should drop its \"crc32c\" field)")
+        }
     }
 
     /// Dimensions ≥ 0 and an element count that does not overflow.
