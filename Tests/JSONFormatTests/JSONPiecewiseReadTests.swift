@@ -43,8 +43,8 @@ struct JSONPiecewiseReadTests {
             try document.root.value(at: "a").readNumbers(into: buffer)
         }
         #expect(values.map(\.bitPattern) == expected.map(\.bitPattern))
-        // The value count and the audit each go over the whole text; decoding the array over its own text.
-        #expect(afterParse >= 2 * (text.count / 1000 - 1))
+        // The audit goes over the whole text (the value count is off in these limits); decoding over the array's.
+        #expect(afterParse >= text.count / 1000 - 1)
         #expect(released.count - afterParse >= 3000 * 4 / 1000 - 1)
         #expect(released.allSatisfy { $0.count >= 1000 && $0.upperBound <= text.count })
     }

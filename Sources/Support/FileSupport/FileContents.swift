@@ -34,7 +34,7 @@ package final class FileContents {
             throw FileFailure("file of \(size) bytes exceeds the limit of \(limit) bytes")
         }
         guard size > 0, let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), base != MAP_FAILED else {
-            (storage, bytes) = try Self.read(path: path, limit: limit)
+            (storage, bytes) = try Self.readWhole(path: path, limit: limit)
             isMapped = false
             return
         }
@@ -46,12 +46,12 @@ package final class FileContents {
     /// Reads `path` whole. A regular file's size is checked against `limit` before anything is read; the bytes
     /// actually read (a pipe, a file that grew meanwhile) are checked as they come. The reasons are `WholeFile`'s.
     package init(path: String, limit: Int) throws(FileFailure) {
-        (storage, bytes) = try Self.read(path: path, limit: limit)
+        (storage, bytes) = try Self.readWhole(path: path, limit: limit)
         isMapped = false
     }
 
     /// The allocation holding the file's bytes, and the bytes.
-    private static func read(path: String, limit: Int) throws(FileFailure)
+    private static func readWhole(path: String, limit: Int) throws(FileFailure)
         -> (UnsafeMutableRawBufferPointer, UnsafeRawBufferPointer) {
         let size = FileStatus.size(of: path) ?? 0
         guard size <= limit else {
