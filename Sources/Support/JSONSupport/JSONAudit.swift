@@ -44,9 +44,9 @@ package struct JSONAudit {
     var stringHadEscape = false
     /// Called with the text the audit has gone past, every `stride` bytes (see
     /// `JSONDocument.parse(borrowing:owner:file:limits:releasing:releaseStride:)`). Nothing behind `position` is read
-    /// again unless there is an error to locate.
-    var releasePassed: (release: (Range<Int>) -> Void, stride: Int)?
-    private var released = 0
+    /// again unless there is an error to locate. Unmanaged (the caller keeps it alive while the audit runs): a
+    /// reference stored in this struct makes the Swift 6.3 optimizer crash on it.
+    var releasePassed: Unmanaged<TextRelease>?
 
     package init(bytes: UnsafeRawBufferPointer, file: String, maxDepth: Int, bulkNumbers: Int = .max, bulkStrings: Int = .max) {
         self.bytes = bytes
@@ -237,11 +237,8 @@ package struct JSONAudit {
         expectingValue = false
     }
 
-    @inline(__always)
-    private mutating func releaseIfDue() {
-        guard let releasePassed, position - released >= releasePassed.stride else { return }
-        releasePassed.release(released..<position)
-        released = position
+    private func releaseIfDue() {
+        releasePassed?._withUnsafeGuaranteedRef { $0.passed(position) }
     }
 
     /// Steps over the `]` of the array opened at `start` and notes it when it is a bulk array.

@@ -69,11 +69,11 @@ package final class JSONDocument {
                               limits: JSONLimits = JSONLimits(), releasing: ((Range<Int>) -> Void)? = nil,
                               releaseStride: Int = 16 << 20) throws(JSONError) -> JSONDocument {
         try parse(bytes, owner: owner, file: file, limits: limits,
-                  releasing: releasing.map { ($0, max(releaseStride, 1)) })
+                  releasing: releasing.map { TextRelease(release: $0, stride: max(releaseStride, 1)) })
     }
 
     private static func parse(_ bytes: UnsafeRawBufferPointer, owner: AnyObject?, file: String, limits: JSONLimits,
-                              releasing: (release: (Range<Int>) -> Void, stride: Int)? = nil) throws(JSONError) -> JSONDocument {
+                              releasing: TextRelease? = nil) throws(JSONError) -> JSONDocument {
         let byteCap = limits.byteCap
         guard bytes.count <= byteCap else {
             throw JSONError(kind: .tooLarge, file: file, path: JSONPath.root.description,
@@ -94,8 +94,9 @@ package final class JSONDocument {
             // below gives the usual messages.
             var audit = JSONAudit(bytes: bytes, file: file, maxDepth: depth, bulkNumbers: limits.bulkNumberArrays,
                                   bulkStrings: limits.bulkStrings)
-            audit.releasePassed = releasing
-            if (try? audit.run()) != nil, !audit.bulkValues.isEmpty,
+            audit.releasePassed = releasing.map { Unmanaged.passUnretained($0) }
+            let audited = withExtendedLifetime(releasing) { (try? audit.run()) != nil }
+            if audited, !audit.bulkValues.isEmpty,
                let document = try? tokenize(withoutBulkValues: audit.bulkValues, of: bytes, file: file, depth: depth) {
                 document.negativeZeroIntegers = audit.negativeZeroIntegers
                 document.bulkValues = audit.bulkValues
@@ -211,7 +212,7 @@ package final class JSONDocument {
     /// An upper bound on the number of values in `bytes`: every value but the first in a container follows a
     /// comma, and every container opens with a bracket (bytes inside strings only make the bound looser).
     private static func valueCountBound(
-        _ bytes: UnsafeRawBufferPointer, releasing: (release: (Range<Int>) -> Void, stride: Int)?
+        _ bytes: UnsafeRawBufferPointer, releasing: TextRelease?
     ) -> Int {
         // 16 bytes at a time: this runs over the whole file before json-c does.
         var released = 0
@@ -286,6 +287,27 @@ package final class JSONDocument {
         if count == bytes.count { throw ioError("file changed while being read") }
         bytes.removeSubrange(count...)
         return try parse(bytes, file: path, limits: limits)
+    }
+}
+
+/// How a pass hands back the text behind it (`JSONDocument.parse(borrowing:owner:file:limits:releasing:releaseStride:)`):
+/// `release` with each range, every `stride` bytes. A class, so that the audit's state stays a plain struct.
+final class TextRelease {
+    let release: (Range<Int>) -> Void
+    let stride: Int
+    /// Where the audit's last release ended.
+    private var released = 0
+
+    init(release: @escaping (Range<Int>) -> Void, stride: Int) {
+        self.release = release
+        self.stride = stride
+    }
+
+    /// The audit is at `position`: releases what lies behind it once `stride` bytes have passed.
+    func passed(_ position: Int) {
+        guard position - released >= stride else { return }
+        release(released..<position)
+        released = position
     }
 }
 
