@@ -141,11 +141,14 @@ struct ONNXTensorReader {
             }
             if let located, let source = initializerSource {
                 try account(decodedBytes: count * (size == 2 ? 4 : size), fail: fail)
-                let constant = source.bytes.withUnsafeBytes { raw in
-                    Self.decode(UnsafeRawBufferPointer(rebasing: raw[located]), shape: shape, count: count, code: proto.dataType)
+                // The pages of what has been converted go back as the conversion goes, not once it is done: the
+                // largest tensor's bytes are then never resident beside its values.
+                return source.bytes.withUnsafeBytes { raw in
+                    Self.decode(UnsafeRawBufferPointer(rebasing: raw[located]), shape: shape, count: count,
+                                code: proto.dataType) { converted in
+                        source.release((located.lowerBound + converted.lowerBound)..<(located.lowerBound + converted.upperBound))
+                    }
                 }
-                source.release(located)
-                return constant
             }
             bytes = proto.rawData
         } else {
@@ -165,26 +168,41 @@ struct ONNXTensorReader {
         }
     }
 
-    /// Little-endian bytes of exactly `count` elements (checked by the caller) as values.
-    private static func decode(_ raw: UnsafeRawBufferPointer, shape: [Int], count: Int, code: Int32) -> ONNXConstant {
-        func load<T: FixedWidthInteger>(_: T.Type, _ index: Int, _ raw: UnsafeRawBufferPointer) -> T {
+    /// Little-endian bytes of exactly `count` elements (checked by the caller) as values; `converted` is called with
+    /// each range of `raw` once its values are in the result (16 MiB at a time).
+    private static func decode(_ raw: UnsafeRawBufferPointer, shape: [Int], count: Int, code: Int32,
+                               converted: (Range<Int>) -> Void = { _ in }) -> ONNXConstant {
+        func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
             T(littleEndian: raw.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
+        }
+        func values<Element>(storedSize: Int, _ element: (Int) -> Element) -> [Element] {
+            let chunk = max((16 << 20) / storedSize, 1)
+            return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+                var start = 0
+                while start < count {
+                    let end = start + min(chunk, count - start)
+                    for index in start..<end { buffer.initializeElement(at: index, to: element(index)) }
+                    initialized = end
+                    converted((start * storedSize)..<(end * storedSize))
+                    start = end
+                }
+            }
         }
         switch code {
         case 1:
-            return ONNXConstant(shape: shape, values: .float32((0..<count).map { Float(bitPattern: load(UInt32.self, $0, raw)) }))
+            return ONNXConstant(shape: shape, values: .float32(values(storedSize: 4) { Float(bitPattern: load(UInt32.self, $0)) }))
         case 11:
-            return ONNXConstant(shape: shape, values: .float64((0..<count).map { Double(bitPattern: load(UInt64.self, $0, raw)) }))
+            return ONNXConstant(shape: shape, values: .float64(values(storedSize: 8) { Double(bitPattern: load(UInt64.self, $0)) }))
         case 10:
-            return ONNXConstant(shape: shape, values: .float32((0..<count).map { Float(Float16(bitPattern: load(UInt16.self, $0, raw))) }),
+            return ONNXConstant(shape: shape, values: .float32(values(storedSize: 2) { Float(Float16(bitPattern: load(UInt16.self, $0))) }),
                                 widenedFrom: "float16")
         case 16:
-            return ONNXConstant(shape: shape, values: .float32((0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0, raw)) << 16) }),
+            return ONNXConstant(shape: shape, values: .float32(values(storedSize: 2) { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) }),
                                 widenedFrom: "bfloat16")
         case 6:
-            return ONNXConstant(shape: shape, values: .int64((0..<count).map { Int64(Int32(bitPattern: load(UInt32.self, $0, raw))) }))
+            return ONNXConstant(shape: shape, values: .int64(values(storedSize: 4) { Int64(Int32(bitPattern: load(UInt32.self, $0))) }))
         default:
-            return ONNXConstant(shape: shape, values: .int64((0..<count).map { Int64(bitPattern: load(UInt64.self, $0, raw)) }))
+            return ONNXConstant(shape: shape, values: .int64(values(storedSize: 8) { Int64(bitPattern: load(UInt64.self, $0)) }))
         }
     }
 
