@@ -1,5 +1,6 @@
 import Foundation
 import MLPCore
+import MLPDocument
 import Testing
 @testable import MLPDataFiles
 
@@ -21,5 +22,37 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
                                    requireTargets: true)
         }
         #expect(throws: expected) { _ = try DataFiles.loadFeatures(path, inputWidth: 4, outputWidth: 3) }
+    }
+
+    /// A good HDF5 data file goes through the helper too (one that cannot be started is an error), and
+    /// `.inProcess` reads it without one, to the same dataset.
+    @Test func theHelperReadsHDF5DataUnlessToldNotTo() throws {
+        let path = fixtures.appendingPathComponent("data/iris-like.h5").path
+        let missing = ReadIsolation.helper(ReaderCommand(executable: "/nonexistent/mlpconv-reader"))
+        #expect {
+            _ = try DataFiles.loadFeatures(path, inputWidth: 4, outputWidth: 3, isolation: missing)
+        } throws: { error in
+            (error as? DataFileError)?.reason.hasPrefix("cannot start the isolated reader /nonexistent/mlpconv-reader: ") == true
+        }
+        let loss = Loss(.categoricalCrossentropy)
+        let trusted = try DataFiles.load(path, inputWidth: 4, outputWidth: 3, loss: loss, requireTargets: true,
+                                         isolation: .inProcess)
+        let isolated = try DataFiles.load(path, inputWidth: 4, outputWidth: 3, loss: loss, requireTargets: true)
+        #expect(isolated.features == trusted.features && isolated.targets == trusted.targets)
+        #expect(isolated.count == 30)
+    }
+
+    /// Without a helper where the lookup looks, an HDF5 data file is an error naming it, not a read in process.
+    @Test func aMissingHelperIsAClearError() {
+        let path = fixtures.appendingPathComponent("data/iris-like.h5").path
+        let shape = ModelShape(inputs: 4, outputs: 3, loss: nil, requireTargets: false)
+        #expect {
+            try DataFiles.isolate(path, shape: shape, limits: .standard, isolation: .helperProcess,
+                                  environment: ["MLPCONV_READER": "/nonexistent/reader"])
+        } throws: { error in
+            (error as? DataFileError)?.reason.hasSuffix("but MLPCONV_READER=/nonexistent/reader is not an executable file; "
+                + "build the mlpconv-reader product, set MLPCONV_READER to its path, or read only trusted files with "
+                + "ReadIsolation.inProcess") == true
+        }
     }
 }
