@@ -2,7 +2,8 @@ import MLPCore
 
 /// What a reader cannot learn from some files and the caller supplies: a state dict (safetensors without mlpconv's
 /// metadata, a bare PyTorch `state_dict`) holds weights but not the functions between them, and a torch checkpoint
-/// holds its optimizer's state but not the loss it was trained with.
+/// holds its optimizer's state but not the loss it was trained with. And how files that libhdf5 reads are kept
+/// from crashing the program (`isolation`).
 public struct LoadOptions: Sendable, Equatable {
     /// One activation per Linear (Dense) layer, in layer order, for files that do not name them. Files that name
     /// their activations (every mlpconv-written file) ignore it.
