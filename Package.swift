@@ -3,7 +3,8 @@ import PackageDescription
 
 // The layers, bottom up (docs/architecture.md; Tests/ArchitectureTests checks that imports only point down):
 //   C libraries  →  support wrappers  →  MLPCore  →  MLPDocument  →  one module per format  →  MLPModelFiles
-//   MLPDataFiles beside the formats; the mlpconv command on top.
+//   MLPDataFiles beside the formats; the mlpconv command on top, and mlpconv-reader, the helper process the
+//   libraries read HDF5 files in (ReadIsolation).
 // Libraries users see: MLPCore, MLPDocument, MLPModelFiles, MLPDataFiles. Everything else is package-internal.
 
 let package = Package(
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "MLPDataFiles", targets: ["MLPDataFiles"]),
         .executable(name: "mlpconv", targets: ["mlpconv"]),
         .executable(name: "mlpbench", targets: ["mlpbench"]),
+        .executable(name: "mlpconv-reader", targets: ["mlpconv-reader"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
@@ -104,7 +106,7 @@ let package = Package(
 
         .target(
             name: "MLPDataFiles",
-            dependencies: ["MLPCore", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"]),
+            dependencies: ["MLPCore", "MLPDocument", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"]),
 
         // MARK: Programs: libraries only, no C
 
@@ -116,6 +118,8 @@ let package = Package(
             name: "mlpbench",
             dependencies: ["MLPCore", "MLPModelFiles", "MLPDocument", "MLPDataFiles",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The helper process the libraries read HDF5-backed files in by default (ReadIsolation.helperProcess).
+        .executableTarget(name: "mlpconv-reader", dependencies: ["MLPModelFiles", "MLPDataFiles"]),
 
         // MARK: Tests, one target per module, plus helpers they share and the layering check
 
@@ -157,10 +161,10 @@ let package = Package(
                            "TestSupport"]),
         .testTarget(
             name: "MLPModelFilesTests",
-            dependencies: ["MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport"]),
+            dependencies: ["MLPModelFiles", "MLPDocument", "MLPCore", "TestSupport", "mlpconv-reader"]),
         .testTarget(
             name: "MLPDataFilesTests",
-            dependencies: ["MLPDataFiles", "MLPCore", "HDF5Support", "CHDF5", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+            dependencies: ["MLPDataFiles", "MLPCore", "MLPDocument", "HDF5Support", "CHDF5", "TestSupport", "mlpconv-reader", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // End-to-end tests run the built `mlpconv` binary.
         .testTarget(
             name: "mlpconvTests",

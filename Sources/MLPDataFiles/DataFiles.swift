@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import MLPCore
+import MLPDocument
 internal import HDF5Support
 internal import TextSupport
 internal import ZipSupport
@@ -25,10 +26,11 @@ public enum DataFiles {
     ///
     /// The format is taken from the content, never the extension: the HDF5 signature, a zip archive (`.npz`),
     /// the `\x93NUMPY` magic (`.npy`), and CSV text otherwise. `header` says whether a CSV file's first row is a
-    /// header (binary formats have none).
+    /// header (binary formats have none). An HDF5 file is read by a helper process first unless `isolation` is
+    /// `.inProcess` (only for trusted files: libhdf5 can crash on crafted ones; see `ReadIsolation`).
     public static func load(
         _ path: String, inputWidth: Int, outputWidth: Int, loss: Loss?, requireTargets: Bool,
-        limits: DataLimits = .standard, header: CSVHeader = .detect
+        limits: DataLimits = .standard, header: CSVHeader = .detect, isolation: ReadIsolation = .helperProcess
     ) throws(DataFileError) -> Dataset<Float> {
         guard inputWidth > 0, outputWidth > 0 else {
             throw DataFileError(file: path, reason: "the model must have at least one input and one output "
@@ -36,7 +38,9 @@ public enum DataFiles {
         }
         let shape = ModelShape(inputs: inputWidth, outputs: outputWidth, loss: loss, requireTargets: requireTargets)
         switch try format(of: path) {
-        case .hdf5: return try loadHDF5(path, shape: shape, limits: limits)
+        case .hdf5:
+            try isolate(path, shape: shape, limits: limits, isolation: isolation)
+            return try loadHDF5(path, shape: shape, limits: limits)
         case .npz: return try loadNPZ(path, shape: shape, limits: limits)
         case .npy: return try loadNPY(path, shape: shape, limits: limits)
         case .csv: return try loadCSV(path, shape: shape, limits: limits, header: header)
@@ -45,9 +49,10 @@ public enum DataFiles {
 
     /// Reads only the features of `path` for a model with `inputWidth` inputs, for prediction: targets in the
     /// file (a `y` array or dataset; in CSV, one label column or `outputWidth` target columns after the features)
-    /// are not checked against any loss and not returned, whatever their values.
+    /// are not checked against any loss and not returned, whatever their values. `isolation` as for `load`.
     public static func loadFeatures(
-        _ path: String, inputWidth: Int, outputWidth: Int, limits: DataLimits = .standard, header: CSVHeader = .detect
+        _ path: String, inputWidth: Int, outputWidth: Int, limits: DataLimits = .standard, header: CSVHeader = .detect,
+        isolation: ReadIsolation = .helperProcess
     ) throws(DataFileError) -> Dataset<Float> {
         guard inputWidth > 0, outputWidth > 0 else {
             throw DataFileError(file: path, reason: "the model must have at least one input and one output "
@@ -57,7 +62,9 @@ public enum DataFiles {
         shape.ignoresTargets = true
         let loaded: Dataset<Float>
         switch try format(of: path) {
-        case .hdf5: loaded = try loadHDF5(path, shape: shape, limits: limits)
+        case .hdf5:
+            try isolate(path, shape: shape, limits: limits, isolation: isolation)
+            loaded = try loadHDF5(path, shape: shape, limits: limits)
         case .npz: loaded = try loadNPZ(path, shape: shape, limits: limits)
         case .npy: loaded = try loadNPY(path, shape: shape, limits: limits)
         case .csv: loaded = try loadCSV(path, shape: shape, limits: limits, header: header)

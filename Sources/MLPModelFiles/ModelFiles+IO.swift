@@ -11,11 +11,14 @@ import MLPDocument
 
 extension ModelFiles {
     /// Reads a model file of any supported format, detected from its content, and checks it strictly against
-    /// its own architecture. `options` supplies what a bare state dict does not hold (its activations).
+    /// its own architecture. `options` supplies what a bare state dict does not hold (its activations), and
+    /// whether a file read by libhdf5 is read by a helper process first (`ReadIsolation`; by default it is).
     public static func load(
         _ path: String, limits: LoadLimits = LoadLimits(), options: LoadOptions = LoadOptions()
     ) throws(ModelFileError) -> ModelDocument {
-        switch try detectKind(at: path) {
+        let kind = try detectKind(at: path)
+        try isolate(path, kind: kind, limits: limits, isolation: options.isolation)
+        switch kind {
         case .json:
             return try JSONModelCodec.read(path: path, limits: limits)
         case .hdf5:

@@ -6,6 +6,10 @@ import MLPCore
 /// Save and load times of the model codecs on fixed models; Benchmarks/codec_peers.py runs the same files
 /// through orjson and h5py in the same run.
 enum CodecBenchmark {
+    /// The codecs' own time, without the isolated reader's helper process: the files are the benchmark's own or
+    /// the peers' fixtures, trusted.
+    private static let trusted = LoadOptions(isolation: .inProcess)
+
     /// One JSON line per measurement, best of `repeats`.
     static func run(directory: String, repeats: Int) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -17,7 +21,7 @@ enum CodecBenchmark {
                 try ModelFiles.save(mnist, to: path, format: .json, options: SaveOptions(jsonTensors: encoding))
             })
             report("json-\(encoding.rawValue)-load", floats: 1_607_454, seconds: try best(repeats) {
-                _ = try ModelFiles.load(path)
+                _ = try ModelFiles.load(path, options: trusted)
             })
         }
         // Six 4096×4096 layers: 100.7M float32 parameters, 403 MB, weights only.
@@ -26,18 +30,18 @@ enum CodecBenchmark {
         report("h5-save", floats: big.parameterCount, seconds: try best(repeats) {
             try ModelFiles.save(big, to: path, format: .h5)
         })
-        report("h5-load", floats: big.parameterCount, seconds: try best(repeats) { _ = try ModelFiles.load(path) })
+        report("h5-load", floats: big.parameterCount, seconds: try best(repeats) { _ = try ModelFiles.load(path, options: trusted) })
     }
 
     /// Load time of a Keras file (`.keras` or legacy `.h5`) and save time of the loaded model in the same format,
     /// best of `repeats`; Benchmarks/keras_peers.py times Keras itself on the same files in the same run.
     static func keras(_ path: String, repeats: Int) throws {
-        let document = try ModelFiles.load(path)
+        let document = try ModelFiles.load(path, options: trusted)
         let floats = document.variableTensors.reduce(0) { $0 + $1.count }
             + (document.training?.optimizer.slots.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.count } } ?? 0)
         let isZip = path.hasSuffix(".keras")
         let kind = isZip ? "keras" : "keras-h5"
-        report("\(kind)-load", floats: floats, seconds: try best(repeats) { _ = try ModelFiles.load(path) })
+        report("\(kind)-load", floats: floats, seconds: try best(repeats) { _ = try ModelFiles.load(path, options: trusted) })
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("mlpbench-\(UUID().uuidString)"
                                                                                    + (isZip ? ".keras" : ".h5")).path
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -48,7 +52,7 @@ enum CodecBenchmark {
 
     /// Loads (and optionally re-saves) a file once and reports the process's peak resident memory.
     static func peakMemory(loading path: String, savingTo output: String?) throws {
-        let document = try ModelFiles.load(path)
+        let document = try ModelFiles.load(path, options: trusted)
         if let output { try ModelFiles.save(document, to: output, format: .h5) }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

@@ -32,7 +32,7 @@ enum Layering {
         // The façade: the only module that knows every format.
         "MLPModelFiles": ["MLPDocument", "MLPCore", "FormatSupport", "FileSupport", "HDF5Support", "ZipSupport",
                           "JSONFormat", "HDF5Format", "KerasFormat", "SafetensorsFormat", "TorchFormat", "ONNXFormat"],
-        "MLPDataFiles": ["MLPCore", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"],
+        "MLPDataFiles": ["MLPCore", "MLPDocument", "HDF5Support", "ZipSupport", "FileSupport", "TextSupport"],
         // Programs: the public libraries and the pure-Swift helpers; never a C library or a format module.
         "mlpconv": ["MLPModelFiles", "MLPDocument", "MLPDataFiles", "MLPCore", "TextSupport", "FileSupport",
                     "ArgumentParser"],
@@ -41,6 +41,7 @@ enum Layering {
         // no HDF5 (HDF5Support only for the signature it skips) and imports no C library.
         "mlpfuzz": ["JSONSupport", "ZipSupport", "PickleSupport", "HDF5Support", "MLPDocument", "MLPCore",
                     "JSONFormat", "KerasFormat", "SafetensorsFormat", "TorchFormat", "ONNXFormat", "MLPDataFiles"],
+        "mlpconv-reader": ["MLPModelFiles", "MLPDataFiles"],
     ]
 
     static func rule(for module: String) -> Set<String>? { rules[module] }

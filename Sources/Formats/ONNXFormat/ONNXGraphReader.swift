@@ -58,7 +58,7 @@ struct ONNXGraphReader {
         for (index, initializer) in graph.initializer.enumerated() {
             let object = initializer.name.isEmpty ? "initializer \(index)" : "initializer \(initializer.name)"
             guard !initializer.name.isEmpty else { throw ModelFileError(file: file, object: object, reason: "has no name") }
-            let constant = try tensors.read(initializer, object: object)
+            let constant = try tensors.read(initializer, object: object, initializer: index)
             guard values.updateValue(.constant(constant, origin: object), forKey: initializer.name) == nil else {
                 throw ModelFileError(file: file, object: object, reason: "the name is used by another initializer")
             }

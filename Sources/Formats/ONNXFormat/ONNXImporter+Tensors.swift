@@ -66,6 +66,8 @@ struct ONNXTensorReader {
     /// The model's folder, symlinks resolved: external data must resolve inside it.
     let folder: String
     let limits: LoadLimits
+    /// The initializers' raw_data left in the file's bytes (`ONNXInitializerData`), when the model was split.
+    var initializerSource: ONNXInitializerSource?
     private(set) var totalBytes = 0
 
     init(file: String, limits: LoadLimits) {
@@ -96,7 +98,9 @@ struct ONNXTensorReader {
         return names[code] ?? "element type \(code)"
     }
 
-    mutating func read(_ proto: Onnx_TensorProto, object: String) throws(ModelFileError) -> ONNXConstant {
+    /// `initializer`: the graph initializer's index, whose raw_data may lie in `initializerSource` rather than in
+    /// `proto`.
+    mutating func read(_ proto: Onnx_TensorProto, object: String, initializer: Int? = nil) throws(ModelFileError) -> ONNXConstant {
         let fail = { [file] (reason: String) in ModelFileError(file: file, object: object, reason: reason) }
         guard let (typeName, size) = Self.elementType(proto.dataType) else {
             throw fail("element type \(Self.typeName(proto.dataType)) is not supported (mlpconv reads float32 and float64 "
@@ -129,17 +133,29 @@ struct ONNXTensorReader {
         if external {
             bytes = try externalBytes(proto, byteCount: byteCount, typeName: typeName, shape: shape, fail: fail)
         } else if proto.hasRawData || sources.isEmpty {
-            let raw = proto.rawData
-            guard raw.count == byteCount else {
-                let holds = sources.isEmpty ? "holds no data" : "raw_data holds \(raw.count) bytes"
+            let located = initializer.flatMap { initializerSource?.range(ofInitializer: $0) }
+            let rawCount = located?.count ?? proto.rawData.count
+            guard rawCount == byteCount else {
+                let holds = sources.isEmpty ? "holds no data" : "raw_data holds \(rawCount) bytes"
                 throw fail("\(holds), dims \(shape) of \(typeName) need \(byteCount)")
             }
-            bytes = raw
+            if let located, let source = initializerSource {
+                try account(decodedBytes: count * (size == 2 ? 4 : size), fail: fail)
+                // The pages of what has been converted go back as the conversion goes, not once it is done: the
+                // largest tensor's bytes are then never resident beside its values.
+                return source.bytes.withUnsafeBytes { raw in
+                    Self.decode(UnsafeRawBufferPointer(rebasing: raw[located]), shape: shape, count: count,
+                                code: proto.dataType) { converted in
+                        source.release((located.lowerBound + converted.lowerBound)..<(located.lowerBound + converted.upperBound))
+                    }
+                }
+            }
+            bytes = proto.rawData
         } else {
             return try typed(proto, shape: shape, count: count, typeName: typeName, field: sources[0], fail: fail)
         }
         try account(decodedBytes: count * (size == 2 ? 4 : size), fail: fail)
-        return decode(bytes, shape: shape, count: count, code: proto.dataType)
+        return bytes.withUnsafeBytes { Self.decode($0, shape: shape, count: count, code: proto.dataType) }
     }
 
     private mutating func account(decodedBytes: Int, fail: (String) -> ModelFileError) throws(ModelFileError) {
@@ -152,28 +168,41 @@ struct ONNXTensorReader {
         }
     }
 
-    /// Little-endian bytes of exactly `count` elements (checked by the caller) as values.
-    private func decode(_ bytes: Data, shape: [Int], count: Int, code: Int32) -> ONNXConstant {
-        func load<T: FixedWidthInteger>(_: T.Type, _ index: Int, _ raw: UnsafeRawBufferPointer) -> T {
+    /// Little-endian bytes of exactly `count` elements (checked by the caller) as values; `converted` is called with
+    /// each range of `raw` once its values are in the result (16 MiB at a time).
+    private static func decode(_ raw: UnsafeRawBufferPointer, shape: [Int], count: Int, code: Int32,
+                               converted: (Range<Int>) -> Void = { _ in }) -> ONNXConstant {
+        func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
             T(littleEndian: raw.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
         }
-        return bytes.withUnsafeBytes { raw in
-            switch code {
-            case 1:
-                return ONNXConstant(shape: shape, values: .float32((0..<count).map { Float(bitPattern: load(UInt32.self, $0, raw)) }))
-            case 11:
-                return ONNXConstant(shape: shape, values: .float64((0..<count).map { Double(bitPattern: load(UInt64.self, $0, raw)) }))
-            case 10:
-                return ONNXConstant(shape: shape, values: .float32((0..<count).map { Float(Float16(bitPattern: load(UInt16.self, $0, raw))) }),
-                                    widenedFrom: "float16")
-            case 16:
-                return ONNXConstant(shape: shape, values: .float32((0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0, raw)) << 16) }),
-                                    widenedFrom: "bfloat16")
-            case 6:
-                return ONNXConstant(shape: shape, values: .int64((0..<count).map { Int64(Int32(bitPattern: load(UInt32.self, $0, raw))) }))
-            default:
-                return ONNXConstant(shape: shape, values: .int64((0..<count).map { Int64(bitPattern: load(UInt64.self, $0, raw)) }))
+        func values<Element>(storedSize: Int, _ element: (Int) -> Element) -> [Element] {
+            let chunk = max((16 << 20) / storedSize, 1)
+            return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+                var start = 0
+                while start < count {
+                    let end = start + min(chunk, count - start)
+                    for index in start..<end { buffer.initializeElement(at: index, to: element(index)) }
+                    initialized = end
+                    converted((start * storedSize)..<(end * storedSize))
+                    start = end
+                }
             }
+        }
+        switch code {
+        case 1:
+            return ONNXConstant(shape: shape, values: .float32(values(storedSize: 4) { Float(bitPattern: load(UInt32.self, $0)) }))
+        case 11:
+            return ONNXConstant(shape: shape, values: .float64(values(storedSize: 8) { Double(bitPattern: load(UInt64.self, $0)) }))
+        case 10:
+            return ONNXConstant(shape: shape, values: .float32(values(storedSize: 2) { Float(Float16(bitPattern: load(UInt16.self, $0))) }),
+                                widenedFrom: "float16")
+        case 16:
+            return ONNXConstant(shape: shape, values: .float32(values(storedSize: 2) { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) }),
+                                widenedFrom: "bfloat16")
+        case 6:
+            return ONNXConstant(shape: shape, values: .int64(values(storedSize: 4) { Int64(Int32(bitPattern: load(UInt32.self, $0))) }))
+        default:
+            return ONNXConstant(shape: shape, values: .int64(values(storedSize: 8) { Int64(bitPattern: load(UInt64.self, $0)) }))
         }
     }
 

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import FormatSupport
 import MLPCore
@@ -31,13 +32,19 @@ package enum ONNXImporter {
 
     package static func matches(head: [UInt8]) -> Bool { ONNXProtoScan.looksLikeModel(head: head) }
 
+    /// Maps the file rather than reading it, so that each initializer's pages can be given back once converted.
     package static func read(path: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
-        let bytes = try ModelFileBytes.read(path, limits: limits)
-        return try decode(bytes, file: path, limits: limits)
+        let file: (data: Data, isMapped: Bool)
+        do { file = try MappedFile.data(path: path, limit: limits.maxFileBytes) } catch {
+            throw ModelFileError(file: path, reason: error.reason)
+        }
+        return try decode(file.data, file: path, limits: limits, releasingPages: file.isMapped)
     }
 
-    /// `file` names the model in messages and locates external data (beside it).
-    package static func decode(_ bytes: Data, file: String, limits: LoadLimits) throws(ModelFileError) -> ModelDocument {
+    /// `file` names the model in messages and locates external data (beside it). `releasingPages`: `bytes` map the
+    /// file (`MappedFile`), and the initializers' pages are given back once converted.
+    package static func decode(_ bytes: Data, file: String, limits: LoadLimits, releasingPages: Bool = false)
+        throws(ModelFileError) -> ModelDocument {
         guard !bytes.isEmpty else { throw ModelFileError(file: file, reason: "the file is empty (not an ONNX model)") }
         var mismatch: String?
         let outcome = bytes.withUnsafeBytes { ONNXProtoScan.scan($0, strict: false, mismatch: &mismatch) }
@@ -51,9 +58,18 @@ package enum ONNXImporter {
             }
             if let mismatch { throw ModelFileError(file: file, reason: "not a valid ONNX model: \(mismatch)") }
         }
+        // The initializers' data stays in `bytes` when the model splits (see ONNXInitializerData); should the
+        // stripped model not decode, the whole one is decoded instead, for its usual error.
         let model: Onnx_ModelProto
-        do { model = try ONNXProtobuf.decodeModel(bytes) } catch {
-            throw ModelFileError(file: file, reason: "not a valid ONNX model: \(error.description)")
+        var source: ONNXInitializerSource?
+        if let split = bytes.withUnsafeBytes({ ONNXInitializerData.split($0) }),
+           let stripped = try? ONNXProtobuf.decodeModel(split.stripped) {
+            model = stripped
+            source = ONNXInitializerSource(bytes: bytes, ranges: split.ranges, releasesPages: releasingPages)
+        } else {
+            do { model = try ONNXProtobuf.decodeModel(bytes) } catch {
+                throw ModelFileError(file: file, reason: "not a valid ONNX model: \(error.description)")
+            }
         }
         guard model.hasIrVersion, model.irVersion >= 1 else {
             throw ModelFileError(file: file, object: "ir_version", reason: "missing or not positive (\(model.irVersion))")
@@ -72,7 +88,9 @@ package enum ONNXImporter {
         if let text = properties.removeValue(forKey: architectureKey) {
             recorded = try DocumentJSON.readArchitecture(text: text, file: file, object: "metadata_props \(architectureKey)")
         }
-        var reader = ONNXGraphReader(file: file, opset: opset, tensors: ONNXTensorReader(file: file, limits: limits))
+        var tensors = ONNXTensorReader(file: file, limits: limits)
+        tensors.initializerSource = source
+        var reader = ONNXGraphReader(file: file, opset: opset, tensors: tensors)
         // The record says which folded Mul/Add pairs are batch_normalization layers whose statistics the file keeps.
         reader.recordedBatchNormalizations = recorded?.layers.compactMap { layer in
             if case .batchNormalization(let settings) = layer.kind { (layer.name, settings) } else { nil }

@@ -42,6 +42,11 @@ package struct JSONAudit {
     private let bulkStrings: Int
     /// Whether the string just scanned had an escape sequence.
     var stringHadEscape = false
+    /// Called with the text the audit has gone past, every `stride` bytes (see
+    /// `JSONDocument.parse(borrowing:owner:file:limits:releasing:releaseStride:)`). Nothing behind `position` is read
+    /// again unless there is an error to locate. Unmanaged (the caller keeps it alive while the audit runs): a
+    /// reference stored in this struct makes the Swift 6.3 optimizer crash on it.
+    var releasePassed: Unmanaged<TextRelease>?
 
     package init(bytes: UnsafeRawBufferPointer, file: String, maxDepth: Int, bulkNumbers: Int = .max, bulkStrings: Int = .max) {
         self.bytes = bytes
@@ -117,6 +122,7 @@ package struct JSONAudit {
     package mutating func run() throws(JSONError) {
         expectingValue = true
         while !stopped {
+            releaseIfDue()
             skipWhitespace()
             if stopped { return }
             if expectingValue {
@@ -214,6 +220,7 @@ package struct JSONAudit {
                 return
             }
             try scanNumber()
+            releaseIfDue()
             skipWhitespace()
             guard position < bytes.count else { break }
             if bytes[position] == UInt8(ascii: ",") {
@@ -228,6 +235,10 @@ package struct JSONAudit {
             }
         }
         expectingValue = false
+    }
+
+    private func releaseIfDue() {
+        releasePassed?._withUnsafeGuaranteedRef { $0.passed(position) }
     }
 
     /// Steps over the `]` of the array opened at `start` and notes it when it is a bulk array.

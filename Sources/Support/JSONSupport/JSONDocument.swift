@@ -36,6 +36,10 @@ package final class JSONDocument {
     fileprivate(set) var text = UnsafeRawBufferPointer(start: nil, count: 0)
     /// Keeps `text` alive.
     private var textOwner: AnyObject?
+    /// Gives back the pages of a range of `text` a pass is done with (`parse(borrowing:owner:…releasing:)`).
+    fileprivate(set) var releaseText: ((Range<Int>) -> Void)?
+    /// How much text a pass reads between two calls of `releaseText`.
+    fileprivate(set) var releaseStride = Int.max
 
     private init(file: String, tree: OpaquePointer?) {
         self.file = file
@@ -57,13 +61,19 @@ package final class JSONDocument {
 
     /// Parses `bytes`, which `owner` keeps alive and unchanged for as long as the document or a value from it is
     /// used: bulk values are then read from `bytes` themselves, and no copy of the text is made.
+    ///
+    /// `releasing`, when given, is called with ranges of `bytes` that a pass over the text has gone past — every
+    /// `releaseStride` bytes of the value count, of the audit and of `JSONValue.readNumbers` — so that those pages
+    /// can be given back; the bytes must read the same when touched again (a read-only mapping of the file).
     package static func parse(borrowing bytes: UnsafeRawBufferPointer, owner: AnyObject, file: String,
-                              limits: JSONLimits = JSONLimits()) throws(JSONError) -> JSONDocument {
-        try parse(bytes, owner: owner, file: file, limits: limits)
+                              limits: JSONLimits = JSONLimits(), releasing: ((Range<Int>) -> Void)? = nil,
+                              releaseStride: Int = 16 << 20) throws(JSONError) -> JSONDocument {
+        try parse(bytes, owner: owner, file: file, limits: limits,
+                  releasing: releasing.map { TextRelease(release: $0, stride: max(releaseStride, 1)) })
     }
 
-    private static func parse(_ bytes: UnsafeRawBufferPointer, owner: AnyObject?, file: String,
-                              limits: JSONLimits) throws(JSONError) -> JSONDocument {
+    private static func parse(_ bytes: UnsafeRawBufferPointer, owner: AnyObject?, file: String, limits: JSONLimits,
+                              releasing: TextRelease? = nil) throws(JSONError) -> JSONDocument {
         let byteCap = limits.byteCap
         guard bytes.count <= byteCap else {
             throw JSONError(kind: .tooLarge, file: file, path: JSONPath.root.description,
@@ -71,7 +81,7 @@ package final class JSONDocument {
         }
         let depth = max(1, min(limits.maxDepth, 10_000))
         if limits.maxValues < .max {
-            let bound = valueCountBound(bytes)
+            let bound = valueCountBound(bytes, releasing: releasing)
             guard bound <= limits.maxValues else {
                 throw JSONError(kind: .tooLarge, file: file, path: JSONPath.root.description,
                                 reason: "about \(bound) JSON values exceed the limit of \(limits.maxValues) "
@@ -84,13 +94,17 @@ package final class JSONDocument {
             // below gives the usual messages.
             var audit = JSONAudit(bytes: bytes, file: file, maxDepth: depth, bulkNumbers: limits.bulkNumberArrays,
                                   bulkStrings: limits.bulkStrings)
-            if (try? audit.run()) != nil, !audit.bulkValues.isEmpty,
+            audit.releasePassed = releasing.map { Unmanaged.passUnretained($0) }
+            let audited = withExtendedLifetime(releasing) { (try? audit.run()) != nil }
+            if audited, !audit.bulkValues.isEmpty,
                let document = try? tokenize(withoutBulkValues: audit.bulkValues, of: bytes, file: file, depth: depth) {
                 document.negativeZeroIntegers = audit.negativeZeroIntegers
                 document.bulkValues = audit.bulkValues
                 if let owner {
                     document.text = bytes
                     document.textOwner = owner
+                    document.releaseText = releasing?.release
+                    document.releaseStride = releasing?.stride ?? .max
                 } else {
                     let copy = TextCopy(bytes)
                     document.text = UnsafeRawBufferPointer(copy.bytes)
@@ -197,8 +211,11 @@ package final class JSONDocument {
 
     /// An upper bound on the number of values in `bytes`: every value but the first in a container follows a
     /// comma, and every container opens with a bracket (bytes inside strings only make the bound looser).
-    private static func valueCountBound(_ bytes: UnsafeRawBufferPointer) -> Int {
+    private static func valueCountBound(
+        _ bytes: UnsafeRawBufferPointer, releasing: TextRelease?
+    ) -> Int {
         // 16 bytes at a time: this runs over the whole file before json-c does.
+        var released = 0
         let comma = SIMD16<UInt8>(repeating: UInt8(ascii: ",")), bracket = SIMD16<UInt8>(repeating: UInt8(ascii: "["))
         let brace = SIMD16<UInt8>(repeating: UInt8(ascii: "{")), one = SIMD16<UInt8>(repeating: 1)
         var count = 1, index = 0
@@ -211,6 +228,10 @@ package final class JSONDocument {
                 index += 16
             }
             count += lanes.indices.reduce(0) { $0 + Int(lanes[$1]) }
+            if let releasing, index - released >= releasing.stride {
+                releasing.release(released..<index)
+                released = index
+            }
         }
         for byte in bytes[index...] where byte == UInt8(ascii: ",") || byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
             count += 1
@@ -266,6 +287,27 @@ package final class JSONDocument {
         if count == bytes.count { throw ioError("file changed while being read") }
         bytes.removeSubrange(count...)
         return try parse(bytes, file: path, limits: limits)
+    }
+}
+
+/// How a pass hands back the text behind it (`JSONDocument.parse(borrowing:owner:file:limits:releasing:releaseStride:)`):
+/// `release` with each range, every `stride` bytes. A class, so that the audit's state stays a plain struct.
+final class TextRelease {
+    let release: (Range<Int>) -> Void
+    let stride: Int
+    /// Where the audit's last release ended.
+    private var released = 0
+
+    init(release: @escaping (Range<Int>) -> Void, stride: Int) {
+        self.release = release
+        self.stride = stride
+    }
+
+    /// The audit is at `position`: releases what lies behind it once `stride` bytes have passed.
+    func passed(_ position: Int) {
+        guard position - released >= stride else { return }
+        release(released..<position)
+        released = position
     }
 }
 

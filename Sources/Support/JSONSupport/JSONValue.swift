@@ -204,7 +204,13 @@ package struct JSONValue {
         }
         let text = document.text
         var position = bulk.range.lowerBound + 1
+        var released = position
+        let releaseText = document.releaseText, releaseStride = document.releaseStride
         for index in destination.indices {
+            if let release = releaseText, position - released >= releaseStride {
+                release(released..<position)
+                released = position
+            }
             position = DecimalText.skipSeparators(text, from: position)
             let (d, end) = DecimalText.parse(text, at: position)
             let literal = UnsafeRawBufferPointer(rebasing: text[position..<end])

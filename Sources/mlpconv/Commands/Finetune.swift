@@ -112,7 +112,7 @@ struct Finetune: ParsableCommand, DataOptionHelp, LossOptionHelp, JSONFlagHelp {
         let dataset = try progress.phase("loading the data") {
             try DataFiles.load(
                 data.path, inputWidth: model.network.inputWidth, outputWidth: model.network.outputWidth,
-                loss: model.training.loss, requireTargets: true, header: data.csvHeader.value)
+                loss: model.training.loss, requireTargets: true, header: data.csvHeader.value, isolation: .thisProgram)
         }
         if !quiet { for note in notes { FileHandle.standardError.write(Data("mlpconv: \(note)\n".utf8)) } }
         let compiled = try ModelFiles.compiledMetrics(of: document, file: file)

@@ -47,7 +47,7 @@ struct Predict: ParsableCommand, DataOptionHelp, JSONFlagHelp {
         let network: Network<Float> = try wrap(file) { () throws(DocumentError) in try document.network() }
         let dataset: Dataset<Float>
         do { dataset = try DataFiles.loadFeatures(data.path, inputWidth: network.inputWidth, outputWidth: network.outputWidth,
-                                                         header: data.csvHeader.value) } catch {
+                                                         header: data.csvHeader.value, isolation: .thisProgram) } catch {
             throw CommandError(error.description)
         }
         let values = try wrap(data.path) { () throws(TrainingError) in

@@ -1,26 +1,23 @@
 import ArgumentParser
+import Foundation
+import MLPDataFiles
 import MLPModelFiles
-internal import FileSupport
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// `mlpconv read-check FILE`: the isolated reader's child. Not for direct use.
+/// `mlpconv read-check …`: the CLI as its own reader helper (`ReadIsolation.thisProgram`), doing what
+/// `mlpconv-reader` does: the libraries pass what to read and the limits, and read in process only after this
+/// process read it. Not for direct use.
 struct ReadCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "read-check", abstract: "Read a model file under resource limits (used internally).",
+        commandName: "read-check", abstract: "Read a model or data file in isolation (used internally).",
         shouldDisplay: false)
 
-    @Argument var file: String
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
 
     func run() throws {
-        // CPU time: as long as the parent waits. Memory is watched by the parent (IsolatedRead.memoryLimit): an
-        // address-space limit here would turn a legitimate large allocation into an abort indistinguishable from a
-        // crash of the library.
-        let seconds = rlim_t(IsolatedRead.timeLimit(forBytes: FileStatus.size(of: file) ?? 0))
-        var cpu = rlimit(rlim_cur: seconds, rlim_max: seconds + 1)
-        setrlimit(Int32(RLIMIT_CPU.rawValue), &cpu)
-        _ = try ModelFiles.load(file)
+        guard let status = ModelFiles.readCheck(arguments) ?? DataFiles.readCheck(arguments) else {
+            throw ValidationError("read-check takes what the mlpconv libraries pass to their reader helper")
+        }
+        // Its answer is on stdout already, unbuffered; the status is the rest of it.
+        Foundation.exit(status)
     }
 }

@@ -11,7 +11,7 @@ func loadData(_ path: String, inputWidth: Int, outputWidth: Int, loss: Loss?, re
               header: CSVHeader) throws -> Dataset<Float> {
     do {
         return try DataFiles.load(path, inputWidth: inputWidth, outputWidth: outputWidth, loss: loss,
-                                  requireTargets: requireTargets, header: header)
+                                  requireTargets: requireTargets, header: header, isolation: .thisProgram)
     } catch {
         throw CommandError(error.description)
     }
