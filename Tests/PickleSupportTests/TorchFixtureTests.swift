@@ -74,4 +74,33 @@ struct TorchFixtureTests {
         #expect(try archive.tensor(weight, at: "weight").values == .float([1, 2, 3, 4, 5, 6]))
         #expect(try archive.tensor(steps, at: "steps") == TorchTensor(shape: [], dtype: .int64, values: .int64([7])))
     }
+
+    /// A storage handed out in pieces (run twice: for the CRC-32, then to write) gives the same archive, byte for
+    /// byte — serialization id included — as the same values given whole.
+    @Test func aStorageWrittenInPiecesIsTheSameArchive() throws {
+        let values = (0..<100_000).map { Float($0) * 0.25 }
+        func archive(pieces: Bool) throws -> Data {
+            var writer = TorchArchiveWriter(prefix: "model")
+            let weight = pieces
+                ? writer.addTensor(pieces: { emit in
+                    values.withUnsafeBytes { raw in
+                        var start = 0
+                        while start < raw.count {
+                            let end = min(start + 4_000, raw.count)
+                            emit(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+                            start = end
+                        }
+                    }
+                }, dtype: .float32, count: values.count, shape: [100, 1_000])
+                : writer.addTensor(.float(values), shape: [100, 1_000])
+            let bias = writer.addTensor(.float([1, 2]), shape: [2])
+            return try writer.archive(.dict(PickleDict(kind: .orderedDict, entries: [
+                .init(.string("weight"), .tensor(weight)), .init(.string("bias"), .tensor(bias))])))
+        }
+        let whole = try archive(pieces: false), streamed = try archive(pieces: true)
+        #expect(streamed == whole)
+        // The reader checks every member against its CRC-32.
+        _ = try TorchArchive(data: streamed, file: "pieces.pt")
+    }
+
 }

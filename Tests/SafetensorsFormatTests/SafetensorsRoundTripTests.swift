@@ -88,6 +88,33 @@ struct SafetensorsRoundTripTests {
         #expect(stored == kernel[0] && second == kernel[8])
     }
 
+    /// Writers stream a kernel into torch's layout a block of output rows at a time (about 1 MiB); a kernel of
+    /// several blocks, with a last one shorter than the others, must come out exactly as the transpose written out
+    /// here element by element.
+    @Test("a kernel of several 1 MiB blocks is transposed exactly", arguments: [Tensor.DType.float32, .float64])
+    func blockwiseTranspose(dtype: Tensor.DType) throws {
+        let (rows, columns) = (300, 2_000)
+        let values = (0..<(rows * columns)).map { Double($0) * 0.5 - 7 }
+        let kernel = dtype == .float32 ? try Tensor(shape: [rows, columns], float32: values.map(Float.init))
+                                       : try Tensor(shape: [rows, columns], float64: values)
+        var expected: [Double] = []
+        for c in 0..<columns { for r in 0..<rows { expected.append(values[r * columns + c]) } }
+        var bytes = Data(), pieces = 0
+        TorchModules.forEachTorchLayoutChunk(kernel, variable: "kernel") { (piece: UnsafeRawBufferPointer) in
+            bytes.append(contentsOf: piece)
+            pieces += 1
+        }
+        #expect(pieces > 2)
+        let stored: [Double] = dtype == .float32
+            ? bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }.map(Double.init)
+            : bytes.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+        #expect(stored == expected)
+        // Any other variable is its own bytes, in one piece.
+        var bias = 0
+        TorchModules.forEachTorchLayoutChunk(kernel, variable: "bias") { (piece: UnsafeRawBufferPointer) in bias += piece.count }
+        #expect(bias == kernel.byteCount)
+    }
+
     @Test("the 784-512-256-10 example") func mnistExample() throws {
         let architecture = ModelDocument.Architecture(inputWidth: 784, layers: [
             .init(name: "a", units: 512, activation: .relu), .init(name: "b", units: 256, activation: .relu),

@@ -139,6 +139,48 @@ package enum TorchModules {
         variable == "kernel" ? transposed(tensor) : tensor
     }
 
+    /// `torchLayout(tensor, variable:)`'s bytes (little-endian: host order on every platform this package builds
+    /// for), handed to `body` in order: a tensor that keeps its layout in one piece, a kernel transposed a block of
+    /// rows at a time through a buffer of about 1 MiB. Writers stream a kernel this way instead of holding a
+    /// transposed copy of it beside the model (the largest kernel was a third of a weights-only model's bytes).
+    package static func forEachTorchLayoutChunk<Failure: Error>(
+        _ tensor: Tensor, variable: String, _ body: (UnsafeRawBufferPointer) throws(Failure) -> Void
+    ) throws(Failure) {
+        guard variable == "kernel", tensor.shape.count == 2 else {
+            try tensor.withUnsafeBytes { raw in Result { () throws(Failure) in try body(raw) } }.get()
+            return
+        }
+        switch tensor.storage {
+        case .float32(let values): try transposedChunks(values, rows: tensor.shape[0], columns: tensor.shape[1], body)
+        case .float64(let values): try transposedChunks(values, rows: tensor.shape[0], columns: tensor.shape[1], body)
+        }
+    }
+
+    /// The `[columns, rows]` transpose of row-major `values` `[rows, columns]`, whole output rows at a time.
+    private static func transposedChunks<T, Failure: Error>(
+        _ values: [T], rows: Int, columns: Int, _ body: (UnsafeRawBufferPointer) throws(Failure) -> Void
+    ) throws(Failure) {
+        guard let first = values.first, rows > 0 else { return }
+        let rowsPerChunk = max(1, (1 << 20) / max(1, rows * MemoryLayout<T>.stride))
+        var buffer = [T](repeating: first, count: min(columns, rowsPerChunk) * rows)
+        var start = 0
+        while start < columns {
+            let count = min(rowsPerChunk, columns - start)
+            let result = values.withUnsafeBufferPointer { source in
+                buffer.withUnsafeMutableBufferPointer { out in
+                    for c in 0..<count {
+                        for r in 0..<rows { out[c * rows + r] = source[r * columns + start + c] }
+                    }
+                    return Result { () throws(Failure) in
+                        try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: out[0..<(count * rows)])))
+                    }
+                }
+            }
+            try result.get()
+            start += count
+        }
+    }
+
     /// The inverse of `torchLayout` (a transpose is its own inverse).
     package static func documentLayout(_ tensor: Tensor, variable: String) -> Tensor {
         torchLayout(tensor, variable: variable)

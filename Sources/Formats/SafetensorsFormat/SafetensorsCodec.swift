@@ -529,12 +529,11 @@ package enum SafetensorsCodec {
         for index in order {
             switch content.entries[index].value {
             case .tensor(let tensor):
-                // Host order is little-endian on every platform this package builds for.
-                let result = TorchModules.torchLayout(tensor, variable: content.entries[index].variable).withUnsafeBytes { raw in
+                try TorchModules.forEachTorchLayoutChunk(tensor, variable: content.entries[index].variable) {
+                    (raw: UnsafeRawBufferPointer) throws(ModelFileError) in
                     digest.add(raw)
-                    return Result { () throws(ModelFileError) in try sink(raw) }
+                    try sink(raw)
                 }
-                try result.get()
             case .int64Scalar(let number):
                 let result = withUnsafeBytes(of: UInt64(bitPattern: number).littleEndian) { raw in
                     digest.add(raw)

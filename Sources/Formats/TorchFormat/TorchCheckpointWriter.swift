@@ -66,18 +66,11 @@ package enum TorchCheckpointWriter {
     }
 
     /// A contiguous tensor in the document's dtype and torch's layout of `variable` (`TorchModules.torchLayout`),
-    /// put into that layout only when the archive writes it.
+    /// put into that layout a block at a time as the archive writes it.
     static func add(_ tensor: Tensor, variable: String, to archive: inout TorchArchiveWriter) -> TensorReference {
         let shape = variable == "kernel" ? Array(tensor.shape.reversed()) : tensor.shape
-        return archive.addTensor(producing: { values(of: TorchModules.torchLayout(tensor, variable: variable)) },
+        return archive.addTensor(pieces: { emit in TorchModules.forEachTorchLayoutChunk(tensor, variable: variable) { emit($0) } },
                                  dtype: tensor.dtype == .float32 ? .float32 : .float64, count: tensor.count, shape: shape)
-    }
-
-    private static func values(of tensor: Tensor) -> TorchTensor.Values {
-        switch tensor.storage {
-        case .float32(let values): .float(values)
-        case .float64(let values): .double(values)
-        }
     }
 
     /// torch.save names the archive's folder after the file (`model.pt` → `model/`); any name loads.

@@ -11,7 +11,7 @@ import ZipSupport
 package struct TorchArchiveWriter {
     /// The archive's top folder; torch.save uses the file's name without its extension.
     package var prefix: String
-    private var storages: [String: (reference: StorageReference, content: () -> any ContiguousBytes)] = [:]
+    private var storages: [String: (reference: StorageReference, content: StoredZip.StreamedMember.Content)] = [:]
 
     package init(prefix: String = "archive") {
         self.prefix = prefix
@@ -29,7 +29,23 @@ package struct TorchArchiveWriter {
     /// is written — a transposed copy, say, made then and let go right after instead of held with the others.
     package mutating func addTensor(producing produce: @escaping () -> TorchTensor.Values, dtype: TorchDType, count: Int,
                                     shape: [Int], requiresGrad: Bool = false, isParameter: Bool = false) -> TensorReference {
-        let storage = addStorage(dtype: dtype, elementCount: count) { produce() }
+        let storage = addStorage(dtype: dtype, elementCount: count, content: .whole { produce() })
+        return contiguous(storage, shape: shape, requiresGrad: requiresGrad, isParameter: isParameter)
+    }
+
+    /// Adds a storage of `count` values of `dtype` whose little-endian bytes `pieces` hands out in order when the
+    /// storage is written (run twice: for the member's CRC-32, then to write), so a transposed kernel is streamed
+    /// through a small buffer instead of copied whole.
+    package mutating func addTensor(
+        pieces: @escaping (_ emit: (UnsafeRawBufferPointer) -> Void) -> Void, dtype: TorchDType, count: Int,
+        shape: [Int], requiresGrad: Bool = false, isParameter: Bool = false
+    ) -> TensorReference {
+        let size = UInt64(count) * UInt64(dtype.elementSize ?? 1)
+        let storage = addStorage(dtype: dtype, elementCount: count, content: .pieces(size: size, produce: pieces))
+        return contiguous(storage, shape: shape, requiresGrad: requiresGrad, isParameter: isParameter)
+    }
+
+    private func contiguous(_ storage: StorageReference, shape: [Int], requiresGrad: Bool, isParameter: Bool) -> TensorReference {
         let shape64 = shape.map { Int64($0) }
         return TensorReference(storage: storage, storageOffset: 0, shape: shape64,
                                strides: TensorReference.contiguousStrides(shape64), requiresGrad: requiresGrad,
@@ -38,11 +54,11 @@ package struct TorchArchiveWriter {
 
     /// Adds a storage of raw little-endian bytes under the next free key.
     package mutating func addStorage(dtype: TorchDType, littleEndianBytes: Data, elementCount: Int) -> StorageReference {
-        addStorage(dtype: dtype, elementCount: elementCount) { littleEndianBytes }
+        addStorage(dtype: dtype, elementCount: elementCount, content: .whole { littleEndianBytes })
     }
 
     private mutating func addStorage(dtype: TorchDType, elementCount: Int,
-                                     content: @escaping () -> any ContiguousBytes) -> StorageReference {
+                                     content: StoredZip.StreamedMember.Content) -> StorageReference {
         var key = storages.count
         while storages[String(key)] != nil { key += 1 }
         let reference = StorageReference(key: String(key), dtype: dtype, location: "cpu",
@@ -62,7 +78,7 @@ package struct TorchArchiveWriter {
         guard storages[reference.key] == nil else {
             throw PickleWriteFailure("storage \"\(reference.key)\" is added twice")
         }
-        storages[reference.key] = (reference, { littleEndianBytes })
+        storages[reference.key] = (reference, .whole { littleEndianBytes })
     }
 
     /// The archive of `root`, whose tensors must refer to storages added to this writer, in memory.
@@ -102,17 +118,29 @@ package struct TorchArchiveWriter {
                 throw PickleWriteFailure("tensor storage \"\(reference.key)\" was not added to the writer as "
                                          + "\(reference.elementCount) \(reference.dtype.qualifiedName) elements")
             }
-            members.append(.init(name: "\(prefix)/data/\(reference.key)", content: content))
+            members.append(StoredZip.StreamedMember(name: "\(prefix)/data/\(reference.key)", content: content))
         }
         members.append(.init(name: prefix + "/version") { Data("3\n".utf8) })
         // The id hashes every member before it; the zip writer asks for the members in order, so each one's bytes
         // pass through the hash as they are written and the id is complete when its turn comes.
         let identity = SerializationID(names: members.map(\.name))
-        members = members.map { member in
-            .init(name: member.name) {
-                let content = member.content()
-                content.withUnsafeBytes { identity.add($0) }
-                return content
+        members = members.enumerated().map { index, member in
+            switch member.content {
+            case .whole(let produce):
+                return .init(name: member.name) {
+                    let content = produce()
+                    content.withUnsafeBytes { identity.add($0) }
+                    return content
+                }
+            case .pieces(let size, let produce):
+                // Produced twice (CRC, then writing): each pass starts from the hash as it was before the member.
+                return .init(name: member.name, size: size) { emit in
+                    identity.startPass(ofMember: index)
+                    produce { piece in
+                        identity.add(piece)
+                        emit(piece)
+                    }
+                }
             }
         }
         members.append(.init(name: prefix + "/.data/serialization_id") { Data(identity.text.utf8) })
@@ -131,6 +159,17 @@ package struct TorchArchiveWriter {
                 for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
             }
             self.names = hash
+        }
+
+        /// The hash before member `index`, kept at its first pass and restored at the next.
+        private var passStart: (member: Int, contents: UInt64)?
+
+        func startPass(ofMember index: Int) {
+            if let start = passStart, start.member == index {
+                contents = start.contents
+            } else {
+                passStart = (index, contents)
+            }
         }
 
         func add(_ bytes: UnsafeRawBufferPointer) {

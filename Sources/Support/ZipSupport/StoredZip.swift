@@ -49,11 +49,28 @@ package struct StoredZip {
     /// in turn and let it go, instead of holding the whole archive.
     package struct StreamedMember {
         package var name: String
-        package var content: () -> any ContiguousBytes
+        package var content: Content
+
+        /// Either the whole member at once, or `size` bytes handed out in pieces by a producer that is run twice
+        /// (once for the CRC-32 the header needs first, once to write) and must give the same bytes both times.
+        package enum Content {
+            case whole(() -> any ContiguousBytes)
+            case pieces(size: UInt64, produce: (_ emit: (UnsafeRawBufferPointer) -> Void) -> Void)
+        }
 
         package init(name: String, content: @escaping () -> any ContiguousBytes) {
             self.name = name
+            self.content = .whole(content)
+        }
+
+        package init(name: String, content: Content) {
+            self.name = name
             self.content = content
+        }
+
+        package init(name: String, size: UInt64, pieces: @escaping (_ emit: (UnsafeRawBufferPointer) -> Void) -> Void) {
+            self.name = name
+            self.content = .pieces(size: size, produce: pieces)
         }
     }
 
@@ -67,10 +84,24 @@ package struct StoredZip {
             Result { () throws(Failure) in
                 var writer = Writer<Failure>(self, sink: sink)
                 for member in members {
-                    let content = member.content()
-                    try content.withUnsafeBytes { raw in
-                        Result { () throws(Failure) in try writer.add(name: member.name, bytes: raw) }
-                    }.get()
+                    switch member.content {
+                    case .whole(let produce):
+                        try produce().withUnsafeBytes { raw in
+                            Result { () throws(Failure) in try writer.add(name: member.name, bytes: raw) }
+                        }.get()
+                    case .pieces(let size, let produce):
+                        var crc: UInt32 = 0
+                        produce { crc = StoredZip.checksum($0, continuing: crc) }
+                        try writer.add(name: member.name, size: size, crc: crc) { write throws(Failure) in
+                            // The first failure stops the writing; the producer's remaining pieces are ignored.
+                            var failure: Failure?
+                            produce { piece in
+                                guard failure == nil else { return }
+                                do throws(Failure) { try write(piece) } catch { failure = error }
+                            }
+                            if let failure { throw failure }
+                        }
+                    }
                 }
                 try writer.finish()
             }
