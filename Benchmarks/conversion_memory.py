@@ -12,7 +12,7 @@ to its torch form; to onnx drops it.
 
 For HDF5 and .keras inputs the CLI first reads the file in a child `mlpconv read-check`, which the kernel counts
 into the parent's ru_maxrss (wait4 reports the larger of the two). The child's own peak is measured by running
-`mlpconv read-check FILE` alone (the "read-check" column); the parent's own peak is then the wait4 value when that
+`mlpconv read-check model FILE LIMITS…` alone (the "read-check" column); the parent's own peak is then the wait4 value when that
 is clearly larger, and otherwise the largest VmHWM sampled from /proc every 5 ms while the parent ran (marked "~",
 a lower bound that misses at most the last few milliseconds).
 
@@ -49,6 +49,9 @@ FORMATS = {
     "pt": ("model.pt", []),
     "onnx": ("model.onnx", []),
 }
+# What the CLI passes its `read-check` child after the file: the default LoadLimits (file, tensor and total bytes:
+# 16 GiB, 8 GiB, 16 GiB), as ModelFiles' reader-helper protocol spells them.
+READ_CHECK_LIMITS = [str(16 << 30), str(8 << 30), str(16 << 30)]
 # Formats whose reading the CLI first runs in a child `mlpconv read-check`.
 CHILD_READ = {"h5", "keras-h5", "keras"}
 DTYPE_BYTES = {"float32": 4, "float64": 8}
@@ -163,7 +166,8 @@ def main():
         child = {}
         for name in names:
             if name in CHILD_READ:
-                child[name] = best_run([mlpconv, "read-check", str(files[name])], args.repeats)[0]
+                child[name] = best_run([mlpconv, "read-check", "model", str(files[name])] + READ_CHECK_LIMITS,
+                                       args.repeats)[0]
         results = {}
         for source in names:
             for target in names:
