@@ -1,4 +1,5 @@
 import Foundation
+import FileSupport
 import MLPCore
 import Testing
 import MLPDocument
@@ -140,14 +141,7 @@ func lines(_ text: String) -> [String] {
     text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
 }
 
-/// `formatBytes` as the CLI prints it.
+/// The file's size as the CLI prints it (`formatBytes`).
 func formattedSize(_ path: String) throws -> String {
-    let bytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
-    let units = ["B", "kB", "MB", "GB", "TB"]
-    var value = Double(bytes), unit = 0
-    while value >= 1000 && unit < units.count - 1 {
-        value /= 1000
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    formatBytes((try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0)
 }

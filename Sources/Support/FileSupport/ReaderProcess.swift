@@ -120,15 +120,6 @@ package enum ReaderProcess {
         return bytes.overflow ? Int.max : bytes.partialValue
     }
 
-    private static func formatBytes(_ bytes: Int) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var value = Double(bytes), unit = 0
-        while value >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
 
     // MARK: Finding the helper
 

@@ -1,17 +1,7 @@
 import Foundation
 
-// How the commands write numbers, sizes, durations and tables. `plural` and `formatNumber` come from TextSupport.
-
-/// `1.2 MB`-style sizes (decimal units, as `ls -h --si`).
-func formatBytes(_ bytes: Int) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"]
-    var value = Double(bytes), unit = 0
-    while value >= 1000 && unit < units.count - 1 {
-        value /= 1000
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-}
+// How the commands write numbers, durations and tables. `plural` and `formatNumber` come from TextSupport, `formatBytes`
+// from FileSupport.
 
 /// A loss or metric: four decimals, or three significant digits in exponent form when tiny or huge.
 func formatMetric(_ value: Double) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+internal import FileSupport
 import MLPDocument
 import MLPModelFiles
 import MLPCore
