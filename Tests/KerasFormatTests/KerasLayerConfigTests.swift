@@ -45,6 +45,16 @@ struct KerasLayerConfigTests {
         #expect(keras2.layers[0].kind == .batchNormalization(BatchNormalizationSettings()))
     }
 
+    /// Found by the keras-config fuzz target: a configuration naming two layers alike was accepted, and only the
+    /// document's own validation refused it later, at a path of the architecture instead of the config.
+    @Test("two layers with one name are refused at the second one's name")
+    func duplicateLayerNames() {
+        #expect(failure("""
+            {"class_name": "Dense", "config": {"name": "logits", "units": 3}},
+            {"class_name": "Dense", "config": {"name": "logits", "units": 2}}
+            """) == "$.config.layers[2].config.name: layer name \"logits\" is used twice; Keras names layers uniquely")
+    }
+
     @Test("Dense regularizers and constraints in Keras 3's and Keras 2's forms")
     func regularizersAndConstraints() throws {
         let spec = try model("""

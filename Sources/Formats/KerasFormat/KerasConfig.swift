@@ -113,10 +113,15 @@ package enum KerasConfig {
                 + "models of \(layerClasses.subtracting(["InputLayer"]).sorted().joined(separator: ", ")) layers")
         }
         if isFunctional { try checkChain(config, layers: list) }
+        var names: Set<String> = []
         for (index, layer) in list.enumerated() {
             let layerClass = try layer.value(at: "class_name").string()
             let layerConfig = try layer.object(at: "config")
             let name = try optionalString(layerConfig, "name") ?? "layer \(index)"
+            // Keras gives every layer its own name, and weights are found by it.
+            guard names.insert(name).inserted else {
+                throw try layerConfig.value(at: "name").error(.value, "layer name \"\(name)\" is used twice; Keras names layers uniquely")
+            }
             if layerClass == "InputLayer" {
                 guard layers.isEmpty else {
                     throw layerConfig.error(.value, "InputLayer \"\(name)\" after other layers is not supported")
