@@ -482,12 +482,25 @@ private struct CSVParser {
             cell.status = .quote
         } else if i == start {
             cell.status = .empty
-        } else {
-            let word = cellText(cell).lowercased()
-            let unsigned = word.hasPrefix("-") || word.hasPrefix("+") ? String(word.dropFirst()) : word
-            if ["nan", "inf", "infinity"].contains(unsigned) { cell.status = .notFinite }
+        } else if isNonFiniteWord(from: start, to: i) {
+            cell.status = .notFinite
         }
         return cell
+    }
+
+    /// Whether `text[start..<stop]` is `nan`, `inf` or `infinity` in any case, with an optional sign. Compared as
+    /// bytes: header detection classifies every text cell of the first row, and a message string is not needed here.
+    func isNonFiniteWord(from start: Int, to stop: Int) -> Bool {
+        var i = start
+        if i < stop, text[i] == Byte.minus || text[i] == Byte.plus { i += 1 }
+        let length = stop - i
+        guard length == 3 || length == 8 else { return false }
+        func matches(_ word: StaticString) -> Bool {
+            guard word.utf8CodeUnitCount == length else { return false }
+            // ASCII letters: setting bit 5 lowercases them, and no other byte becomes one by it.
+            return (0..<length).allSatisfy { text[i + $0] | 0x20 == word.utf8Start[$0] }
+        }
+        return matches("nan") || matches("inf") || matches("infinity")
     }
 }
 
