@@ -127,7 +127,11 @@ func roundTrip(_ document: ModelDocument, _ target: String, file: String = fuzzF
 private func fuzzPickle(_ bytes: UnsafeRawBufferPointer) {
     let target = "pickle"
     let value: PickleValue
-    do { value = try PickleReader(Data(bytes)).read() } catch {
+    // The default margin (4,096 values beyond one per byte) lets shared memo entries expand a few hundred bytes
+    // into thousands of values, and inputs the fuzzer keeps drift there: 5 ms each, all of it copying. A small
+    // margin reaches the same code, the budget's refusal included, at a few values per byte.
+    let limits = PickleLimits(maxDepth: PickleLimits.derived(fromByteCount: 0).maxDepth, maxValues: bytes.count + 256)
+    do { value = try PickleReader(Data(bytes), limits: limits).read() } catch {
         guard !error.reason.isEmpty, error.offset >= 0, error.offset <= bytes.count else {
             violated(target, "a failure without a reason or outside the input: \(error)")
         }
