@@ -79,9 +79,9 @@ run_target() {
     local dict; dict=$(dictionary "$name")
     local status=0
     # Without the allocation stack ASan records at every malloc, allocation-heavy targets run up to 25% faster; a
-    # finding's report then lacks that stack, which reproducing it (below) shows.
-    ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0} MLPFUZZ_TARGET=$name "$binary" "${limit[@]}" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 \
-        -max_len=16384 -print_final_stats=1 ${dict:+-dict="$dict"} \
+    # finding's report then lacks that stack, which reproducing it (the command in this script's header) shows.
+    ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0} MLPFUZZ_TARGET=$name "$binary" "${limit[@]}" \
+        -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -max_len=16384 -print_final_stats=1 ${dict:+-dict="$dict"} \
         -artifact_prefix="$scratch/findings/$name/" "$scratch/corpus/$name" "fuzz/corpus/$name" >"$log" 2>&1 || status=$?
     local runs speed cov
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

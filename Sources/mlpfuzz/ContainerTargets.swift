@@ -128,7 +128,7 @@ private func fuzzPickle(_ bytes: UnsafeRawBufferPointer) {
     let target = "pickle"
     let value: PickleValue
     // The default margin (4,096 values beyond one per byte) lets shared memo entries expand a few hundred bytes
-    // into thousands of values, and inputs the fuzzer keeps drift there: 5 ms each, all of it copying. A small
+    // into thousands of values, and inputs the fuzzer keeps drift there, spending their time copying values. A small
     // margin reaches the same code, the budget's refusal included, at a few values per byte.
     let limits = PickleLimits(maxDepth: PickleLimits.derived(fromByteCount: 0).maxDepth, maxValues: bytes.count + 256)
     do { value = try PickleReader(Data(bytes), limits: limits).read() } catch {
