@@ -488,11 +488,12 @@ private struct CSVParser {
         return cell
     }
 
-    /// Whether `text[start..<stop]` is `nan`, `inf` or `infinity` in any case, with an optional sign. Compared as
-    /// bytes: header detection classifies every text cell of the first row, and a message string is not needed here.
+    /// Whether `text[start..<stop]` (not empty) is `nan`, `inf` or `infinity` in any case, with an optional sign.
+    /// Compared as bytes: header detection classifies every text cell of the first row, and a message string is not
+    /// needed here.
     func isNonFiniteWord(from start: Int, to stop: Int) -> Bool {
         var i = start
-        if i < stop, text[i] == Byte.minus || text[i] == Byte.plus { i += 1 }
+        _ = skipSign(&i)
         let length = stop - i
         guard length == 3 || length == 8 else { return false }
         func matches(_ word: StaticString) -> Bool {

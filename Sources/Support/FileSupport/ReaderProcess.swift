@@ -120,7 +120,6 @@ package enum ReaderProcess {
         return bytes.overflow ? Int.max : bytes.partialValue
     }
 
-
     // MARK: Finding the helper
 
     /// The helper's executable: `$MLPCONV_READER`; else `mlpconv-reader` in `programFolder` (the running
