@@ -55,6 +55,41 @@ struct KerasLayerConfigTests {
             """) == "$.config.layers[2].config.name: layer name \"logits\" is used twice; Keras names layers uniquely")
     }
 
+    /// Found by the keras-config fuzz target: a model built without an input layer (tf.keras's `model.build(shape)`)
+    /// has its shape only in `build_input_shape` or `build_config`, read after the layers, so the first layer was
+    /// checked as if its input were flat. A Dense layer on a [4, 4, 1] input was accepted (and the document refused
+    /// it later), and a channels_first Flatten was accepted, flattening in the wrong order without a word.
+    @Test("an input shape given only by the build configuration is checked against the first layer",
+          arguments: [
+            (#""build_input_shape": [null, 4, 4, 1]"#, #"{"class_name": "Dense", "config": {"name": "d", "units": 2}}"#,
+             "$.config.layers[0].config: Dense layer \"d\" takes an input of shape [4, 4, 1] per sample; "
+                + "mlpconv reads models whose first layer flattens such inputs (Flatten)"),
+            (#""build_input_shape": [null, 2, 3]"#,
+             #"{"class_name": "Flatten", "config": {"name": "f", "data_format": "channels_first"}}"#,
+             "\"f\" is channels_first"),
+          ])
+    func buildShapeChecksFirstLayer(shape: String, layer: String, expected: String) {
+        let text = #"{"class_name": "Sequential", "config": {"name": "m", \#(shape), "layers": [\#(layer)]}}"#
+        do {
+            let spec = try KerasConfig.readModel(try JSONDocument.parse(Array(text.utf8), file: "m.keras").root,
+                                                 isKeras2: true)
+            Issue.record("accepted: \(spec.layers)")
+        } catch {
+            #expect("\(error.path): \(error.reason)".contains(expected), "\(error.path): \(error.reason)")
+        }
+    }
+
+    @Test("a Flatten first layer takes its input shape from the build configuration of either Keras")
+    func buildShapeFlattened() throws {
+        let layers = #"[{"class_name": "Flatten", "config": {"name": "f"}}, {"class_name": "Dense", "config": {"name": "d", "units": 2}}]"#
+        for text in [#"{"class_name": "Sequential", "config": {"name": "m", "build_input_shape": [null, 2, 3], "layers": \#(layers)}}"#,
+                     #"{"class_name": "Sequential", "config": {"name": "m", "layers": \#(layers)}, "build_config": {"input_shape": [null, 2, 3]}}"#] {
+            let spec = try KerasConfig.readModel(try JSONDocument.parse(Array(text.utf8), file: "m.keras").root,
+                                                 isKeras2: false)
+            #expect(spec.inputShape == [2, 3] && spec.inputWidth == 6 && spec.layers.first?.kind == .flatten)
+        }
+    }
+
     @Test("Dense regularizers and constraints in Keras 3's and Keras 2's forms")
     func regularizersAndConstraints() throws {
         let spec = try model("""

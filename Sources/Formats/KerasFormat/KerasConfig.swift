@@ -129,7 +129,12 @@ package enum KerasConfig {
                 inputShape = try batchShape(layerConfig) ?? inputShape
                 continue
             }
-            if layers.isEmpty, inputShape == nil { inputShape = try batchShape(layerConfig) }
+            // The shape must be known here, before the first layer is read against it: a model built without an
+            // input layer (tf.keras's `model.build(shape)`) has it only in its build configuration.
+            if layers.isEmpty, inputShape == nil {
+                inputShape = try batchShape(layerConfig)
+                if inputShape == nil { inputShape = try buildShape(root, config) }
+            }
             // Axes per sample of this layer's input: only the model's input can have several.
             let rank = layers.isEmpty ? (inputShape?.count ?? 1) : 1
             if rank > 1, layerClass != "Flatten" {
@@ -144,13 +149,6 @@ package enum KerasConfig {
             } ?? true
             if modelFrozen || !trainable, !kind.variables(inputWidth: 1).isEmpty { frozenLayers.append(name) }
             layers.append(ModelDocument.Layer(name: name, kind: kind))
-        }
-        if inputShape == nil, let build = try config.optionalValue(at: "build_input_shape"), !build.isNull {
-            inputShape = try shapeDimensions(build)
-        }
-        if inputShape == nil, let build = try root.optionalValue(at: "build_config"), build.kind == .object,
-           let shape = try build.optionalValue(at: "input_shape"), !shape.isNull {
-            inputShape = try shapeDimensions(shape)
         }
         guard !layers.isEmpty else {
             throw config.error(.value, "the model has no layers")
@@ -257,6 +255,19 @@ package enum KerasConfig {
         default:
             return
         }
+    }
+
+    /// The model's input shape from its build configuration: `build_input_shape` in the model's config (Keras 2),
+    /// else `build_config.input_shape` beside it (Keras 3).
+    private static func buildShape(_ root: JSONValue, _ config: JSONValue) throws(JSONError) -> [Int]? {
+        if let build = try config.optionalValue(at: "build_input_shape"), !build.isNull {
+            return try shapeDimensions(build)
+        }
+        if let build = try root.optionalValue(at: "build_config"), build.kind == .object,
+           let shape = try build.optionalValue(at: "input_shape"), !shape.isNull {
+            return try shapeDimensions(shape)
+        }
+        return nil
     }
 
     /// A layer's `batch_shape` (Keras 3) or `batch_input_shape` (Keras 2) without the batch axis.
