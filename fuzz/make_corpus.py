@@ -92,15 +92,20 @@ def keras_seeds():
                 continue
         for _, path, config in sorted(configs)[:2]:
             put("keras-config", path.parent.name + "_" + path.stem + ".json", config)
-    # A finding of this target: models built without an input layer, whose shape only the build configuration
-    # gives, were read as if their input were flat (a Dense layer on [4, 4, 1] and a channels_first Flatten
-    # were accepted). Both must be refused at the first layer.
+    # Findings of this target, kept as seeds. Models built without an input layer, whose shape only the build
+    # configuration gives, were read as if their input were flat (a Dense layer on [4, 4, 1] and a channels_first
+    # Flatten were accepted). Both must be refused at the first layer.
     for name, layer in [("dense", {"class_name": "Dense", "config": {"name": "d", "units": 2}}),
                         ("flatten_channels_first", {"class_name": "Flatten",
                                                     "config": {"name": "f", "data_format": "channels_first"}})]:
         config = {"class_name": "Sequential", "config": {"name": "m", "layers": [layer],
                                                          "build_input_shape": [None, 4, 4, 1]}}
         put("keras-config", "found_build_shape_" + name + ".json", json.dumps(config))
+    # Another: a layer name with a `/` (no name for its weights) was accepted.
+    config = {"class_name": "Sequential", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 4], "name": "in"}},
+        {"class_name": "Dense", "config": {"name": "De/nse", "units": 2}}]}}
+    put("keras-config", "found_layer_name_slash.json", json.dumps(config))
 
 
 def zip_seeds():

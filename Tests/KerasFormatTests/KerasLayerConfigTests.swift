@@ -90,6 +90,15 @@ struct KerasLayerConfigTests {
         }
     }
 
+    /// Found by the keras-config fuzz target: a layer name that cannot name a layer's weights (a `/` makes an HDF5
+    /// path of it) was accepted, and only the document's own validation refused it later, at an architecture path.
+    @Test("a layer name that cannot name weights is refused at the name", arguments: ["De/nse", "", ".", ".."])
+    func invalidLayerNames(name: String) {
+        let message = failure(#"{"class_name": "Dense", "config": {"name": "\#(name)", "units": 2}}"#)
+        #expect(message.hasPrefix("$.config.layers[1].config.name: ") && message.contains("is not a valid layer name"),
+                "\(message)")
+    }
+
     @Test("Dense regularizers and constraints in Keras 3's and Keras 2's forms")
     func regularizersAndConstraints() throws {
         let spec = try model("""

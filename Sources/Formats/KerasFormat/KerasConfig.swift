@@ -129,6 +129,10 @@ package enum KerasConfig {
                 inputShape = try batchShape(layerConfig) ?? inputShape
                 continue
             }
+            // The name becomes the weights' path in every format (HDF5 groups, JSON keys, state-dict prefixes).
+            do throws(DocumentError) { try ModelDocument.checkLayerName(name, object: "") } catch {
+                throw try layerConfig.value(at: "name").error(.value, error.reason)
+            }
             // The shape must be known here, before the first layer is read against it: a model built without an
             // input layer (tf.keras's `model.build(shape)`) has it only in its build configuration.
             if layers.isEmpty, inputShape == nil {
