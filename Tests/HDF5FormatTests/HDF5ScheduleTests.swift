@@ -46,6 +46,9 @@ struct HDF5ScheduleTests {
         (#"{"schedule": "cosine_decay", "initial_learning_rate": 0.1, "decay_steps": 10, "warmup": 2}"#,
          "/optimizer@learning_rate $: unknown key \"warmup\""),
         ("not json", "/optimizer@learning_rate"),
+        // Held to float32's range as a constant rate is, and named at the attribute, not the whole optimizer.
+        (#"{"schedule": "exponential_decay", "initial_learning_rate": 1e300, "decay_steps": 10, "decay_rate": 0.5}"#,
+         "model.h5: /optimizer@learning_rate: optimizer hyperparameter learning_rate: 1e+300 is beyond float32's range"),
     ])
     func badScheduleText(text: String, expected: String) throws {
         let folder = try TemporaryFolder()

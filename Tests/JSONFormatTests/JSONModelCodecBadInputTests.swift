@@ -310,6 +310,10 @@ struct JSONModelCodecBadInputTests {
         BadDocument("unknown layer key", #""activation": "relu"}"#, #""activation": "relu", "unit": 3}"#, "$.architecture.layers[0]",
                     "unknown key \"unit\""),
         BadDocument("missing loss", #""loss": "mse","#, "", "$.training.loss", "required key \"loss\" is missing"),
+        // A schedule's rates are held to float32's range, as a constant rate is, and named where they are.
+        BadDocument("schedule rate beyond float32", #""learning_rate": 0.01"#,
+                    #""learning_rate": {"schedule": "exponential_decay", "initial_learning_rate": 1e300, "decay_steps": 3, "decay_rate": 0.7}"#,
+                    "$.training.optimizer.hyperparameters.learning_rate", "1e+300 is beyond float32's range", schema: false),
     ]
 
     @Test("each bad input is rejected with a message naming the file, the JSON path and the reason", arguments: cases)

@@ -229,6 +229,12 @@ struct KerasScheduleTests {
         (#"{"class_name": "PiecewiseConstantDecay", "config": {"boundaries": [10], "values": [0.1]}}"#, "needs one value more than boundaries"),
         (#"{"class_name": "CosineDecay", "config": {"initial_learning_rate": 0.1, "decay_steps": "ten"}}"#, "decay_steps"),
         (#""0.01""#, "learning_rate"),
+        // Found by the keras-config fuzz target: a schedule's rates were not held to float32's range, in which
+        // every model file stores them.
+        (#"{"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 1.051e308, "decay_steps": 3, "decay_rate": 0.7}}"#,
+         "$.config.learning_rate: optimizer hyperparameter learning_rate: 1.051e+308 is beyond float32's range"),
+        (#"{"class_name": "PiecewiseConstantDecay", "config": {"boundaries": [10], "values": [0.1, 1e39]}}"#,
+         "is beyond float32's range"),
     ])
     func badSchedules(learningRate: String, expected: String) {
         let text = #"{"class_name": "Adam", "config": {"name": "adam", "learning_rate": "# + learningRate + "}}"

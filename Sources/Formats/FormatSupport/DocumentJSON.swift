@@ -245,6 +245,7 @@ package enum DocumentJSON {
         do {
             var config = try OptimizerConfig(kind, hyperparameters: parsed)
             config.schedule = schedule
+            try config.validate()  // the schedule's rates too (float32's range), named at learning_rate
             return config
         } catch {
             switch error {

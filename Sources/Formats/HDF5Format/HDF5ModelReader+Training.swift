@@ -56,6 +56,7 @@ extension HDF5ModelReader {
         do {
             var config = try OptimizerConfig(kind, hyperparameters: hyperparameters)
             config.schedule = schedule
+            try config.validate()  // the schedule's rates too (float32's range), named at learning_rate
             return (config, iterationCount)
         } catch {
             switch error {

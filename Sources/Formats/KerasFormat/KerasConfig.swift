@@ -387,6 +387,7 @@ package enum KerasConfig {
         do {
             var result = try OptimizerConfig(kind, hyperparameters: parsed)
             result.schedule = schedule
+            try result.validate()  // the schedule's rates too (float32's range), named at learning_rate
             return result
         } catch {
             switch error {
