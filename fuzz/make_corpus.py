@@ -106,6 +106,13 @@ def keras_seeds():
         {"class_name": "InputLayer", "config": {"batch_shape": [None, 4], "name": "in"}},
         {"class_name": "Dense", "config": {"name": "De/nse", "units": 2}}]}}
     put("keras-config", "found_layer_name_slash.json", json.dumps(config))
+    # And a schedule's rate beyond float32's range was accepted by the optimizer reader.
+    config["config"]["layers"][1]["config"]["name"] = "dense"
+    config["compile_config"] = {"loss": "mean_squared_error", "optimizer": {
+        "class_name": "SGD", "config": {"name": "sgd", "learning_rate": {
+            "class_name": "ExponentialDecay",
+            "config": {"initial_learning_rate": 1.051e308, "decay_steps": 3, "decay_rate": 0.7}}}}}
+    put("keras-config", "found_schedule_rate_range.json", json.dumps(config))
 
 
 def zip_seeds():
