@@ -243,10 +243,7 @@ package enum DocumentJSON {
             }
         }
         do {
-            var config = try OptimizerConfig(kind, hyperparameters: parsed)
-            config.schedule = schedule
-            try config.validate()  // the schedule's rates too (float32's range), named at learning_rate
-            return config
+            return try OptimizerConfig(kind, hyperparameters: parsed, schedule: schedule)
         } catch {
             switch error {
             case .unknownHyperparameter(_, let key, _), .invalidHyperparameter(let key, _):

@@ -54,10 +54,7 @@ extension HDF5ModelReader {
             }
         }
         do {
-            var config = try OptimizerConfig(kind, hyperparameters: hyperparameters)
-            config.schedule = schedule
-            try config.validate()  // the schedule's rates too (float32's range), named at learning_rate
-            return (config, iterationCount)
+            return (try OptimizerConfig(kind, hyperparameters: hyperparameters, schedule: schedule), iterationCount)
         } catch {
             switch error {
             case .unknownHyperparameter(_, let key, _), .invalidHyperparameter(let key, _):

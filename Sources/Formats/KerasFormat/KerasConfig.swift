@@ -385,10 +385,7 @@ package enum KerasConfig {
             }
         }
         do {
-            var result = try OptimizerConfig(kind, hyperparameters: parsed)
-            result.schedule = schedule
-            try result.validate()  // the schedule's rates too (float32's range), named at learning_rate
-            return result
+            return try OptimizerConfig(kind, hyperparameters: parsed, schedule: schedule)
         } catch {
             switch error {
             case .unknownHyperparameter(_, let key, _), .invalidHyperparameter(let key, _):

@@ -147,9 +147,11 @@ public struct OptimizerConfig: Sendable, Equatable {
         return list + wrapperHyperparameters
     }
 
-    /// Builds a configuration from the keys `hyperparameters` lists. Unknown keys, keys that do not apply to
-    /// `kind`, wrong value types and out-of-range values are errors, each naming the key.
-    public init(_ kind: OptimizerKind, hyperparameters: [String: Hyperparameter]) throws(OptimizerError) {
+    /// Builds a configuration from the keys `hyperparameters` lists, following `schedule` if one is given.
+    /// Unknown keys, keys that do not apply to `kind`, wrong value types and out-of-range values (the schedule's
+    /// included) are errors, each naming the key.
+    public init(_ kind: OptimizerKind, hyperparameters: [String: Hyperparameter],
+                schedule: LearningRateSchedule? = nil) throws(OptimizerError) {
         self.init(kind)
         let allowed = Set(self.hyperparameters.map(\.key)).union(OptimizerConfig.wrapperKeys)
         try setDynamicLossScale(from: hyperparameters)
@@ -197,6 +199,11 @@ public struct OptimizerConfig: Sendable, Equatable {
                 default: setMoreHyperparameter(key, x)
                 }
             }
+        }
+        if let schedule {
+            // Property observers do not run in an initializer: the rate follows the schedule as `schedule` sets it.
+            self.schedule = schedule
+            learningRate = schedule.initialRate
         }
         try validate()
     }
